@@ -1,0 +1,21 @@
+import type { Knex } from "knex";
+import type { Db } from "./connection.js";
+import * as m0001 from "./migrations/0001_foundation.js";
+
+type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
+
+// An explicit list rather than a directory scan: the same code runs under tsx, vitest and a
+// compiled build without knex guessing file extensions.
+const MIGRATIONS: [string, Migration][] = [["0001_foundation", m0001]];
+
+const source: Knex.MigrationSource<[string, Migration]> = {
+  getMigrations: async () => MIGRATIONS,
+  getMigrationName: ([name]) => name,
+  getMigration: async ([, migration]) => migration,
+};
+
+/** Applies every pending migration (knex's own lock keeps concurrent starts safe). */
+export async function migrate(db: Db): Promise<string[]> {
+  const [, applied] = await db.migrate.latest({ migrationSource: source });
+  return applied as string[];
+}

@@ -1,0 +1,47 @@
+import path from "node:path";
+import { z } from "zod";
+
+/** Reads a "1"/"true"/"0"/"false" environment flag. */
+const flag = z
+  .enum(["1", "0", "true", "false", "yes", "no", ""])
+  .optional()
+  .transform((v) => v === "1" || v === "true" || v === "yes");
+
+const usd = z
+  .string()
+  .regex(/^\d+(\.\d{1,6})?$/, "a decimal amount of US dollars, up to 6 places")
+  .optional();
+
+/** Every environment variable the platform reads, in one place (see README "Configuration"). */
+export const configSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().default("127.0.0.1"),
+  DATABASE_URL: z.string().url().optional(),
+  BATCHROUTER_DATA_DIR: z.string().default("./data"),
+  BATCHROUTER_PUBLIC_URL: z.string().url().optional(),
+  BATCHROUTER_SIGNUP_CREDIT_USD: usd.default("0"),
+  BATCHROUTER_TEST_CREDIT_USD: usd.default("100"),
+  BATCHROUTER_ALLOW_PRIVATE_WEBHOOKS: flag,
+  RATE_LIMIT_PER_KEY_PER_MIN: z.coerce.number().int().positive().default(600),
+  RATE_LIMIT_PER_IP_PER_MIN: z.coerce.number().int().positive().default(1200),
+  AGENT_REGISTER_PER_IP_PER_HOUR: z.coerce.number().int().positive().default(20),
+  TRUST_PROXY: flag,
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export type Config = Readonly<
+  Omit<z.infer<typeof configSchema>, "BATCHROUTER_DATA_DIR"> & { BATCHROUTER_DATA_DIR: string }
+>;
+
+/** Parses the environment once; throws a readable error naming each bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new Error(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  return Object.freeze({
+    ...parsed.data,
+    BATCHROUTER_DATA_DIR: path.resolve(parsed.data.BATCHROUTER_DATA_DIR),
+  });
+}

@@ -1,0 +1,42 @@
+import Router from "@koa/router";
+import Koa from "koa";
+import type { AppDeps, AppState, AppContext } from "./context.js";
+import { errorEnvelope } from "./middleware/errors.js";
+import { jsonBody } from "./middleware/json-body.js";
+import { consume, createRateLimiters } from "./middleware/rate-limit.js";
+import { requestId } from "./middleware/request-id.js";
+import { mountRoutes, type RouteSpec } from "./route.js";
+import { accountRoutes } from "./routes/accounts.js";
+import { billingRoutes } from "./routes/billing.js";
+import { healthRoutes } from "./routes/health.js";
+import { metaRoutes } from "./routes/meta.js";
+
+/** Builds the Koa application: one middleware chain, every route from its spec. */
+export function createApp(deps: AppDeps) {
+  const app = new Koa<AppState, AppContext>({ proxy: deps.config.TRUST_PROXY });
+  app.silent = true; // errors are logged by the error middleware, with the request id
+  const limiters = createRateLimiters(deps.db, deps.config);
+
+  const routes: RouteSpec[] = [];
+  routes.push(
+    ...healthRoutes(deps),
+    ...metaRoutes(deps, () => routes),
+    ...accountRoutes(deps),
+    ...billingRoutes(deps),
+  );
+
+  const router = new Router();
+  mountRoutes(router, routes, deps, limiters);
+
+  app.use(requestId(deps));
+  app.use(errorEnvelope());
+  app.use(async (ctx, next) => {
+    // Health probes are exempt so a load balancer can't starve itself out of the limit.
+    if (ctx.path !== "/healthz" && ctx.path !== "/readyz") await consume(ctx, limiters.perIp, ctx.ip);
+    await next();
+  });
+  app.use(jsonBody());
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return { app, routes };
+}

@@ -1,0 +1,28 @@
+import { authenticate, requireScope } from "../../accounts/service.js";
+import type { Scope } from "../../accounts/schemas.js";
+import { errors } from "../../errors.js";
+import type { AppContext, AppDeps, RateLimiters } from "../context.js";
+import { consume } from "./rate-limit.js";
+
+function bearer(ctx: AppContext): string | null {
+  const header = ctx.get("Authorization");
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return m ? m[1]! : null;
+}
+
+/**
+ * Requires an API key (and a scope, when given), then spends a point of that key's rate limit.
+ * The actor lands on ctx.state.actor for the handler.
+ */
+export async function requireActor(ctx: AppContext, deps: AppDeps, limiters: RateLimiters, scope?: Scope) {
+  const secret = bearer(ctx);
+  if (!secret) {
+    throw errors.unauthorized(ctx.get("Authorization") ? "The Authorization header must be `Bearer <api key>`." : undefined);
+  }
+  const actor = await authenticate(deps.db, secret);
+  ctx.state.actor = actor;
+  ctx.state.log = ctx.state.log.child({ org_id: actor.org_id });
+  await consume(ctx, limiters.perKey, actor.key_id);
+  if (scope) requireScope(actor, scope);
+  return actor;
+}

@@ -1,0 +1,90 @@
+import type Router from "@koa/router";
+import { z, type ZodType } from "zod";
+import type { Actor } from "../accounts/actor.js";
+import type { Scope } from "../accounts/schemas.js";
+import { AppError } from "../errors.js";
+import type { AppContext, AppDeps, RateLimiters } from "./context.js";
+import { requireActor } from "./middleware/auth.js";
+import { withIdempotency, type IdempotencyMode } from "./middleware/idempotency.js";
+import { consume } from "./middleware/rate-limit.js";
+
+type Method = "get" | "post" | "put" | "delete";
+
+export interface RouteInput<B, Q, P> {
+  body: B;
+  query: Q;
+  params: P;
+  actor: Actor;
+}
+
+/**
+ * One endpoint: its schemas are both what the server validates with and what /v1/openapi.json
+ * publishes, so the two can't disagree.
+ */
+export interface RouteSpec<B = unknown, Q = unknown, P = unknown> {
+  method: Method;
+  path: string;
+  summary: string;
+  tag: string;
+  /** A scope the key needs, "any" for any valid key, "none" for a public endpoint. */
+  auth: Scope | "any" | "none";
+  body?: ZodType<B>;
+  query?: ZodType<Q>;
+  params?: ZodType<P>;
+  idempotency?: IdempotencyMode;
+  /** An extra, narrower per-IP limiter for endpoints that create accounts. */
+  limiter?: keyof Omit<RateLimiters, "perKey">;
+  status?: number;
+  /** Optional extra documentation of the success body. */
+  response?: ZodType;
+  /** Returns the JSON body, or sets ctx.body itself (streams) and returns undefined. */
+  handler: (ctx: AppContext, input: RouteInput<B, Q, P>) => Promise<unknown>;
+}
+
+/** Zod issues as the contract's `details.errors[] = {path, message}` with JSON-Pointer paths. */
+export function validationError(where: "body" | "query" | "path", error: z.ZodError): AppError {
+  const errs = error.issues.map((i) => ({
+    path: `/${i.path.map((p) => String(p).replace(/~/g, "~0").replace(/\//g, "~1")).join("/")}`.replace(/\/$/, "") || "/",
+    message: i.message,
+  }));
+  const first = errs[0];
+  const message = first ? `Invalid ${where}: ${first.path === "/" ? "" : `${first.path}: `}${first.message}` : `Invalid ${where}.`;
+  return new AppError("invalid_request", message, { location: where, errors: errs });
+}
+
+function parse<T>(schema: ZodType<T> | undefined, value: unknown, where: "body" | "query" | "path"): T {
+  if (!schema) return undefined as T;
+  const r = schema.safeParse(value);
+  if (!r.success) throw validationError(where, r.error);
+  return r.data;
+}
+
+export function defineRoute<B, Q, P>(spec: RouteSpec<B, Q, P>): RouteSpec {
+  return spec as unknown as RouteSpec;
+}
+
+/** Mounts route specs on a Koa router: auth → limits → idempotency → validation → handler. */
+export function mountRoutes(router: Router, routes: RouteSpec[], deps: AppDeps, limiters: RateLimiters): void {
+  for (const spec of routes) {
+    router[spec.method](spec.path, async (ctx) => {
+      const c = ctx as unknown as AppContext;
+      if (spec.limiter) await consume(c, limiters[spec.limiter], c.ip);
+      const actor = spec.auth === "none" ? (undefined as unknown as Actor) : await requireActor(c, deps, limiters, spec.auth === "any" ? undefined : spec.auth);
+      const execute = async () => {
+        const params = parse(spec.params, ctx.params, "path");
+        const query = parse(spec.query, ctx.query, "query");
+        const body = parse(spec.body, c.state.body ?? {}, "body");
+        const result = await spec.handler(c, { body, query, params, actor });
+        if (result !== undefined) {
+          c.status = spec.status ?? 200;
+          c.body = result;
+        }
+      };
+      if (spec.method === "post" || spec.idempotency === "required") {
+        await withIdempotency(c, deps.db, spec.idempotency ?? "optional", execute);
+      } else {
+        await execute();
+      }
+    });
+  }
+}

@@ -1,0 +1,77 @@
+import type { Server } from "node:http";
+import { migrate } from "../db/migrate.js";
+import { startWorker } from "../worker/registry.js";
+import { loadConfig } from "./config.js";
+import { openDatabase } from "./database.js";
+import { createApp } from "./http/app.js";
+import { createBoss } from "./jobs/boss.js";
+import { createLogger } from "./logger.js";
+
+type Role = "all" | "api" | "worker";
+
+function roleFromArgs(argv: string[]): Role {
+  const arg = argv.find((a) => a.startsWith("--role="))?.slice("--role=".length) ?? "all";
+  if (arg !== "all" && arg !== "api" && arg !== "worker") {
+    throw new Error(`--role must be api, worker or all (got "${arg}")`);
+  }
+  return arg;
+}
+
+/** `npm start`: config → database (embedded or DATABASE_URL) → migrate → API and/or worker. */
+async function main() {
+  const role = roleFromArgs(process.argv.slice(2));
+  const config = loadConfig();
+  const logger = createLogger(config.LOG_LEVEL);
+  const database = await openDatabase(config, logger);
+  await migrate(database.db);
+
+  const boss = createBoss(database.url, { supervise: role !== "api" });
+  boss.on("error", (err) => logger.error({ err }, "job queue error"));
+  await boss.start();
+  if (role !== "api") await startWorker({ db: database.db, boss, logger });
+
+  let server: Server | null = null;
+  if (role !== "worker") {
+    const { app } = createApp({ config, db: database.db, boss, logger });
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(config.PORT, config.HOST, () => resolve(s));
+      s.once("error", reject);
+    });
+    const address = server.address();
+    const port = typeof address === "object" && address ? address.port : config.PORT;
+    const base = config.BATCHROUTER_PUBLIC_URL ?? `http://${config.HOST === "0.0.0.0" ? "127.0.0.1" : config.HOST}:${port}`;
+    logger.info({ role, url: base }, "BatchRouter is up");
+    process.stdout.write(
+      `\nBatchRouter (${role}) is running at ${base}\n` +
+        `  Get an API key:   curl -s -X POST ${base}/v1/auth/agent-register\n` +
+        `  API reference:    ${base}/v1/openapi.json\n` +
+        `  Stop:             Ctrl-C\n\n`,
+    );
+  } else {
+    logger.info({ role }, "BatchRouter worker is up");
+  }
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    const hardStop = setTimeout(() => process.exit(1), 30_000);
+    hardStop.unref();
+    if (server) {
+      server.closeIdleConnections?.();
+      await new Promise<void>((r) => server!.close(() => r()));
+    }
+    await boss.stop({ graceful: true, timeout: 10_000, wait: true }).catch((err) => logger.error({ err }, "job queue stop"));
+    await database.close();
+    logger.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+}
+
+main().catch((err) => {
+  process.stderr.write(`BatchRouter failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

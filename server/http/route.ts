@@ -73,7 +73,8 @@ export function mountRoutes(router: Router, routes: RouteSpec[], deps: AppDeps, 
       const execute = async () => {
         const params = parse(spec.params, ctx.params, "path");
         const query = parse(spec.query, ctx.query, "query");
-        const body = parse(spec.body, c.state.body ?? {}, "body");
+        // No body at all reads as {} (optional bodies); an explicit JSON null is a wrong type.
+        const body = parse(spec.body, c.state.body === undefined ? {} : c.state.body, "body");
         const result = await spec.handler(c, { body, query, params, actor });
         if (result !== undefined) {
           c.status = spec.status ?? 200;

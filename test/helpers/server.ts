@@ -16,8 +16,9 @@ export interface TestServer {
 }
 
 /** The real Koa app on its own database, listening on a loopback port; tests talk HTTP to it. */
-export async function startTestServer(env: Record<string, string> = {}, opts: { boss?: boolean; logLines?: string[] } = {}): Promise<TestServer> {
-  const database = await createTestDatabase();
+export async function startTestServer(env: Record<string, string> = {}, opts: { boss?: boolean; logLines?: string[]; database?: TestDatabase } = {}): Promise<TestServer> {
+  const ownDatabase = !opts.database;
+  const database = opts.database ?? (await createTestDatabase());
   const config = loadConfig({ LOG_LEVEL: "silent", PORT: "0", ...env });
   const logger = opts.logLines
     ? createLogger("info", { write: (line: string) => void opts.logLines!.push(line) })
@@ -38,7 +39,7 @@ export async function startTestServer(env: Record<string, string> = {}, opts: { 
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await boss?.stop({ graceful: false, wait: true });
-      await database.drop();
+      if (ownDatabase) await database.drop();
     },
   };
 }

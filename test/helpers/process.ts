@@ -1,0 +1,56 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import net from "node:net";
+import path from "node:path";
+
+export const ROOT = path.resolve(import.meta.dirname, "../..");
+
+export interface Running {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Runs a TypeScript entry point of this repo the way `npm start` does (node + tsx). */
+export function runTs(entry: string, args: string[], env: Record<string, string>): Running {
+  const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return { child, output: () => out, exited };
+}
+
+/** Resolves when `pattern` appears in the output; rejects (with the output) if the process exits first. */
+export async function waitFor(r: Running, pattern: RegExp, timeoutMs = 60_000): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + timeoutMs;
+  let exitCode: number | null | undefined;
+  void r.exited.then((c) => (exitCode = c));
+  while (Date.now() < deadline) {
+    const m = pattern.exec(r.output());
+    if (m) return m;
+    if (exitCode !== undefined) throw new Error(`process exited (${exitCode}) before ${pattern}:\n${r.output()}`);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  throw new Error(`timed out waiting for ${pattern}:\n${r.output()}`);
+}
+
+export async function runToEnd(entry: string, args: string[], env: Record<string, string>) {
+  const r = runTs(entry, args, env);
+  const code = await r.exited;
+  return { code, output: r.output() };
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}

@@ -45,6 +45,9 @@ export function hintFor(reason: string, port?: number): string {
     return " (the OS user running PostgreSQL can't reach a file or folder: set BATCHROUTER_DATA_DIR " +
       "to a folder every user can traverse, e.g. /var/lib/batchrouter, or set DATABASE_URL)";
   }
+  if (/exists but is not empty/.test(reason)) {
+    return " (that folder holds other files: point BATCHROUTER_DATA_DIR at a new or empty folder)";
+  }
   return "";
 }
 

@@ -79,8 +79,10 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   }
 
   const nativeDir = await preparePgBinaries(who);
-  await prepareDataDir(dataDir, who);
-  const password = await passwordFor(dataDir, who);
+  const password = await prepareDataDir(dataDir, who).then(() => passwordFor(dataDir, who), (err) => {
+    throw new Error(`can't create the data directory ${dataDir} (${errText(err)}): ` +
+      "set BATCHROUTER_DATA_DIR to a folder this user can write, or set DATABASE_URL");
+  });
   if (!(await exists(path.join(dataDir, "PG_VERSION")))) {
     await runToEnd(pgBin(nativeDir, "initdb"), [
       "-D", dataDir, "-U", "postgres", "--auth=scram-sha-256", `--pwfile=${sidecar(dataDir, "pg-password")}`,

@@ -16,6 +16,7 @@ declare module "vitest" {
 }
 
 let server: EmbeddedPostgresHandle | null = null;
+let tempDir: string | null = null;
 
 /**
  * One PostgreSQL per test run (embedded, or TEST_DATABASE_URL's server), migrated once into a
@@ -25,6 +26,9 @@ export async function setup(project: TestProject) {
   let adminUrl = process.env.TEST_DATABASE_URL;
   if (!adminUrl) {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), "batchrouter-test-pg-"));
+    // mkdtemp makes 0700; the postgres OS user (when we run as root) must traverse it.
+    await fs.chmod(dir, 0o755);
+    tempDir = dir;
     server = await startEmbeddedPostgres({
       dataDir: path.join(dir, "data"),
       persistent: false,
@@ -49,4 +53,5 @@ export async function setup(project: TestProject) {
 
 export async function teardown() {
   await server?.stop();
+  if (tempDir) await fs.rm(tempDir, { recursive: true, force: true });
 }

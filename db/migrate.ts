@@ -1,12 +1,16 @@
 import type { Knex } from "knex";
 import type { Db } from "./connection.js";
 import * as m0001 from "./migrations/0001_foundation.js";
+import * as m0002 from "./migrations/0002_catalog_quotes.js";
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
 // An explicit list rather than a directory scan: the same code runs under tsx, vitest and a
 // compiled build without knex guessing file extensions.
-const MIGRATIONS: [string, Migration][] = [["0001_foundation", m0001]];
+const MIGRATIONS: [string, Migration][] = [
+  ["0001_foundation", m0001],
+  ["0002_catalog_quotes", m0002],
+];
 
 const source: Knex.MigrationSource<[string, Migration]> = {
   getMigrations: async () => MIGRATIONS,

@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import { migrate } from "../db/migrate.js";
 import { startWorker } from "../worker/registry.js";
+import { CatalogStore, syncSeedCatalog } from "./catalog/store.js";
 import { loadConfig } from "./config.js";
 import { openDatabase } from "./database.js";
 import { createApp } from "./http/app.js";
@@ -24,6 +25,8 @@ async function main() {
   const logger = createLogger(config.LOG_LEVEL);
   const database = await openDatabase(config, logger);
   await migrate(database.db);
+  await syncSeedCatalog(database.db);
+  const catalog = new CatalogStore(database.db);
 
   const boss = createBoss(database.url, { supervise: role !== "api" });
   boss.on("error", (err) => logger.error({ err }, "job queue error"));
@@ -32,7 +35,7 @@ async function main() {
 
   let server: Server | null = null;
   if (role !== "worker") {
-    const { app } = createApp({ config, db: database.db, boss, logger });
+    const { app } = createApp({ config, db: database.db, boss, logger, catalog });
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(config.PORT, config.HOST, () => resolve(s));
       s.once("error", reject);

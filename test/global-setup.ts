@@ -6,6 +6,7 @@ import { connect, ensureDatabase, withDatabase } from "../db/connection.js";
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from "../db/embedded.js";
 import { migrate } from "../db/migrate.js";
 import { createBoss } from "../server/jobs/boss.js";
+import { syncSeedCatalog } from "../server/catalog/store.js";
 
 export const TEMPLATE_DB = "app_template";
 
@@ -43,6 +44,7 @@ export async function setup(project: TestProject) {
   const templateUrl = withDatabase(adminUrl, TEMPLATE_DB);
   const db = connect(templateUrl, { max: 2 });
   await migrate(db);
+  await syncSeedCatalog(db);
   await db.destroy();
   // pg-boss creates its schema on first start; do it once here so every clone has it.
   const boss = createBoss(templateUrl, { supervise: false });

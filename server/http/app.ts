@@ -8,6 +8,8 @@ import { requestId } from "./middleware/request-id.js";
 import { mountRoutes, type RouteSpec } from "./route.js";
 import { accountRoutes } from "./routes/accounts.js";
 import { billingRoutes } from "./routes/billing.js";
+import { catalogRoutes } from "./routes/catalog.js";
+import { quoteRoutes } from "./routes/quotes.js";
 import { healthRoutes } from "./routes/health.js";
 import { metaRoutes } from "./routes/meta.js";
 
@@ -23,6 +25,8 @@ export function createApp(deps: AppDeps) {
     ...metaRoutes(deps, () => routes),
     ...accountRoutes(deps),
     ...billingRoutes(deps),
+    ...catalogRoutes(deps),
+    ...quoteRoutes(deps),
   );
 
   const router = new Router();

@@ -1,6 +1,7 @@
 import type { Context, Middleware } from "koa";
 import type PgBoss from "pg-boss";
 import type { Db } from "../../db/connection.js";
+import type { CatalogStore } from "../catalog/store.js";
 import type { Actor } from "../accounts/actor.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
@@ -12,6 +13,7 @@ export interface AppDeps {
   db: Db;
   boss: PgBoss | null;
   logger: Logger;
+  catalog: CatalogStore;
   /** provider slug → "live" | "simulated" | "off", once the catalog is loaded. */
   providerModes?: () => Record<string, "live" | "simulated" | "off">;
 }

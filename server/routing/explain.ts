@@ -34,7 +34,7 @@ export function explain(result: RoutingResult, opts: ExplainOptions = {}): strin
       : `None of the ${itemsText(result.decision.item_count)} can be routed under these constraints.`);
   } else {
     const mode = top.mode === 'batch' ? 'batch' : 'real-time';
-    let s = `${itemsText(top.item_count)} go to ${name(top.provider)}'s ${mode} lane for ${top.model} in ${top.region} at ${formatUsd(top.estimated_cost_micros)}`;
+    let s = `${itemsText(top.item_count)} ${top.item_count === 1 ? 'goes' : 'go'} to ${name(top.provider)}'s ${mode} lane for ${top.model} in ${top.region} at ${formatUsd(top.estimated_cost_micros)}`;
     if (rest.length > 0) {
       const others = rest.reduce((n, u) => n + u.item_count, 0);
       s += `; ${rest.length} more lane${rest.length === 1 ? ' takes' : 's take'} the other ${itemsText(others)}, ${formatUsd(result.decision.total_estimated_cost_micros)} in all`;

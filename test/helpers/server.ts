@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import PgBoss from "pg-boss";
+import { CatalogStore } from "../../server/catalog/store.js";
 import { loadConfig, type Config } from "../../server/config.js";
 import { createApp } from "../../server/http/app.js";
 import { createBoss } from "../../server/jobs/boss.js";
@@ -25,7 +26,7 @@ export async function startTestServer(env: Record<string, string> = {}, opts: { 
     : createLogger(process.env.TEST_LOG_LEVEL ?? "silent");
   const boss = opts.boss ? createBoss(database.url, { supervise: false }) : null;
   await boss?.start();
-  const { app } = createApp({ config, db: database.db, boss, logger });
+  const { app } = createApp({ config, db: database.db, boss, logger, catalog: new CatalogStore(database.db) });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
   });

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { Db } from "../../../db/connection.js";
 import * as idem from "../../../db/queries/idempotency.js";
 import { IDEMPOTENCY_TTL_HOURS } from "../../../db/queries/idempotency.js";
+import { canonicalJson } from "../../canonical-json.js";
 import { AppError, isAppError } from "../../errors.js";
 import type { AppContext } from "../context.js";
 
@@ -12,18 +13,8 @@ export type IdempotencyMode = "required" | "optional";
 // failures are not stored, so the client can fix the request and retry with the same key.
 const STORED_ERROR_STATUSES = new Set([402, 404, 409, 422]);
 
-/** JSON with sorted keys, so the fingerprint ignores key order and whitespace. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  if (value && typeof value === "object") {
-    const entries = Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`);
-    return `{${entries.join(",")}}`;
-  }
-  return JSON.stringify(value) ?? "null";
-}
-
 function fingerprintOf(ctx: AppContext): string {
-  const body = ctx.state.body !== undefined ? canonical(ctx.state.body) : (ctx.state.rawBody?.toString("base64") ?? "");
+  const body = ctx.state.body !== undefined ? canonicalJson(ctx.state.body) : (ctx.state.rawBody?.toString("base64") ?? "");
   return createHash("sha256").update(`${ctx.method} ${ctx.path}\n${body}`).digest("hex");
 }
 

@@ -1,0 +1,28 @@
+import { createHash } from "node:crypto";
+
+// The simulator must give the same answer for the same inputs in any process, so every "random"
+// choice it makes comes from a hash of stable inputs rather than from Math.random.
+
+const SEP = "\u0000";
+
+/** Hex SHA-256 of the parts joined by NUL (NUL keeps ["ab","c"] and ["a","bc"] apart). */
+export function hashHex(...parts: (string | number)[]): string {
+  return createHash("sha256").update(parts.join(SEP)).digest("hex");
+}
+
+/** A uniform number in [0, 1) derived from the parts: 48 bits of their hash. */
+export function hash01(...parts: (string | number)[]): number {
+  return Number.parseInt(hashHex(...parts).slice(0, 12), 16) / 2 ** 48;
+}
+
+/** A small seeded PRNG (mulberry32): fast enough to fill thousands of embedding dimensions. */
+export function seededRandom(seedHex: string): () => number {
+  let state = Number.parseInt(seedHex.slice(0, 8), 16) >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

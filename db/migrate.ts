@@ -2,6 +2,7 @@ import type { Knex } from "knex";
 import type { Db } from "./connection.js";
 import * as m0001 from "./migrations/0001_foundation.js";
 import * as m0002 from "./migrations/0002_catalog_quotes.js";
+import * as m0003 from "./migrations/0003_batches.js";
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -10,6 +11,7 @@ type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void
 const MIGRATIONS: [string, Migration][] = [
   ["0001_foundation", m0001],
   ["0002_catalog_quotes", m0002],
+  ["0003_batches", m0003],
 ];
 
 const source: Knex.MigrationSource<[string, Migration]> = {

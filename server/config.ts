@@ -26,6 +26,13 @@ export const configSchema = z.object({
   RATE_LIMIT_PER_IP_PER_MIN: z.coerce.number().int().positive().default(1200),
   AGENT_REGISTER_PER_IP_PER_HOUR: z.coerce.number().int().positive().default(20),
   TRUST_PROXY: flag,
+  BATCHROUTER_SECRET: z.string().min(32, "at least 32 characters").optional(),
+  S3_BUCKET: z.string().min(3).optional(),
+  S3_ENDPOINT: z.string().url().optional(),
+  S3_REGION: z.string().default("us-east-1"),
+  S3_ACCESS_KEY_ID: z.string().optional(),
+  S3_SECRET_ACCESS_KEY: z.string().optional(),
+  S3_FORCE_PATH_STYLE: flag,
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

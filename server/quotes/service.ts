@@ -3,7 +3,6 @@ import type { Db } from "../../db/connection.js";
 import * as quotesQ from "../../db/queries/quotes.js";
 import type { Actor } from "../accounts/actor.js";
 import { balanceOf } from "../billing/ledger.js";
-import { canonicalJson } from "../canonical-json.js";
 import { STANDARD_FEE_BPS, WORKFLOW_FEE_BPS, formatRate } from "../catalog/fees.js";
 import { findWorkflowProduct } from "../catalog/parse-catalog.js";
 import type { CatalogSnapshot, CatalogStore } from "../catalog/store.js";
@@ -39,10 +38,13 @@ export function resolveConstraints(req: ConstraintInput, policy?: RoutePolicy): 
   };
 }
 
-/** sha256 of the items in canonical form: a batch created from a quote must carry the same items. */
+/**
+ * sha256 of the validated items, in order: a batch created from a quote must carry the same items.
+ * Validation puts each item's own fields in schema order, so only key order inside `input` counts.
+ */
 export function itemsFingerprint(items: unknown[]): string {
   const h = createHash("sha256");
-  for (const item of items) h.update(canonicalJson(item)).update("\n");
+  for (const item of items) h.update(JSON.stringify(item)).update("\n");
   return h.digest("hex");
 }
 

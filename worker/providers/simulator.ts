@@ -154,7 +154,9 @@ export function createSimulator(config: SimulatorConfig = {}): ProviderAdapter {
       return progressAt(parseSimulatorRef(ref), now());
     },
 
-    collect(ref: ProviderJobRef, req: SubmitRequest): AsyncIterable<ItemResult> {
+    // An async generator, so a refusal (wrong ref, not ready) surfaces on the first next() as it
+    // will for the real adapters, which must fetch before they know.
+    async *collect(ref: ProviderJobRef, req: SubmitRequest): AsyncIterable<ItemResult> {
       const r = parseSimulatorRef(ref);
       if (r.work_unit_id !== req.work_unit_id || r.lane_id !== req.lane.lane_id || r.item_count !== req.items.length) {
         throw new ProviderError({ code: "ref_mismatch", retryable: false, message: `ref ${r.provider_job_id} is not the job of work unit ${req.work_unit_id} on ${req.lane.lane_id} with ${req.items.length} items` });
@@ -166,16 +168,13 @@ export function createSimulator(config: SimulatorConfig = {}): ProviderAdapter {
       // A cancelled job returns what finished before the cancellation; the rest come back cancelled
       // (not retryable: the caller asked for it), so every item is still accounted for exactly once.
       const cutoff = status === "cancelled" ? (r.cancelled_at as number) - r.submitted_at : r.turnaround_ms;
-      const ordered = finishOrder(r.seed, req.items);
-      return (async function* () {
-        for (const [rank, wi] of ordered.entries()) {
-          if (isFinished(r, rank, cutoff)) {
-            yield resultOf(wi, req.lane, r, finishOffsetMs(r, rank));
-          } else {
-            yield failedResult(wi, { code: "cancelled", retryable: false, message: "cancelled before the provider ran it" }, Math.max(0, cutoff));
-          }
+      for (const [rank, wi] of finishOrder(r.seed, req.items).entries()) {
+        if (isFinished(r, rank, cutoff)) {
+          yield resultOf(wi, req.lane, r, finishOffsetMs(r, rank));
+        } else {
+          yield failedResult(wi, { code: "cancelled", retryable: false, message: "cancelled before the provider ran it" }, Math.max(0, cutoff));
         }
-      })();
+      }
     },
 
     // Nothing to tell a server that doesn't exist: the caller records the cancellation in the ref

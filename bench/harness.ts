@@ -1,0 +1,60 @@
+import fs from "node:fs/promises";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { connect, ensureDatabase, withDatabase, type Db } from "../db/connection.js";
+import { startEmbeddedPostgres } from "../db/embedded.js";
+import { migrate } from "../db/migrate.js";
+import { CatalogStore, syncSeedCatalog } from "../server/catalog/store.js";
+import { loadConfig } from "../server/config.js";
+import { createApp } from "../server/http/app.js";
+import { createLogger } from "../server/logger.js";
+
+export interface BenchPlatform {
+  base: string;
+  db: Db;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The real API on a fresh embedded PostgreSQL (or BENCH_DATABASE_URL), as `npm start` runs it. */
+export async function startBenchPlatform(env: Record<string, string> = {}): Promise<BenchPlatform> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "batchrouter-bench-"));
+  await fs.chmod(dir, 0o755);
+  const pg = process.env.BENCH_DATABASE_URL
+    ? null
+    : await startEmbeddedPostgres({ dataDir: path.join(dir, "pg"), persistent: false, postgresFlags: ["-c", "fsync=off", "-c", "synchronous_commit=off"] });
+  const adminUrl = process.env.BENCH_DATABASE_URL ?? pg!.url;
+  await ensureDatabase(adminUrl, "bench");
+  const url = withDatabase(adminUrl, "bench");
+  const db = connect(url, { max: 10 });
+  await migrate(db);
+  await syncSeedCatalog(db);
+  const config = loadConfig({ LOG_LEVEL: "silent", RATE_LIMIT_PER_KEY_PER_MIN: "1000000", RATE_LIMIT_PER_IP_PER_MIN: "1000000", ...env });
+  const { app } = createApp({ config, db, boss: null, logger: createLogger("silent"), catalog: new CatalogStore(db) });
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, "127.0.0.1", () => resolve(s));
+  });
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    db,
+    url,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await db.destroy();
+      await pg?.stop();
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function post(base: string, pathname: string, key: string | null, body: unknown) {
+  const res = await fetch(`${base}${pathname}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", ...(key ? { Authorization: `Bearer ${key}` } : {}) },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}

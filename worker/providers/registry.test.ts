@@ -1,0 +1,59 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { expandLanes } from "../../server/catalog/lanes.js";
+import { loadCatalogFromDisk } from "../../server/catalog/load-catalog.js";
+import type { Catalog, Lane } from "../../server/catalog/types.js";
+import { adapterFor, executionModes, LIVE_ADAPTERS, type LiveAdapterFactories } from "./registry.js";
+import { createSimulator } from "./simulator.js";
+import type { ProviderAdapter } from "./types.js";
+
+let catalog: Catalog;
+let openaiBatch: Lane;
+let anthropicBatch: Lane;
+beforeAll(async () => {
+  catalog = await loadCatalogFromDisk();
+  const lanes = expandLanes(catalog);
+  openaiBatch = lanes.find((l) => l.provider === "openai" && l.protocol === "openai-batch")!;
+  anthropicBatch = lanes.find((l) => l.provider === "anthropic" && l.protocol === "anthropic-batch")!;
+});
+
+const simulator = createSimulator({ turnaroundMs: 0 });
+const fakeLive = { ...simulator, execution: "live" } as ProviderAdapter;
+const withOpenAiBatch: LiveAdapterFactories = { "openai-batch": () => fakeLive };
+
+describe("adapterFor", () => {
+  it("gives test keys the simulator even when the provider is configured", () => {
+    const env = { environment: "test" as const, credentials: { openai: { api_key: "sk-test" } } };
+    expect(adapterFor(openaiBatch, env, simulator, withOpenAiBatch)).toBe(simulator);
+  });
+
+  it("gives live keys the simulator for providers without credentials, or without a real adapter yet", () => {
+    expect(adapterFor(openaiBatch, { environment: "live", credentials: {} }, simulator, withOpenAiBatch).execution).toBe("simulated");
+    const configured = { environment: "live" as const, credentials: { openai: { api_key: "sk" }, anthropic: { api_key: "sk" } } };
+    expect(adapterFor(openaiBatch, configured, simulator)).toBe(simulator); // LIVE_ADAPTERS is empty for now
+    expect(adapterFor(anthropicBatch, configured, simulator, withOpenAiBatch)).toBe(simulator);
+  });
+
+  it("slots a real adapter in by protocol once credentials are configured", () => {
+    const env = { environment: "live" as const, credentials: { openai: { api_key: "sk" } } };
+    expect(adapterFor(openaiBatch, env, simulator, withOpenAiBatch)).toBe(fakeLive);
+  });
+
+  it("refuses a switched-off provider for live keys", () => {
+    expect(() => adapterFor(openaiBatch, { environment: "live", credentials: { openai: false } }, simulator))
+      .toThrow(expect.objectContaining({ code: "provider_disabled", retryable: false }));
+  });
+});
+
+describe("executionModes", () => {
+  it("reports every catalog provider as simulated until a real adapter exists", () => {
+    const modes = executionModes(catalog.providers, { openai: { api_key: "sk" } });
+    expect(Object.keys(modes).sort()).toEqual(catalog.providers.map((p) => p.slug).sort());
+    expect(new Set(Object.values(modes))).toEqual(new Set(["simulated"]));
+    expect(Object.keys(LIVE_ADAPTERS)).toEqual([]);
+  });
+
+  it("says live for configured providers with an adapter, off for switched-off ones", () => {
+    const modes = executionModes(catalog.providers, { openai: { api_key: "sk" }, groq: { api_key: "gsk" }, mistral: false, together: undefined }, withOpenAiBatch);
+    expect(modes).toMatchObject({ openai: "live", groq: "live", mistral: "off", together: "simulated", anthropic: "simulated" });
+  });
+});

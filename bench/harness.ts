@@ -6,10 +6,11 @@ import path from "node:path";
 import { connect, ensureDatabase, withDatabase, type Db } from "../db/connection.js";
 import { startEmbeddedPostgres } from "../db/embedded.js";
 import { migrate } from "../db/migrate.js";
-import { CatalogStore, syncSeedCatalog } from "../server/catalog/store.js";
+import { syncSeedCatalog } from "../server/catalog/store.js";
 import { loadConfig } from "../server/config.js";
 import { createApp } from "../server/http/app.js";
 import { createLogger } from "../server/logger.js";
+import { startPlatform } from "../server/platform.js";
 
 export interface BenchPlatform {
   base: string;
@@ -31,8 +32,9 @@ export async function startBenchPlatform(env: Record<string, string> = {}): Prom
   const db = connect(url, { max: 10 });
   await migrate(db);
   await syncSeedCatalog(db);
-  const config = loadConfig({ LOG_LEVEL: "silent", RATE_LIMIT_PER_KEY_PER_MIN: "1000000", RATE_LIMIT_PER_IP_PER_MIN: "1000000", ...env });
-  const { app } = createApp({ config, db, boss: null, logger: createLogger("silent"), catalog: new CatalogStore(db) });
+  const config = loadConfig({ LOG_LEVEL: "silent", BATCHROUTER_DATA_DIR: dir, RATE_LIMIT_PER_KEY_PER_MIN: "1000000", RATE_LIMIT_PER_IP_PER_MIN: "1000000", ...env });
+  const platform = await startPlatform({ config, db, url, logger: createLogger("silent"), role: "all", worker: { simulator: { turnaroundMs: 0 } } });
+  const { app } = createApp(platform.appDeps);
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
   });
@@ -43,6 +45,7 @@ export async function startBenchPlatform(env: Record<string, string> = {}): Prom
     async close() {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
+      await platform.stop();
       await db.destroy();
       await pg?.stop();
       await fs.rm(dir, { recursive: true, force: true });

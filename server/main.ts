@@ -1,16 +1,14 @@
 import type { Server } from "node:http";
 import { migrate } from "../db/migrate.js";
-import { startWorker } from "../worker/registry.js";
-import { CatalogStore, syncSeedCatalog } from "./catalog/store.js";
+import { syncSeedCatalog } from "./catalog/store.js";
 import { loadConfig } from "./config.js";
 import { openDatabase } from "./database.js";
 import { createApp } from "./http/app.js";
-import { createBoss } from "./jobs/boss.js";
 import { createLogger } from "./logger.js";
+import { startPlatform } from "./platform.js";
 
-type Role = "all" | "api" | "worker";
 
-function roleFromArgs(argv: string[]): Role {
+function roleFromArgs(argv: string[]): "all" | "api" | "worker" {
   const arg = argv.find((a) => a.startsWith("--role="))?.slice("--role=".length) ?? "all";
   if (arg !== "all" && arg !== "api" && arg !== "worker") {
     throw new Error(`--role must be api, worker or all (got "${arg}")`);
@@ -26,16 +24,11 @@ async function main() {
   const database = await openDatabase(config, logger);
   await migrate(database.db);
   await syncSeedCatalog(database.db);
-  const catalog = new CatalogStore(database.db);
-
-  const boss = createBoss(database.url, { supervise: role !== "api" });
-  boss.on("error", (err) => logger.error({ err }, "job queue error"));
-  await boss.start();
-  if (role !== "api") await startWorker({ db: database.db, boss, logger });
+  const platform = await startPlatform({ config, db: database.db, url: database.url, logger, role });
 
   let server: Server | null = null;
   if (role !== "worker") {
-    const { app } = createApp({ config, db: database.db, boss, logger, catalog });
+    const { app } = createApp(platform.appDeps);
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(config.PORT, config.HOST, () => resolve(s));
       s.once("error", reject);
@@ -65,7 +58,7 @@ async function main() {
       server.closeIdleConnections?.();
       await new Promise<void>((r) => server!.close(() => r()));
     }
-    await boss.stop({ graceful: true, timeout: 10_000, wait: true }).catch((err) => logger.error({ err }, "job queue stop"));
+    await platform.stop().catch((err) => logger.error({ err }, "job queue stop"));
     await database.close();
     logger.info("stopped");
     process.exit(0);

@@ -3,7 +3,7 @@ import { call, startTestServer, type TestServer } from "./helpers/server.js";
 
 let srv: TestServer;
 beforeAll(async () => {
-  srv = await startTestServer({}, { boss: true });
+  srv = await startTestServer();
 });
 afterAll(async () => srv?.close());
 

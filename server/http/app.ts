@@ -7,6 +7,8 @@ import { consume, createRateLimiters } from "./middleware/rate-limit.js";
 import { requestId } from "./middleware/request-id.js";
 import { mountRoutes, type RouteSpec } from "./route.js";
 import { accountRoutes } from "./routes/accounts.js";
+import { artifactRoutes } from "./routes/artifacts.js";
+import { batchRoutes } from "./routes/batches.js";
 import { billingRoutes } from "./routes/billing.js";
 import { catalogRoutes } from "./routes/catalog.js";
 import { quoteRoutes } from "./routes/quotes.js";
@@ -27,6 +29,8 @@ export function createApp(deps: AppDeps) {
     ...billingRoutes(deps),
     ...catalogRoutes(deps),
     ...quoteRoutes(deps),
+    ...batchRoutes(deps),
+    ...artifactRoutes(deps),
   );
 
   const router = new Router();

@@ -2,6 +2,8 @@ import type { Context, Middleware } from "koa";
 import type PgBoss from "pg-boss";
 import type { Db } from "../../db/connection.js";
 import type { CatalogStore } from "../catalog/store.js";
+import type { ArtifactStore } from "../files/artifact-store.js";
+import type { JobSender } from "../jobs/batches.js";
 import type { Actor } from "../accounts/actor.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
@@ -14,6 +16,10 @@ export interface AppDeps {
   boss: PgBoss | null;
   logger: Logger;
   catalog: CatalogStore;
+  jobs: JobSender;
+  artifacts: ArtifactStore;
+  /** The platform secret (signs artifact URLs, seals webhook secrets). */
+  secret: Buffer;
   /** provider slug → "live" | "simulated" | "off", once the catalog is loaded. */
   providerModes?: () => Record<string, "live" | "simulated" | "off">;
 }

@@ -38,7 +38,7 @@ export function bossDbFor(trx: Db): PgBoss.Db {
       // pg-boss writes $1..$n (possibly repeating one); knex raw wants one `?` per binding in order.
       const bindings: unknown[] = [];
       const rewritten = text.replace(/\?/g, "\\?").replace(/\$(\d+)/g, (_, n: string) => {
-        bindings.push(values[Number(n) - 1]);
+        bindings.push(values[Number(n) - 1] ?? null); // pg-boss passes undefined for unset options
         return "?";
       });
       const result = await trx.raw(rewritten, bindings as never[]);

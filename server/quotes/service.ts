@@ -61,7 +61,7 @@ function noEligibleLane(result: RoutingResult): AppError {
   );
 }
 
-interface PriceInput {
+export interface PriceInput {
   kind: "items" | "volume" | "workflow";
   prepared: PreparedItems;
   constraints: Omit<RoutingConstraints, "max_price_micros">;
@@ -72,11 +72,18 @@ interface PriceInput {
   rawItems?: unknown[];
 }
 
-/** Routes, prices, stores and presents one quote. */
-async function buildQuote(deps: QuoteDeps, actor: Actor, snapshot: CatalogSnapshot, p: PriceInput) {
+export interface PricedRoute {
+  result: RoutingResult;
+  totals: ReturnType<typeof priceTotals>;
+  constraints: RoutingConstraints;
+  maxTotal: number | null;
+}
+
+/** Routes prepared items under the constraints and prices them; 422 when anything can't be served. */
+export function routeAndPrice(snapshot: CatalogSnapshot, p: Pick<PriceInput, "prepared" | "constraints" | "maxPrice" | "feeRateBps">, lanes = snapshot.lanes): PricedRoute {
   const maxTotal = p.maxPrice !== undefined ? parseUsd(p.maxPrice) : null;
   const constraints: RoutingConstraints = { ...p.constraints, max_price_micros: maxTotal === null ? null : subtotalCeiling(maxTotal, p.feeRateBps) };
-  const result = route(p.prepared.routing, constraints, snapshot.lanes);
+  const result = route(p.prepared.routing, constraints, lanes);
   if (result.unroutable.length > 0) throw noEligibleLane(result);
   const subtotal = result.work_units.reduce((n, u) => n + u.estimated_cost_micros, 0);
   const totals = priceTotals(subtotal, p.feeRateBps);
@@ -86,6 +93,24 @@ async function buildQuote(deps: QuoteDeps, actor: Actor, snapshot: CatalogSnapsh
       items: [], unroutable_count: 0,
     });
   }
+  return { result, totals, constraints, maxTotal };
+}
+
+/** The public pricing block of a quote or batch. */
+export function presentPricing(totals: PricedRoute["totals"]) {
+  return {
+    provider_subtotal: money(totals.provider_subtotal),
+    batchrouter_fee: money(totals.fee),
+    fee_rate: formatRate(totals.fee_rate_bps),
+    customer_discount: money(totals.discount),
+    total: money(totals.total),
+    currency: "usd",
+  };
+}
+
+/** Routes, prices, stores and presents one quote. */
+async function buildQuote(deps: QuoteDeps, actor: Actor, snapshot: CatalogSnapshot, p: PriceInput) {
+  const { result, totals, constraints, maxTotal } = routeAndPrice(snapshot, p);
   const balance = await balanceOf(deps.db, actor.org_id, actor.environment);
   const id = newId("qlock");
   const now = new Date();
@@ -109,14 +134,7 @@ async function buildQuote(deps: QuoteDeps, actor: Actor, snapshot: CatalogSnapsh
     provider_preferences: constraints.provider_preferences,
     max_price: maxTotal === null ? null : money(maxTotal),
     price_protection_policy: "lock_total",
-    pricing_estimate: {
-      provider_subtotal: money(totals.provider_subtotal),
-      batchrouter_fee: money(totals.fee),
-      fee_rate: formatRate(p.feeRateBps),
-      customer_discount: money(totals.discount),
-      total: money(totals.total),
-      currency: "usd",
-    },
+    pricing_estimate: presentPricing(totals),
     funding_preview: {
       available: money(balance.available),
       reserved: money(balance.reserved),

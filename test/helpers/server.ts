@@ -1,32 +1,46 @@
+import fs from "node:fs/promises";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import PgBoss from "pg-boss";
-import { CatalogStore } from "../../server/catalog/store.js";
+import os from "node:os";
+import path from "node:path";
 import { loadConfig, type Config } from "../../server/config.js";
 import { createApp } from "../../server/http/app.js";
-import { createBoss } from "../../server/jobs/boss.js";
 import { createLogger } from "../../server/logger.js";
+import { startPlatform, type Platform } from "../../server/platform.js";
+import type { WorkerDeps } from "../../worker/registry.js";
 import { createTestDatabase, type TestDatabase } from "./db.js";
 
 export interface TestServer {
   base: string;
   config: Config;
   database: TestDatabase;
-  boss: PgBoss | null;
+  platform: Platform;
+  dataDir: string;
   close(): Promise<void>;
 }
 
-/** The real Koa app on its own database, listening on a loopback port; tests talk HTTP to it. */
-export async function startTestServer(env: Record<string, string> = {}, opts: { boss?: boolean; logLines?: string[]; database?: TestDatabase } = {}): Promise<TestServer> {
+export interface TestServerOptions {
+  logLines?: string[];
+  database?: TestDatabase;
+  /** Run the worker in this process too (batches execute); its simulator/retry settings. */
+  worker?: Partial<Pick<WorkerDeps, "simulator" | "credentials" | "retryBaseMs" | "webhooks">> | true;
+}
+
+/** The real Koa app (and optionally the worker) on its own database, on a loopback port. */
+export async function startTestServer(env: Record<string, string> = {}, opts: TestServerOptions = {}): Promise<TestServer> {
   const ownDatabase = !opts.database;
   const database = opts.database ?? (await createTestDatabase());
-  const config = loadConfig({ LOG_LEVEL: "silent", PORT: "0", ...env });
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "batchrouter-test-data-"));
+  const config = loadConfig({ LOG_LEVEL: "silent", PORT: "0", BATCHROUTER_DATA_DIR: dataDir, BATCHROUTER_ALLOW_PRIVATE_WEBHOOKS: "1", ...env });
   const logger = opts.logLines
     ? createLogger("info", { write: (line: string) => void opts.logLines!.push(line) })
     : createLogger(process.env.TEST_LOG_LEVEL ?? "silent");
-  const boss = opts.boss ? createBoss(database.url, { supervise: false }) : null;
-  await boss?.start();
-  const { app } = createApp({ config, db: database.db, boss, logger, catalog: new CatalogStore(database.db) });
+  const worker = opts.worker === true ? {} : opts.worker;
+  const platform = await startPlatform({
+    config, db: database.db, url: database.url, logger, role: worker ? "all" : "api",
+    worker: worker ? { retryBaseMs: 20, simulator: { turnaroundMs: 0 }, webhooks: { retry: { retryDelay: 0, retryBackoff: false }, pollingIntervalSeconds: 0.5 }, ...worker } : undefined,
+  });
+  const { app } = createApp(platform.appDeps);
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
   });
@@ -35,12 +49,14 @@ export async function startTestServer(env: Record<string, string> = {}, opts: { 
     base: `http://127.0.0.1:${port}`,
     config,
     database,
-    boss,
+    platform,
+    dataDir,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
-      await boss?.stop({ graceful: false, wait: true });
+      await platform.boss.stop({ graceful: false, wait: true });
       if (ownDatabase) await database.drop();
+      await fs.rm(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -76,4 +92,15 @@ export async function registerAgent(base: string, body: unknown = undefined) {
   const res = await call(base, "POST", "/v1/auth/agent-register", body === undefined ? {} : { body });
   if (res.status !== 201) throw new Error(`agent-register failed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body as { org_id: string; api_key: string; api_key_id: string; test_api_key: string; test_api_key_id: string };
+}
+
+/** Polls until `check` returns a value (not undefined), or fails after `timeoutMs`. */
+export async function waitFor<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, what = "condition"): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

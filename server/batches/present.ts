@@ -1,0 +1,69 @@
+import type { Db } from "../../db/connection.js";
+import { itemCounts, laneSummary, type BatchRow } from "../../db/queries/batches.js";
+import { money } from "../money.js";
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+/** The older docs spell the cancelled states with one "l". */
+const LEGACY_STATE: Record<string, string> = { cancelled: "canceled", cancelling: "canceling" };
+
+export function legacyState(status: string): string {
+  return LEGACY_STATE[status] ?? status;
+}
+
+/** The public batch object (spec/api.md §5), with live counts and per-lane progress. */
+export async function presentBatch(db: Db, b: BatchRow) {
+  const [counts, lanes] = await Promise.all([itemCounts(db, b.id), laneSummary(db, b.id)]);
+  const lanesById = new Map((b.lanes_report as { lane_id: string; provider: string; model: string }[]).map((l) => [l.lane_id, l]));
+  return {
+    id: b.id,
+    object: "batch",
+    status: b.status,
+    state: legacyState(b.status),
+    environment: b.environment,
+    item_count: b.item_count,
+    counts: {
+      total: b.item_count,
+      queued: counts.queued ?? 0,
+      processing: counts.processing ?? 0,
+      completed: counts.completed ?? 0,
+      failed: counts.failed ?? 0,
+      cancelled: counts.cancelled ?? 0,
+      expired: counts.expired ?? 0,
+    },
+    sla_tier: b.sla_tier,
+    sla_deadline: b.sla_deadline.toISOString(),
+    routing_mode: b.routing_mode,
+    privacy_tier: b.privacy_tier,
+    allowed_regions: b.allowed_regions,
+    quote_id: b.quote_id,
+    input_file_id: b.input_file_id,
+    pricing_estimate: b.pricing_estimate,
+    settled_total: money(b.settled_provider_micros + b.settled_fee_micros),
+    lanes: lanes
+      .filter((l) => l.lane_id)
+      .map((l) => {
+        const [provider, model] = l.lane_id!.split("/");
+        return {
+          lane_id: l.lane_id,
+          provider: lanesById.get(l.lane_id!)?.provider ?? provider,
+          model: lanesById.get(l.lane_id!)?.model ?? model,
+          item_count: l.item_count,
+          status: l.open > 0 ? "processing" : "done",
+        };
+      }),
+    customer_explanation: b.customer_explanation,
+    webhook: b.webhook_url ? { url: b.webhook_url } : null,
+    metadata: b.metadata,
+    error: b.error,
+    created_at: b.created_at.toISOString(),
+    updated_at: b.updated_at.toISOString(),
+    dispatched_at: iso(b.dispatched_at),
+    completed_at: iso(b.completed_at),
+    cancelled_at: iso(b.cancelled_at),
+    failed_at: iso(b.failed_at),
+    expired_at: iso(b.expired_at),
+    route_receipt_url: `/v1/batches/${b.id}/route-receipt`,
+    results_url: `/v1/batches/${b.id}/results`,
+  };
+}

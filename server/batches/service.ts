@@ -1,0 +1,163 @@
+import type { Db } from "../../db/connection.js";
+import * as batchesQ from "../../db/queries/batches.js";
+import type { BatchRow } from "../../db/queries/batches.js";
+import type { Actor } from "../accounts/actor.js";
+import { AppError, errors } from "../errors.js";
+import type { ArtifactStore } from "../files/artifact-store.js";
+import type { JobSender } from "../jobs/batches.js";
+import { money } from "../money.js";
+import { legacyState, presentBatch } from "./present.js";
+import { TERMINAL_STATUSES } from "./schemas.js";
+
+export interface BatchReadDeps {
+  db: Db;
+  jobs: JobSender;
+  artifacts: ArtifactStore;
+}
+
+export async function ownBatch(db: Db, actor: Actor, id: string): Promise<BatchRow> {
+  const b = await batchesQ.getBatch(db, actor.org_id, actor.environment, id);
+  if (!b) throw errors.notFound("batch");
+  return b;
+}
+
+/** GET /v1/batches/{id}: `{batch, id, status, state}` so both old and new clients read it. */
+export async function getBatch(deps: BatchReadDeps, actor: Actor, id: string, withReceipt: boolean) {
+  const b = await ownBatch(deps.db, actor, id);
+  const batch: Record<string, unknown> = await presentBatch(deps.db, b);
+  if (withReceipt && TERMINAL_STATUSES.has(b.status)) batch.billing_receipt = await billingReceipt(deps, actor, id, b);
+  return { batch, id: b.id, object: "batch", status: b.status, state: legacyState(b.status) };
+}
+
+export async function listBatches(deps: BatchReadDeps, actor: Actor, q: { limit: number; cursor?: string; after?: string; status?: string }) {
+  const rows = await batchesQ.listBatches(deps.db, actor.org_id, actor.environment, q.limit + 1, q.cursor ?? q.after, q.status);
+  const has_more = rows.length > q.limit;
+  const page = rows.slice(0, q.limit);
+  return {
+    object: "list",
+    data: await Promise.all(page.map((b) => presentBatch(deps.db, b))),
+    has_more,
+    next_cursor: has_more ? page[page.length - 1]!.id : null,
+  };
+}
+
+/**
+ * POST /v1/batches/{id}/cancel: items not yet at a provider are cancelled and released at once;
+ * those already there may still finish (and are billed). The batch ends `cancelled`.
+ */
+export async function cancelBatch(deps: BatchReadDeps, actor: Actor, id: string) {
+  await deps.db.transaction(async (trx) => {
+    const b = await batchesQ.getBatch(trx, actor.org_id, actor.environment, id);
+    if (!b) throw errors.notFound("batch");
+    const locked = (await batchesQ.getBatchById(trx, b.id, true))!;
+    if (TERMINAL_STATUSES.has(locked.status)) {
+      throw new AppError("invalid_state", `Batch ${id} is already ${locked.status}.`, { status: locked.status });
+    }
+    if (locked.status === "cancelling") return;
+    const pending = trx("work_units").where({ batch_id: id, status: "pending" }).select("id");
+    await trx("batch_items").where({ batch_id: id }).where((q) => q.where("status", "queued").orWhere("status", "retry")).whereIn("work_unit_id", pending)
+      .update({ status: "cancelled", error: JSON.stringify({ code: "cancelled", message: "The batch was cancelled before this item reached a provider." }), finished_at: trx.fn.now() });
+    await trx("work_units").where({ batch_id: id, status: "pending" }).update({ status: "cancelled", finished_at: trx.fn.now() });
+    await batchesQ.updateBatch(trx, id, { status: "cancelling", cancelled_at: trx.fn.now() });
+    await batchesQ.addRouteEvent(trx, id, "cancelled", { by: actor.key_id });
+    await deps.jobs.send(trx, "cancel", { batch_id: id });
+  });
+  return getBatch(deps, actor, id, false);
+}
+
+/** One result, as the results endpoint and the output/errors files show it. */
+export function presentResult(it: batchesQ.BatchItemRow) {
+  const [provider, model] = (it.lane_id ?? "").split("/");
+  return {
+    customer_item_id: it.customer_item_id,
+    status: it.status === "completed" ? "completed" : "failed",
+    output: it.output ?? null,
+    error: it.status === "completed" ? null : (it.error ?? { code: it.status, message: `item ${it.status}` }),
+    usage: { input_tokens: it.input_tokens ?? 0, output_tokens: it.output_tokens ?? 0 },
+    lane_id: it.lane_id,
+    provider: provider || null,
+    model: model || null,
+    cost: money(it.cost_micros ?? 0),
+    metadata: (it.item as { metadata?: Record<string, string> }).metadata ?? null,
+  };
+}
+
+/** GET …/results: keyset pages in manifest order; only once the batch has ended. */
+export async function results(deps: BatchReadDeps, actor: Actor, id: string, q: { limit: number; cursor?: string; status?: "completed" | "failed" }) {
+  const b = await ownBatch(deps.db, actor, id);
+  if (!TERMINAL_STATUSES.has(b.status)) {
+    throw new AppError("results_not_ready", `Batch ${id} is ${b.status}; results are ready once it has ended.`, { status: b.status });
+  }
+  const after = q.cursor === undefined ? -1 : Number(q.cursor);
+  const rows = await batchesQ.resultsPage(deps.db, id, after, q.limit + 1, q.status);
+  const has_more = rows.length > q.limit;
+  const page = rows.slice(0, q.limit);
+  return {
+    object: "list",
+    batch_id: id,
+    results: page.map(presentResult),
+    next_cursor: has_more ? String(page[page.length - 1]!.idx) : null,
+    has_more,
+  };
+}
+
+export const ARTIFACT_URL_TTL_S = 15 * 60;
+
+export async function artifactUrl(deps: BatchReadDeps, actor: Actor, id: string, kind: "output" | "errors" | "receipt") {
+  const b = await ownBatch(deps.db, actor, id);
+  const artifact = b.artifacts?.[kind];
+  if (!artifact) throw new AppError("results_not_ready", `Batch ${id} is ${b.status}; its files are written when it ends.`, { status: b.status });
+  const signed = await deps.artifacts.signedUrl(artifact.storage_key, { expiresInSeconds: ARTIFACT_URL_TTL_S, filename: `${id}-${kind}.jsonl` });
+  return { object: "artifact_url", kind, url: signed.url, expires_at: signed.expires_at, bytes: artifact.bytes, sha256: artifact.sha256, format: "jsonl", file_id: artifact.file_id };
+}
+
+export async function routeReceipt(deps: BatchReadDeps, actor: Actor, id: string) {
+  const b = await ownBatch(deps.db, actor, id);
+  const [events, units] = await Promise.all([batchesQ.routeEvents(deps.db, id), batchesQ.workUnitsOf(deps.db, id)]);
+  const lanes = b.lanes_report as { selected: boolean }[];
+  return {
+    object: "route_receipt",
+    batch_id: id,
+    routing_mode: b.routing_mode,
+    sla_tier: b.sla_tier,
+    privacy_tier: b.privacy_tier,
+    allowed_regions: b.allowed_regions,
+    customer_explanation: b.customer_explanation,
+    selected_lanes: lanes.filter((l) => l.selected),
+    rejected_lanes: lanes.filter((l) => !l.selected),
+    work_units: units.map((u) => ({
+      id: u.id, lane_id: u.lane_id, attempt: u.attempt, status: u.status, item_count: u.item_count, execution: u.execution,
+      submitted_at: u.submitted_at?.toISOString() ?? null, finished_at: u.finished_at?.toISOString() ?? null, fallback_order: u.fallback_order,
+    })),
+    fallbacks: events.filter((e: { kind: string }) => e.kind === "fallback").map((e: { details: object; at: Date }) => ({ ...e.details, at: e.at.toISOString() })),
+    retries: events.filter((e: { kind: string }) => e.kind === "retry").map((e: { details: object; at: Date }) => ({ ...e.details, at: e.at.toISOString() })),
+    events: events.map((e: { kind: string; details: object; at: Date }) => ({ kind: e.kind, at: e.at.toISOString(), ...e.details })),
+    execution: [...new Set(units.map((u) => u.execution))].join(",") || "simulated",
+  };
+}
+
+export async function billingReceipt(deps: BatchReadDeps, actor: Actor, id: string, row?: BatchRow) {
+  const b = row ?? (await ownBatch(deps.db, actor, id));
+  const lanes = await batchesQ.laneSummary(deps.db, id);
+  const report = b.lanes_report as { selected: boolean; lane_id: string; rejection_reasons: unknown[] }[];
+  return {
+    object: "billing_receipt",
+    batch_id: id,
+    status: b.status,
+    quoted_total: money(b.quoted_total_micros),
+    settled_total: money(b.settled_provider_micros + b.settled_fee_micros),
+    provider_subtotal: money(b.settled_provider_micros),
+    provider_lanes: lanes.filter((l) => l.lane_id).map((l) => {
+      const [provider, model] = l.lane_id!.split("/");
+      return { lane_id: l.lane_id, provider, model, items: l.completed, failed_items: l.failed, input_tokens: l.input_tokens, output_tokens: l.output_tokens, provider_cost: money(l.provider_cost) };
+    }),
+    rejected_lanes: report.filter((l) => !l.selected).map((l) => ({ lane_id: l.lane_id, rejection_reasons: l.rejection_reasons })),
+    batchrouter_fee: money(b.settled_fee_micros),
+    fee_rate: (b.pricing_estimate as { fee_rate?: string }).fee_rate ?? null,
+    customer_discount: money(0),
+    sla_fee_refund: money(b.sla_fee_refund_micros),
+    reserved: money(b.reserved_micros),
+    released: money(b.released_micros),
+    settled_at: b.settled_at?.toISOString() ?? null,
+  };
+}

@@ -1,0 +1,118 @@
+import { randomUUID } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import {
+  artifactNotFound,
+  assertValidFilename,
+  assertValidKey,
+  buildLocalUrl,
+  contentTypeFor,
+  hashingStream,
+  toReadable,
+  type ArtifactBody,
+  type ArtifactStore,
+  type OpenedArtifact,
+  type StoredObject,
+} from "./artifact-store.js";
+
+const TMP_DIR = ".tmp";
+// A temp file nobody has written to for this long belongs to a crashed writer (an active writer
+// keeps bumping its mtime), so it is safe to sweep.
+const STALE_TMP_MS = 60 * 60 * 1000;
+
+/**
+ * Artifacts as files under one root directory. Writes land in `<root>/.tmp/` and are renamed into
+ * place (same filesystem, so atomic): readers see the whole old file or the whole new one, and a crash
+ * leaves at most a stray temp file, never a half artifact under its final name.
+ */
+export class LocalArtifactStore implements ArtifactStore {
+  readonly kind = "local" as const;
+
+  private constructor(
+    readonly root: string,
+    private readonly publicBaseUrl: string,
+    private readonly secret: Buffer,
+  ) {}
+
+  static async create(root: string, opts: { publicBaseUrl: string; secret: Buffer }): Promise<LocalArtifactStore> {
+    await fs.mkdir(path.join(root, TMP_DIR), { recursive: true });
+    const store = new LocalArtifactStore(root, opts.publicBaseUrl, opts.secret);
+    await store.sweepStaleTemps();
+    return store;
+  }
+
+  private pathFor(key: string): string {
+    assertValidKey(key);
+    return path.join(this.root, ...key.split("/"));
+  }
+
+  // No metadata is kept on disk: downloads take the content type from the key's extension.
+  async put(key: string, body: ArtifactBody, _opts?: { contentType?: string }): Promise<StoredObject> {
+    const final = this.pathFor(key);
+    const tmp = path.join(this.root, TMP_DIR, `${randomUUID()}.part`);
+    const hashing = hashingStream();
+    try {
+      // flush: fsync before close, so the rename below can never publish a file whose data a power
+      // loss could still take back.
+      await pipeline(toReadable(body), hashing.stream, createWriteStream(tmp, { flags: "wx", flush: true }));
+      await fs.mkdir(path.dirname(final), { recursive: true });
+      await fs.rename(tmp, final);
+    } catch (err) {
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
+    return hashing.result();
+  }
+
+  async open(key: string): Promise<OpenedArtifact> {
+    const file = this.pathFor(key);
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(file, "r");
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") throw artifactNotFound();
+      throw err;
+    }
+    // stat the open handle, not the path: a concurrent replace can't make size and bytes disagree.
+    const stat = await handle.stat().catch(async (err) => {
+      await handle.close();
+      throw err;
+    });
+    if (!stat.isFile()) {
+      await handle.close();
+      throw artifactNotFound();
+    }
+    return { body: handle.createReadStream(), bytes: stat.size, contentType: contentTypeFor(key) };
+  }
+
+  async get(key: string): Promise<NodeJS.ReadableStream> {
+    return (await this.open(key)).body;
+  }
+
+  // Empty parent directories are left in place: removing them would race a concurrent put into
+  // the same directory (mkdir, then our rmdir, then its rename fails).
+  async delete(key: string): Promise<void> {
+    await fs.rm(this.pathFor(key), { force: true });
+  }
+
+  async signedUrl(key: string, opts: { expiresInSeconds: number; filename?: string }): Promise<{ url: string; expires_at: string }> {
+    assertValidKey(key);
+    if (opts.filename !== undefined) assertValidFilename(opts.filename);
+    const expires = Math.floor(Date.now() / 1000) + Math.max(1, Math.floor(opts.expiresInSeconds));
+    const url = buildLocalUrl(this.publicBaseUrl, this.secret, { key, expires, filename: opts.filename });
+    return { url, expires_at: new Date(expires * 1000).toISOString() };
+  }
+
+  private async sweepStaleTemps(): Promise<void> {
+    const dir = path.join(this.root, TMP_DIR);
+    const now = Date.now();
+    for (const name of await fs.readdir(dir)) {
+      const file = path.join(dir, name);
+      const stat = await fs.stat(file).catch(() => null);
+      if (stat && now - stat.mtimeMs > STALE_TMP_MS) await fs.rm(file, { force: true });
+    }
+  }
+}

@@ -1,0 +1,60 @@
+import type PgBoss from "pg-boss";
+import type { Db } from "../db/connection.js";
+import { startWorker, type RunningWorker, type WorkerDeps } from "../worker/registry.js";
+import { CatalogStore } from "./catalog/store.js";
+import type { Config } from "./config.js";
+import { resolvePlatformSecret } from "./crypto.js";
+import { createArtifactStore } from "./files/artifact-store.js";
+import type { AppDeps } from "./http/context.js";
+import { createBatchQueues, createJobSender } from "./jobs/batches.js";
+import { createBoss } from "./jobs/boss.js";
+import { createWebhookQueue } from "./jobs/webhooks.js";
+import type { Logger } from "./logger.js";
+
+export type Role = "all" | "api" | "worker";
+
+export interface Platform {
+  appDeps: AppDeps;
+  boss: PgBoss;
+  stop(): Promise<void>;
+}
+
+/**
+ * Wires one process: the job queue, the artifact store, the catalog cache, and — unless this is
+ * an API-only process — the worker. `npm start`, the tests and the benchmarks all build it here.
+ */
+export async function startPlatform(opts: {
+  config: Config;
+  db: Db;
+  url: string;
+  logger: Logger;
+  role: Role;
+  worker?: Partial<Pick<WorkerDeps, "simulator" | "credentials" | "retryBaseMs" | "webhooks">>;
+}): Promise<Platform> {
+  const { config, db, logger } = opts;
+  const secret = await resolvePlatformSecret(config);
+  const catalog = new CatalogStore(db);
+  const boss = createBoss(opts.url, { supervise: opts.role !== "api" });
+  let stopping = false;
+  // While stopping, the database going away under pg-boss's pool is expected, not an error.
+  boss.on("error", (err) => (stopping ? logger.debug({ err }, "job queue error while stopping") : logger.error({ err }, "job queue error")));
+  await boss.start();
+  // Queues must exist before anything is sent to them, whichever process sends first.
+  await createBatchQueues(boss);
+  await createWebhookQueue(boss, opts.worker?.webhooks?.retry);
+  let worker: RunningWorker | null = null;
+  const jobs = createJobSender(boss, (queue) => worker?.notify(queue));
+  // An empty base makes local download links relative; the API completes them with the request's origin.
+  const artifacts = await createArtifactStore(config, { publicBaseUrl: config.BATCHROUTER_PUBLIC_URL ?? "", secret });
+  if (opts.role !== "api") {
+    worker = await startWorker({ db, boss, logger, config, catalog, jobs, artifacts, secret, ...opts.worker });
+  }
+  return {
+    appDeps: { config, db, boss, logger, catalog, jobs, artifacts, secret },
+    boss,
+    async stop() {
+      stopping = true;
+      await boss.stop({ graceful: true, timeout: 10_000, wait: true });
+    },
+  };
+}

@@ -1,0 +1,70 @@
+import type PgBoss from "pg-boss";
+import type { Db } from "../../db/connection.js";
+import type { BatchItemRow, WorkUnitRow } from "../../db/queries/batches.js";
+import type { ManifestItem } from "../../server/batches/item-schema.js";
+import type { CatalogStore } from "../../server/catalog/store.js";
+import type { Lane, Operation } from "../../server/catalog/types.js";
+import type { Config } from "../../server/config.js";
+import type { JobSender } from "../../server/jobs/batches.js";
+import type { Logger } from "../../server/logger.js";
+import type { ArtifactStore } from "../../server/files/artifact-store.js";
+import { adapterFor, type ProviderCredentials } from "../providers/registry.js";
+import type { ProviderAdapter, SubmitRequest, WorkUnitItem } from "../providers/types.js";
+
+/** What every batch job handler needs. */
+export interface BatchWorkerDeps {
+  db: Db;
+  boss: PgBoss;
+  config: Config;
+  logger: Logger;
+  jobs: JobSender;
+  catalog: CatalogStore;
+  simulator: ProviderAdapter;
+  credentials: ProviderCredentials;
+  artifacts: ArtifactStore;
+  secret: Buffer;
+  /** Base of the jittered retry backoff for failed items (ms); small in tests. */
+  retryBaseMs: number;
+}
+
+export const OPEN_ITEM_STATUSES = ["queued", "processing", "retry"];
+
+export async function laneOf(deps: BatchWorkerDeps, laneId: string): Promise<Lane> {
+  const lane = (await deps.catalog.get()).laneById.get(laneId);
+  if (!lane) throw new Error(`lane ${laneId} is no longer in the catalog`);
+  return lane;
+}
+
+export async function adapterForUnit(deps: BatchWorkerDeps, wu: WorkUnitRow, environment: "live" | "test"): Promise<{ lane: Lane; adapter: ProviderAdapter }> {
+  const lane = await laneOf(deps, wu.lane_id);
+  return { lane, adapter: adapterFor(lane, { environment, credentials: deps.credentials }, deps.simulator) };
+}
+
+/** The provider-facing request for a work unit: the model is the lane's, whatever the item asked. */
+export function submitRequest(wu: WorkUnitRow, lane: Lane, items: BatchItemRow[]): SubmitRequest {
+  const list: WorkUnitItem[] = items.map((it) => ({
+    item_id: `${it.batch_id}:${it.idx}`,
+    customer_item_id: it.customer_item_id,
+    operation: it.operation as Operation,
+    model: wu.model,
+    item: it.item as unknown as ManifestItem,
+    attempt: Math.max(1, it.attempts),
+  }));
+  return { work_unit_id: wu.id, lane, items: list };
+}
+
+export const idxOfItemId = (itemId: string): number => Number(itemId.slice(itemId.lastIndexOf(":") + 1));
+
+/** Poll sooner for young jobs and back off for old ones: a quarter of the age, 250 ms to 30 s. */
+export function pollDelayMs(submittedAt: Date | null, now = Date.now()): number {
+  const age = submittedAt ? now - submittedAt.getTime() : 0;
+  return Math.min(30_000, Math.max(250, Math.floor(age / 4)));
+}
+
+/** Enqueues the finalize step once no item of the batch is still open (in the caller's transaction). */
+export async function finalizeIfDone(trx: Db, deps: BatchWorkerDeps, batchId: string): Promise<boolean> {
+  const open = await trx("batch_items").where({ batch_id: batchId }).whereIn("status", OPEN_ITEM_STATUSES).first(trx.raw("1 AS one"));
+  if (open) return false;
+  await deps.jobs.send(trx, "finalize", { batch_id: batchId });
+  return true;
+}

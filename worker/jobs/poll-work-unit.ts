@@ -1,0 +1,94 @@
+import * as batchesQ from "../../db/queries/batches.js";
+import type { BatchRow, WorkUnitRow } from "../../db/queries/batches.js";
+import { applyOutcomes, type ItemOutcome } from "../../server/batches/settlement.js";
+import { MAX_ATTEMPTS, backoffMs } from "../providers/retry-policy.js";
+import type { ItemResult } from "../providers/types.js";
+import { adapterForUnit, finalizeIfDone, idxOfItemId, pollDelayMs, submitRequest, type BatchWorkerDeps } from "./batch-context.js";
+import { moveToFallback, spawnWorkUnits } from "./fallback.js";
+import { noteProgress } from "./batch-events.js";
+
+const CHUNK = 1000;
+/** A work unit whose items fail retryably at least this often makes its lane look degraded. */
+const DEGRADED_FAILURE_RATIO = 0.5;
+
+/**
+ * Polls a submitted work unit; once the provider is done, collects every result, writes and
+ * bills them in chunks, and sends retryable failures back out (same lane, or down the ladder when
+ * the lane looks degraded). Safe to run again at any point after a crash.
+ */
+export async function pollWorkUnit(deps: BatchWorkerDeps, workUnitId: string): Promise<void> {
+  const wu = await batchesQ.getWorkUnit(deps.db, workUnitId);
+  if (!wu || wu.status !== "submitted" || !wu.provider_ref) return;
+  const batch = await batchesQ.getBatchById(deps.db, wu.batch_id);
+  if (!batch) return;
+  const { lane, adapter } = await adapterForUnit(deps, wu, batch.environment);
+  const ref = wu.provider_ref as { provider_job_id: string };
+  const progress = await adapter.poll(ref);
+  if (progress.status === "in_progress") {
+    await deps.db.transaction(async (trx) => {
+      await noteProgress(trx, deps, batch);
+      await deps.jobs.send(trx, "poll", { work_unit_id: wu.id }, { startAfter: new Date(Date.now() + pollDelayMs(wu.submitted_at)) });
+    });
+    return;
+  }
+
+  // Every item the unit was submitted with, whatever its state now, so the adapter sees the same set.
+  const items = await deps.db("batch_items").where({ work_unit_id: wu.id }).orderBy("idx");
+  const req = submitRequest(wu, lane, items);
+  const attemptOf = new Map(items.map((i: { idx: number; attempts: number }) => [i.idx, i.attempts]));
+  let buffer: ItemOutcome[] = [];
+  let retryable = 0;
+  const flush = async () => {
+    const chunk = buffer;
+    buffer = [];
+    await deps.db.transaction(async (trx) => {
+      const locked = (await batchesQ.getBatchById(trx, batch.id, true))!;
+      await applyOutcomes(trx, locked, wu, chunk);
+    });
+  };
+  for await (const r of adapter.collect(ref, req)) {
+    const outcome = toOutcome(r, attemptOf.get(idxOfItemId(r.item_id)) ?? 1);
+    if (outcome.status === "retry") retryable++;
+    buffer.push(outcome);
+    if (buffer.length >= CHUNK) await flush();
+  }
+  await flush();
+  await closeWorkUnit(deps, wu, retryable / Math.max(1, items.length));
+}
+
+function toOutcome(r: ItemResult, attempts: number): ItemOutcome {
+  const idx = idxOfItemId(r.item_id);
+  const usage = { input_tokens: r.usage?.input_tokens ?? 0, output_tokens: r.usage?.output_tokens ?? 0 };
+  if (r.status === "completed") return { idx, status: "completed", output: r.output, error: null, ...usage };
+  const error = r.error ?? { code: "provider_error", message: "the provider returned no result" };
+  if (error.code === "cancelled") return { idx, status: "cancelled", output: null, error, ...usage };
+  if (r.retryable && attempts < MAX_ATTEMPTS) return { idx, status: "retry", output: null, error, ...usage };
+  return { idx, status: "failed", output: null, error, ...usage };
+}
+
+/** Sends the unit's retries out, marks it collected, and finalizes the batch if nothing is left open. */
+async function closeWorkUnit(deps: BatchWorkerDeps, wu: WorkUnitRow, retryRatio: number) {
+  await deps.db.transaction(async (trx) => {
+    const locked = await batchesQ.getWorkUnit(trx, wu.id, true);
+    if (!locked || locked.status !== "submitted") return;
+    const batch = (await batchesQ.getBatchById(trx, wu.batch_id, true)) as BatchRow;
+    const retries = (await trx("batch_items").where({ work_unit_id: wu.id, status: "retry" }).select("idx", "attempts")) as { idx: number; attempts: number }[];
+    let movedAway = false;
+    if (retries.length > 0 && batch.status === "cancelling") {
+      await trx("batch_items").where({ work_unit_id: wu.id, status: "retry" }).update({ status: "cancelled", finished_at: trx.fn.now() });
+    } else if (retries.length > 0 && retryRatio >= DEGRADED_FAILURE_RATIO && locked.fallback_order.length > 0) {
+      await moveToFallback(trx, deps, locked, { reason: `${Math.round(retryRatio * 100)} % of items failed retryably`, itemStatuses: ["retry"] });
+      movedAway = true;
+    } else if (retries.length > 0) {
+      const attempt = Math.max(...retries.map((r) => r.attempts));
+      const delay = backoffMs(attempt, { baseMs: deps.retryBaseMs, maxMs: 300_000 });
+      const ids = await spawnWorkUnits(trx, deps, {
+        laneId: wu.lane_id, from: locked, idxs: retries.map((r) => r.idx), fallbackOrder: locked.fallback_order, startAfter: new Date(Date.now() + delay),
+      });
+      await batchesQ.addRouteEvent(trx, wu.batch_id, "retry", { work_unit_id: wu.id, lane_id: wu.lane_id, item_count: retries.length, new_work_unit_ids: ids, after_ms: delay });
+    }
+    if (!movedAway) await batchesQ.updateWorkUnit(trx, wu.id, { status: "collected", finished_at: trx.fn.now() });
+    await noteProgress(trx, deps, batch);
+    await finalizeIfDone(trx, deps, wu.batch_id);
+  });
+}

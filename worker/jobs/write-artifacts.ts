@@ -1,0 +1,57 @@
+import * as batchesQ from "../../db/queries/batches.js";
+import type { BatchItemRow, BatchRow } from "../../db/queries/batches.js";
+import { insertFile } from "../../db/queries/files.js";
+import { presentResult } from "../../server/batches/service.js";
+import { newId } from "../../server/ids.js";
+import { money } from "../../server/money.js";
+import type { BatchWorkerDeps } from "./batch-context.js";
+
+const PAGE = 5000;
+
+async function* lines(deps: BatchWorkerDeps, batchId: string, completed: boolean) {
+  let after = -1;
+  for (;;) {
+    const q = deps.db<BatchItemRow>("batch_items").where({ batch_id: batchId }).andWhere("idx", ">", after).orderBy("idx").limit(PAGE);
+    if (completed) q.andWhere("status", "completed");
+    else q.whereIn("status", ["failed", "cancelled", "expired"]);
+    const rows = await q;
+    if (rows.length === 0) return;
+    yield rows.map((r) => `${JSON.stringify(presentResult(r))}\n`).join("");
+    after = rows[rows.length - 1]!.idx;
+  }
+}
+
+async function* receiptLines(deps: BatchWorkerDeps, batch: BatchRow) {
+  const lanes = await batchesQ.laneSummary(deps.db, batch.id);
+  yield `${JSON.stringify({ type: "summary", batch_id: batch.id, quoted_total: money(batch.quoted_total_micros), item_count: batch.item_count, lanes })}\n`;
+  for (const e of await batchesQ.routeEvents(deps.db, batch.id)) yield `${JSON.stringify({ type: "route_event", ...e })}\n`;
+}
+
+/**
+ * Streams the output, errors and receipt files into the artifact store and records them as files.
+ * Keys are fixed per batch, so a re-run overwrites rather than duplicates.
+ */
+export async function writeArtifacts(deps: BatchWorkerDeps, batch: BatchRow): Promise<NonNullable<BatchRow["artifacts"]>> {
+  const kinds = {
+    output: () => lines(deps, batch.id, true),
+    errors: () => lines(deps, batch.id, false),
+    receipt: () => receiptLines(deps, batch),
+  };
+  const out: NonNullable<BatchRow["artifacts"]> = {};
+  for (const [kind, gen] of Object.entries(kinds)) {
+    const key = `${batch.org_id}/${batch.id}/${kind}.jsonl`;
+    const stored = await deps.artifacts.put(key, gen(), { contentType: "application/x-ndjson" });
+    const existing = await deps.db("files").where({ batch_id: batch.id, purpose: `batch_${kind}` }).first("id");
+    const fileId = existing?.id ?? newId("file");
+    if (existing) await deps.db("files").where({ id: fileId }).update({ bytes: stored.bytes, sha256: stored.sha256 });
+    else {
+      await insertFile(deps.db, {
+        id: fileId, org_id: batch.org_id, environment: batch.environment, purpose: `batch_${kind}`,
+        filename: `${batch.id}-${kind}.jsonl`, bytes: stored.bytes, sha256: stored.sha256, item_count: null, format: "jsonl",
+        storage_key: key, batch_id: batch.id,
+      });
+    }
+    out[kind] = { file_id: fileId, storage_key: key, ...stored };
+  }
+  return out;
+}

@@ -26,6 +26,12 @@ export const configSchema = z.object({
   RATE_LIMIT_PER_IP_PER_MIN: z.coerce.number().int().positive().default(1200),
   AGENT_REGISTER_PER_IP_PER_HOUR: z.coerce.number().int().positive().default(20),
   TRUST_PROXY: flag,
+  BATCHROUTER_SIMULATOR_TURNAROUND_MS: z.coerce.number().int().min(0).default(2000),
+  BATCHROUTER_SIMULATOR: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || (() => { try { JSON.parse(v); return true; } catch { return false; } })(), "must be JSON"),
+  BATCHROUTER_RETRY_BASE_MS: z.coerce.number().int().min(1).default(1000),
   BATCHROUTER_SECRET: z.string().min(32, "at least 32 characters").optional(),
   S3_BUCKET: z.string().min(3).optional(),
   S3_ENDPOINT: z.string().url().optional(),

@@ -1,5 +1,6 @@
 import type PgBoss from "pg-boss";
 import type { Db } from "../db/connection.js";
+import { simulatorSettingsSchema } from "../worker/providers/simulator.js";
 import { startWorker, type RunningWorker, type WorkerDeps } from "../worker/registry.js";
 import { CatalogStore } from "./catalog/store.js";
 import type { Config } from "./config.js";
@@ -47,7 +48,12 @@ export async function startPlatform(opts: {
   // An empty base makes local download links relative; the API completes them with the request's origin.
   const artifacts = await createArtifactStore(config, { publicBaseUrl: config.BATCHROUTER_PUBLIC_URL ?? "", secret });
   if (opts.role !== "api") {
-    worker = await startWorker({ db, boss, logger, config, catalog, jobs, artifacts, secret, ...opts.worker });
+    const simulator = {
+      turnaroundMs: config.BATCHROUTER_SIMULATOR_TURNAROUND_MS,
+      ...(config.BATCHROUTER_SIMULATOR ? simulatorSettingsSchema.parse(JSON.parse(config.BATCHROUTER_SIMULATOR)) : {}),
+      ...opts.worker?.simulator,
+    };
+    worker = await startWorker({ db, boss, logger, config, catalog, jobs, artifacts, secret, retryBaseMs: config.BATCHROUTER_RETRY_BASE_MS, ...opts.worker, simulator });
   }
   return {
     appDeps: { config, db, boss, logger, catalog, jobs, artifacts, secret },

@@ -78,3 +78,88 @@ describe("quickstart flow A, on the simulator", () => {
     expect(kinds.sort()).toEqual(["promo_grant", "reservation", "reservation_release", "settlement"]);
   });
 });
+
+describe("quickstart flow B, exactly as the JavaScript program runs it", () => {
+  it("quotes and creates the same manifest, polls state until done, reads results and the optimization report", async () => {
+    const agent = await registerAgent(srv.base);
+    const BASE_URL = srv.base;
+    const headers = { Authorization: `Bearer ${agent.test_api_key}`, "Content-Type": "application/json" };
+    const manifest = {
+      sla_tier: "standard", routing_mode: "sla_aware", privacy_tier: "standard", allowed_regions: ["global"],
+      items: [{ customer_item_id: "support_rollup_001", operation: "responses", model: "gpt-5.4-mini", model_options: ["gpt-5.4-mini", "gpt-5.4"], input: { input: [{ role: "user", content: "Summarize today's support queue." }] } }],
+      delivery: { webhook_url: "https://example.com/batchrouter/webhook" },
+    };
+    const must = async (res: Response) => {
+      const body = await res.json();
+      if (!res.ok) throw new Error(JSON.stringify(body));
+      return body;
+    };
+    const quote = await must(await fetch(`${BASE_URL}/v1/batches/quote`, { method: "POST", headers, body: JSON.stringify(manifest) }));
+    expect(quote.pricing_estimate?.total).toBeDefined();
+    const created = await must(await fetch(`${BASE_URL}/v1/batches`, {
+      method: "POST", headers: { ...headers, "Idempotency-Key": "support-digest-2026-11-22" }, body: JSON.stringify(manifest),
+    }));
+    let batch = created.batch ?? created;
+    expect(batch.id).toMatch(/^bat_/);
+    const id = batch.id;
+    while (!["completed", "failed", "canceled"].includes(batch.state)) {
+      await new Promise((r) => setTimeout(r, 100)); // the program waits 30 s
+      batch = await must(await fetch(`${BASE_URL}/v1/batches/${id}`, { headers }));
+    }
+    expect(batch.state).toBe("completed");
+    const results = await must(await fetch(`${BASE_URL}/v1/batches/${id}/results`, { headers }));
+    expect(results.results[0]).toMatchObject({ customer_item_id: "support_rollup_001", status: "completed" });
+    expect(results.results[0].model).toMatch(/^gpt-5\.4/);
+    const report = await must(await fetch(`${BASE_URL}/v1/batches/optimization-report?import_provider=openai`, { headers }));
+    expect(report).toMatchObject({ object: "optimization_report", import_provider: "openai", comparable_items: 1 });
+    // Routed to OpenAI's own batch lane, the work costs the list batch price plus our fee: no savings, and we say so.
+    expect(Number(report.optimized_cost.amount)).toBeGreaterThan(0);
+    expect(Number(report.baseline_cost.amount)).toBeGreaterThan(0);
+    expect(report.baseline_cost_trend).toHaveLength(1);
+  });
+});
+
+describe("webhooks from a batch", () => {
+  it("delivers signed batch.submitted and batch.completed events to the org's default webhook", async () => {
+    const { createServer } = await import("node:http");
+    const { verifyBatchRouterSignature } = await import("../server/webhooks/signing.js");
+    const received: { headers: Record<string, string | string[] | undefined>; body: string }[] = [];
+    const receiver = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c) => (body += c));
+      req.on("end", () => {
+        received.push({ headers: req.headers, body });
+        res.writeHead(200).end("ok");
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", () => r()));
+    const url = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
+    try {
+      const agent = await registerAgent(srv.base);
+      const key = agent.test_api_key;
+      const set = await call(srv.base, "PUT", "/v1/auth/account/delivery-webhook", { key, body: { url, secret: "whsec-test-secret-1234" } });
+      expect(set.body).toEqual({ object: "delivery_webhook", url, secret_last4: "1234" });
+      expect(JSON.stringify((await call(srv.base, "GET", "/v1/auth/account/delivery-webhook", { key })).body)).not.toContain("whsec-test-secret");
+      const created = await call(srv.base, "POST", "/v1/batches", { key, body: { items: [ITEM] }, headers: { "Idempotency-Key": "webhook-batch-0001" } });
+      const id = created.body.batch.id;
+      await untilTerminal(key, id);
+      const types = await waitFor(async () => {
+        const t = received.map((r) => JSON.parse(r.body).type);
+        return t.includes("batch.completed") ? t : undefined;
+      }, 20_000, "batch.completed delivery");
+      expect(types).toContain("batch.submitted");
+      for (const r of received) {
+        expect(verifyBatchRouterSignature(r.body, "whsec-test-secret-1234", r.headers["x-batchrouter-signature"] as string)).toBe(true);
+        expect(r.headers["webhook-id"]).toBe(JSON.parse(r.body).id);
+      }
+      const done = JSON.parse(received.find((r) => JSON.parse(r.body).type === "batch.completed")!.body);
+      expect(done.data).toMatchObject({ batch_id: id, status: "completed", items_total: 1, items_completed: 1, items_failed: 0 });
+      const log = await call(srv.base, "GET", `/v1/batches/${id}/webhook-deliveries`, { key });
+      expect(log.body.data.every((d: { status: string }) => d.status === "delivered")).toBe(true);
+      const other = await registerAgent(srv.base);
+      expect((await call(srv.base, "GET", `/v1/batches/${id}/webhook-deliveries`, { key: other.test_api_key })).status).toBe(404);
+    } finally {
+      receiver.close();
+    }
+  });
+});

@@ -1,3 +1,4 @@
+import type PgBoss from "pg-boss";
 import type { Db } from "../../db/connection.js";
 import * as batchesQ from "../../db/queries/batches.js";
 import { getQuote, type QuoteRow } from "../../db/queries/quotes.js";
@@ -14,6 +15,7 @@ import { prepareItems, type PreparedItems } from "../quotes/prepare.js";
 import { customerExplanation, presentLane, priceTotals } from "../quotes/pricing.js";
 import { itemsFingerprint, presentPricing, resolveConstraints, routeAndPrice } from "../quotes/service.js";
 import { loadManifestItems } from "../files/manifest-items.js";
+import { emitBatchEvent } from "./events.js";
 import { presentBatch } from "./present.js";
 import type { CreateBatchRequest } from "./schemas.js";
 import { unitLimit } from "./unit-limits.js";
@@ -21,6 +23,7 @@ import { resolveWebhook, type WebhookTarget } from "./webhook-target.js";
 
 export interface BatchDeps {
   db: Db;
+  boss: PgBoss | null;
   config: Config;
   catalog: CatalogStore;
   jobs: JobSender;
@@ -137,6 +140,7 @@ export async function createBatch(deps: BatchDeps, actor: Actor, req: CreateBatc
     });
     await deps.jobs.send(trx, "dispatch", { batch_id: batchId });
     await deps.jobs.send(trx, "expire", { batch_id: batchId }, { startAfter: slaDeadline });
+    if (deps.boss) await emitBatchEvent(trx, deps.boss, batch, "batch.submitted");
     return batch;
   });
   return presentBatch(deps.db, row);

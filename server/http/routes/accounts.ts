@@ -1,5 +1,6 @@
 import * as accounts from "../../accounts/service.js";
 import { agentRegisterInput, createKeyInput, keyIdParams, rotateKeyInput } from "../../accounts/schemas.js";
+import { deleteDeliveryWebhook, deliveryWebhookInput, getDeliveryWebhook, setDeliveryWebhook } from "../../accounts/delivery-webhook.js";
 import type { AppDeps } from "../context.js";
 import { defineRoute } from "../route.js";
 
@@ -38,6 +39,22 @@ export function accountRoutes(deps: AppDeps) {
       summary: "Revoke a key at once.",
       params: keyIdParams,
       handler: async (_ctx, { actor, params }) => accounts.revokeKey(deps, actor, params.id),
+    }),
+    defineRoute({
+      method: "put", path: "/v1/auth/account/delivery-webhook", tag: "accounts", auth: "keys",
+      summary: "Set the org's default webhook {url, secret}; the secret is never returned.",
+      body: deliveryWebhookInput,
+      handler: async (_ctx, { actor, body }) => setDeliveryWebhook(deps, actor, body),
+    }),
+    defineRoute({
+      method: "get", path: "/v1/auth/account/delivery-webhook", tag: "accounts", auth: "keys",
+      summary: "The org's default webhook: its URL and the last 4 characters of its secret.",
+      handler: async (_ctx, { actor }) => getDeliveryWebhook(deps, actor),
+    }),
+    defineRoute({
+      method: "delete", path: "/v1/auth/account/delivery-webhook", tag: "accounts", auth: "keys",
+      summary: "Remove the org's default webhook.",
+      handler: async (_ctx, { actor }) => deleteDeliveryWebhook(deps, actor),
     }),
   ];
 }

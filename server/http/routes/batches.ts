@@ -1,6 +1,7 @@
 import { createBatch } from "../../batches/create.js";
 import { artifactQuery, batchIdParams, createBatchSchema, getBatchQuery, listBatchesQuery, resultsQuery } from "../../batches/schemas.js";
 import * as batches from "../../batches/service.js";
+import { optimizationQuery, optimizationReport } from "../../batches/optimization.js";
 import { listDeliveries } from "../../webhooks/deliveries.js";
 import type { AppDeps } from "../context.js";
 import { defineRoute } from "../route.js";
@@ -18,6 +19,13 @@ export function batchRoutes(deps: AppDeps) {
       summary: "List batches, newest first.",
       query: listBatchesQuery,
       handler: async (_ctx, { actor, query }) => batches.listBatches(deps, actor, query),
+    }),
+    // Registered before /v1/batches/:id so the literal path wins.
+    defineRoute({
+      method: "get", path: "/v1/batches/optimization-report", tag: "batches", auth: "read",
+      summary: "Your settled work priced at an imported provider's list batch prices vs what it cost here.",
+      query: optimizationQuery,
+      handler: async (_ctx, { actor, query }) => optimizationReport(deps, actor, query),
     }),
     defineRoute({
       method: "get", path: "/v1/batches/:id", tag: "batches", auth: "read",

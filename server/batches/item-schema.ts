@@ -81,15 +81,27 @@ export const openAiBatchLineSchema = z.looseObject({
   custom_id: z.string().min(1).max(256),
   method: z.literal("POST"),
   url: z.enum(["/v1/chat/completions", "/v1/responses", "/v1/embeddings"]),
-  body: z.looseObject({ model: z.string().min(1) }),
+  body: z.looseObject({
+    model: z.string().min(1),
+    max_tokens: z.number().int().positive().optional(),
+    max_completion_tokens: z.number().int().positive().optional(),
+    max_output_tokens: z.number().int().positive().optional(),
+  }),
 });
 
+/** Whether any content part is an image; iterative with a depth cap, so hostile nesting can't overflow the stack. */
 function hasImage(value: unknown): boolean {
-  if (Array.isArray(value)) return value.some(hasImage);
-  if (value && typeof value === "object") {
-    const o = value as Record<string, unknown>;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (depth > 64 || v === null || typeof v !== "object") continue;
+    if (Array.isArray(v)) {
+      for (const x of v) stack.push([x, depth + 1]);
+      continue;
+    }
+    const o = v as Record<string, unknown>;
     if (o.type === "image_url" || o.type === "input_image") return true;
-    return hasImage(o.content) || (Array.isArray(o.input) && hasImage(o.input)) || (Array.isArray(o.messages) && hasImage(o.messages));
+    for (const k of ["content", "input", "messages"]) if (Array.isArray(o[k])) stack.push([o[k], depth + 1]);
   }
   return false;
 }

@@ -93,7 +93,7 @@ function pathText(path: readonly PropertyKey[]): string {
 // Each test below is at least as strict as the zod rule it mirrors; anything unusual (other keys,
 // `__proto__` keys that zod's record copy would drop, unsafe integers) returns undefined → zod.
 
-const FAST_ITEM_KEYS = new Set(["customer_item_id", "operation", "model", "input", "metadata", "max_output_tokens"]);
+const FAST_ITEM_KEYS = new Set(["customer_item_id", "operation", "model", "model_options", "input", "metadata", "max_output_tokens"]);
 const OPERATIONS = new Set<unknown>(["responses", "embeddings", "vision"]);
 const ROLES = new Set<unknown>(["system", "developer", "user", "assistant", "tool"]);
 const OPENAI_URLS = new Set<unknown>(["/v1/chat/completions", "/v1/responses", "/v1/embeddings"]);
@@ -104,15 +104,17 @@ const str = (v: unknown, min: number, max: number): v is string => typeof v === 
 /** The item zod would output (keys in schema order), when the fast checks suffice. Exported for tests. */
 export function fastNative(value: Obj, defaultOperation?: Operation): Accepted | undefined {
   for (const k in value) if (!FAST_ITEM_KEYS.has(k)) return undefined;
-  const { customer_item_id: id, operation, model, input, metadata, max_output_tokens: maxOut } = value;
+  const { customer_item_id: id, operation, model, model_options: options, input, metadata, max_output_tokens: maxOut } = value;
   if (!str(id, 1, 256) || !isObj(input)) return undefined;
   if (operation !== undefined && !OPERATIONS.has(operation)) return undefined;
   if (model !== undefined && !str(model, 1, 200)) return undefined;
+  if (options !== undefined && !(Array.isArray(options) && options.length <= 10 && options.every((o) => str(o, 1, 200)))) return undefined;
   if (maxOut !== undefined && !(posInt(maxOut) && maxOut <= 1_000_000)) return undefined;
   if (metadata !== undefined && !fastMetadata(metadata)) return undefined;
   const item: Obj = { customer_item_id: id };
   if (operation !== undefined) item.operation = operation;
   if (model !== undefined) item.model = model;
+  if (options !== undefined) item.model_options = options;
   item.input = input;
   if (metadata !== undefined) item.metadata = metadata;
   if (maxOut !== undefined) item.max_output_tokens = maxOut;
@@ -126,6 +128,10 @@ export function fastOpenAi(value: Obj): Accepted | undefined {
   const body = value.body;
   if (!str(value.custom_id, 1, 256) || value.method !== "POST" || !OPENAI_URLS.has(value.url)) return undefined;
   if (!isObj(body) || !str(body.model, 1, Infinity)) return undefined;
+  // The token caps must be positive integers when present (the schema checks them too).
+  for (const k of ["max_tokens", "max_completion_tokens", "max_output_tokens"]) {
+    if (body[k] !== undefined && !(Number.isInteger(body[k]) && (body[k] as number) > 0)) return undefined;
+  }
   // fromOpenAiBatchLine only reads the envelope fields checked above; a `__proto__` in body ends up in
   // `input`, where the input checks decline it.
   return fastNative(fromOpenAiBatchLine(value as Parameters<typeof fromOpenAiBatchLine>[0]) as Obj);

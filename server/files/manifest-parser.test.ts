@@ -141,7 +141,7 @@ describe("bad lines", () => {
   it("reports a line nested too deeply for the schema as invalid, instead of throwing", async () => {
     const deep = `${"[".repeat(200_000)}${"]".repeat(200_000)}`;
     const { result } = await run(`{"customer_item_id":"a","input":{"messages":[{"role":"user","content":"x"}],"input":${deep}}}\n`);
-    expect(result.errors).toEqual([{ item: "a", line: 1, code: "invalid_item", message: "the line is nested too deeply to be checked" }]);
+    expect(result.errors).toEqual([{ item: "a", line: 1, code: "invalid_item", message: expect.any(String) }]);
   });
 
   it("reports a duplicate id with the line that used it first, in both formats", async () => {

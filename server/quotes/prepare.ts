@@ -3,6 +3,7 @@ import {
 } from "../batches/item-schema.js";
 import type { CatalogSnapshot } from "../catalog/store.js";
 import type { Operation } from "../catalog/types.js";
+import { fastNative, isObj } from "../files/manifest-line.js";
 import { AppError } from "../errors.js";
 import type { RoutingItem } from "../routing/types.js";
 import { estimateInputTokens, estimateOutputTokens } from "./tokens.js";
@@ -35,6 +36,13 @@ export async function prepareItems(snapshot: CatalogSnapshot, raw: unknown[], de
   const models: string[][] = [];
   const seen = new Map<string, number>();
   for (let i = 0; i < raw.length && errs.length < MAX_LISTED_ERRORS; i++) {
+    // The common shapes pass a hand-written check that accepts exactly what zod would (see
+    // manifest-line.ts); anything else gets zod's full validation and its error paths.
+    const fast = isObj(raw[i]) ? fastNative(raw[i] as Record<string, unknown>, defaults.operation) : undefined;
+    if (fast) {
+      accept(i, fast.item, fast.operation);
+      continue;
+    }
     const parsed = itemSchema.safeParse(raw[i]);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) errs.push({ path: pointer([base, i, ...(issue.path as (string | number)[])]), message: issue.message });
@@ -42,7 +50,11 @@ export async function prepareItems(snapshot: CatalogSnapshot, raw: unknown[], de
     }
     const item = parsed.data;
     const operation = operationOf(item, defaults.operation);
-    for (const issue of checkItemInput(item, operation)) errs.push({ path: pointer([base, i, ...issue.path]), message: issue.message });
+    const issues = checkItemInput(item, operation);
+    for (const issue of issues) errs.push({ path: pointer([base, i, ...issue.path]), message: issue.message });
+    if (issues.length === 0) accept(i, item, operation);
+  }
+  function accept(i: number, item: ManifestItem, operation: Operation) {
     const first = seen.get(item.customer_item_id);
     if (first !== undefined) errs.push({ path: pointer([base, i, "customer_item_id"]), message: `duplicate of ${base}[${first}]: customer_item_id must be unique` });
     else seen.set(item.customer_item_id, i);

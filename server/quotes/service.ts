@@ -43,9 +43,7 @@ export function resolveConstraints(req: ConstraintInput, policy?: RoutePolicy): 
  * Validation puts each item's own fields in schema order, so only key order inside `input` counts.
  */
 export function itemsFingerprint(items: unknown[]): string {
-  const h = createHash("sha256");
-  for (const item of items) h.update(JSON.stringify(item)).update("\n");
-  return h.digest("hex");
+  return createHash("sha256").update(JSON.stringify(items)).digest("hex");
 }
 
 function noEligibleLane(result: RoutingResult): AppError {

@@ -130,7 +130,7 @@ export function fastOpenAi(value: Obj): Accepted | undefined {
   if (!isObj(body) || !str(body.model, 1, Infinity)) return undefined;
   // The token caps must be positive integers when present (the schema checks them too).
   for (const k of ["max_tokens", "max_completion_tokens", "max_output_tokens"]) {
-    if (body[k] !== undefined && !(Number.isInteger(body[k]) && (body[k] as number) > 0)) return undefined;
+    if (body[k] !== undefined && !posInt(body[k])) return undefined;
   }
   // fromOpenAiBatchLine only reads the envelope fields checked above; a `__proto__` in body ends up in
   // `input`, where the input checks decline it.

@@ -3,6 +3,7 @@ import type { Db } from "./connection.js";
 import * as m0001 from "./migrations/0001_foundation.js";
 import * as m0002 from "./migrations/0002_catalog_quotes.js";
 import * as m0003 from "./migrations/0003_batches.js";
+import * as m0004 from "./migrations/0004_feedback.js";
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -12,6 +13,7 @@ const MIGRATIONS: [string, Migration][] = [
   ["0001_foundation", m0001],
   ["0002_catalog_quotes", m0002],
   ["0003_batches", m0003],
+  ["0004_feedback", m0004],
 ];
 
 const source: Knex.MigrationSource<[string, Migration]> = {

@@ -11,6 +11,9 @@ import { artifactRoutes } from "./routes/artifacts.js";
 import { batchRoutes } from "./routes/batches.js";
 import { billingRoutes } from "./routes/billing.js";
 import { catalogRoutes } from "./routes/catalog.js";
+import { feedbackRoutes } from "./routes/feedback.js";
+import { fileRoutes } from "./routes/files.js";
+import { mountMcp } from "./mcp-endpoint.js";
 import { quoteRoutes } from "./routes/quotes.js";
 import { healthRoutes } from "./routes/health.js";
 import { metaRoutes } from "./routes/meta.js";
@@ -29,7 +32,9 @@ export function createApp(deps: AppDeps) {
     ...billingRoutes(deps),
     ...catalogRoutes(deps),
     ...quoteRoutes(deps),
+    ...fileRoutes(deps),
     ...batchRoutes(deps),
+    ...feedbackRoutes(deps),
     ...artifactRoutes(deps),
   );
 
@@ -43,6 +48,7 @@ export function createApp(deps: AppDeps) {
     if (ctx.path !== "/healthz" && ctx.path !== "/readyz") await consume(ctx, limiters.perIp, ctx.ip);
     await next();
   });
+  mountMcp(app, deps, limiters);
   app.use(jsonBody());
   app.use(router.routes());
   app.use(router.allowedMethods());

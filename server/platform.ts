@@ -1,5 +1,6 @@
 import type PgBoss from "pg-boss";
 import type { Db } from "../db/connection.js";
+import { executionModes } from "../worker/providers/registry.js";
 import { simulatorSettingsSchema } from "../worker/providers/simulator.js";
 import { startWorker, type RunningWorker, type WorkerDeps } from "../worker/registry.js";
 import { CatalogStore } from "./catalog/store.js";
@@ -55,8 +56,10 @@ export async function startPlatform(opts: {
     };
     worker = await startWorker({ db, boss, logger, config, catalog, jobs, artifacts, secret, retryBaseMs: config.BATCHROUTER_RETRY_BASE_MS, ...opts.worker, simulator });
   }
+  // No provider credentials are configured yet, so every provider reports "simulated".
+  const modes = executionModes((await catalog.get()).catalog.providers, opts.worker?.credentials ?? {});
   return {
-    appDeps: { config, db, boss, logger, catalog, jobs, artifacts, secret },
+    appDeps: { config, db, boss, logger, catalog, jobs, artifacts, secret, providerModes: () => modes },
     boss,
     async stop() {
       stopping = true;

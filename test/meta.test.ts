@@ -30,7 +30,8 @@ describe("capabilities and OpenAPI", () => {
     const res = await call(srv.base, "GET", "/v1/capabilities");
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ object: "capabilities", email: false, checkout: false, s3_artifacts: false });
-    expect(typeof res.body.providers).toBe("object");
+    expect(res.body.providers).toMatchObject({ openai: "simulated", anthropic: "simulated", openrouter: "simulated" });
+    expect(Object.keys(res.body.providers)).toHaveLength(11);
   });
 
   it("publishes an OpenAPI 3.1 document built from the routes' own schemas", async () => {

@@ -5,6 +5,7 @@ import type { Actor } from "../accounts/actor.js";
 import { balanceOf } from "../billing/ledger.js";
 import { STANDARD_FEE_BPS, WORKFLOW_FEE_BPS, formatRate } from "../catalog/fees.js";
 import { findWorkflowProduct } from "../catalog/parse-catalog.js";
+import { loadManifestItems } from "../files/manifest-items.js";
 import type { CatalogSnapshot, CatalogStore } from "../catalog/store.js";
 import type { Operation, RoutePolicy, WorkflowProduct } from "../catalog/types.js";
 import { AppError, errors } from "../errors.js";
@@ -173,22 +174,21 @@ export async function quoteManifest(deps: QuoteDeps, actor: Actor, req: QuoteReq
   const snapshot = await deps.catalog.get();
   const operation: Operation | undefined = req.operation ?? req.task;
   let prepared: PreparedItems;
-  if (req.items) {
-    prepared = await prepareItems(snapshot, req.items, { operation, model: req.model });
-  } else if (req.input_file_id) {
-    throw errors.notFound("file");
+  const rawItems = req.items ?? (req.input_file_id ? await loadManifestItems(deps.db, actor, req.input_file_id) : undefined);
+  if (rawItems) {
+    prepared = await prepareItems(snapshot, rawItems, { operation, model: req.model });
   } else {
     const models = req.models ?? [req.model!];
     prepared = await prepareVolume(snapshot, models, req.estimated_items!, operation ?? "responses", req.sample_items);
   }
   return buildQuote(deps, actor, snapshot, {
-    kind: req.items ? "items" : "volume",
+    kind: rawItems ? "items" : "volume",
     prepared,
     constraints: resolveConstraints(req),
     maxPrice: req.max_price,
     feeRateBps: STANDARD_FEE_BPS,
     metadata: req.metadata,
-    rawItems: req.items,
+    rawItems,
   });
 }
 

@@ -17,7 +17,7 @@ export function metaRoutes(deps: AppDeps, routes: () => RouteSpec[]) {
         email: false,
         checkout: false,
         s3_artifacts: false,
-        mcp: false,
+        mcp: true,
         providers: deps.providerModes?.() ?? {},
       }),
     }),

@@ -1,0 +1,85 @@
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { CallToolRequestSchema, ErrorCode, McpError, type CallToolResult, type ToolAnnotations } from "@modelcontextprotocol/sdk/types.js";
+import type { z } from "zod";
+import { PlatformError, type Json, type Platform } from "../platform.js";
+import { toolError } from "./errors.js";
+
+export interface ToolEnv {
+  platform: Platform;
+  /** Called with failures that are ours (not the caller's), so the host can log them. */
+  onInternalError?: (err: unknown, tool: string) => void;
+}
+
+export interface ToolOutcome {
+  /** The structured result; it must match the tool's output schema. */
+  data: Json;
+  /** One or two sentences for the model: what happened and what to call next. */
+  summary: string;
+}
+
+export interface Tool<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {
+  name: string;
+  title: string;
+  description: string;
+  input: I;
+  output: O;
+  annotations?: ToolAnnotations;
+  run(args: z.output<I>, env: ToolEnv): Promise<ToolOutcome>;
+}
+
+/** Keeps each tool's argument type tied to its input schema where it is written. */
+export const defineTool = <I extends z.ZodObject, O extends z.ZodObject>(tool: Tool<I, O>): Tool =>
+  tool as unknown as Tool;
+
+/** Zod issues as the API's `details.errors[] = {path, message}`, with JSON-Pointer paths. */
+function invalidArguments(error: z.ZodError): PlatformError {
+  const errors = error.issues.map((i) => ({ path: `/${i.path.map(String).join("/")}`, message: i.message }));
+  const first = errors[0]!;
+  return new PlatformError("invalid_request", `Invalid arguments: ${first.path === "/" ? "" : `${first.path}: `}${first.message}.`, 400, { errors });
+}
+
+/** Validates, runs and answers one call; every failure is a tool error, never a thrown one. */
+async function handle(tool: Tool, rawArgs: unknown, env: ToolEnv): Promise<CallToolResult> {
+  const args = tool.input.safeParse(rawArgs ?? {});
+  if (!args.success) return toolError(invalidArguments(args.error), env, tool.name);
+  let outcome: ToolOutcome;
+  try {
+    outcome = await tool.run(args.data as never, env);
+  } catch (err) {
+    return toolError(err, env, tool.name);
+  }
+  // A result that breaks its own schema is our bug: told as internal_error, not a protocol error.
+  const checked = tool.output.safeParse(outcome.data);
+  if (!checked.success) return toolError(new Error(`${tool.name} output does not match its schema: ${checked.error.message}`), env, tool.name);
+  return {
+    content: [{ type: "text", text: outcome.summary }, { type: "text", text: JSON.stringify(outcome.data) }],
+    structuredContent: outcome.data,
+  };
+}
+
+/**
+ * Registers the tools. A tool's answer carries its data twice: as `structuredContent` (checked
+ * against the output schema) and as JSON text after the summary, for clients that read only text.
+ * Any failure becomes a tool error (`isError: true`) with our error code and a next step.
+ *
+ * McpServer lists the tools (with JSON Schemas made from the same zod schemas), but tools/call is
+ * answered here: McpServer's own handler reports invalid arguments as bare SDK text without a
+ * code, where ours says `invalid_request` with the field paths, as the HTTP API does, and what to
+ * do next — one error vocabulary whichever layer caught the mistake.
+ */
+export function registerTools(server: McpServer, tools: Tool[], env: ToolEnv): void {
+  const byName = new Map(tools.map((t) => [t.name, t]));
+  for (const tool of tools) {
+    server.registerTool(
+      tool.name,
+      { title: tool.title, description: tool.description, inputSchema: tool.input, outputSchema: tool.output, annotations: tool.annotations },
+      ((args: unknown) => handle(tool, args, env)) as never,
+    );
+  }
+  server.server.setRequestHandler(CallToolRequestSchema, async (request) => {
+    const tool = byName.get(request.params.name);
+    // As the protocol says: an unknown tool is a request error, not a tool result.
+    if (!tool) throw new McpError(ErrorCode.InvalidParams, `Unknown tool ${request.params.name}; tools/list names them.`);
+    return handle(tool, request.params.arguments, env);
+  });
+}

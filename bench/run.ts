@@ -1,4 +1,5 @@
 import { startBenchPlatform, post } from "./harness.js";
+import { benchManifestUpload } from "./manifest-upload.js";
 import { benchQuote50k } from "./quote-50k.js";
 
 /**
@@ -14,6 +15,13 @@ async function main() {
     if (!only || only === "quote") {
       const r = await benchQuote50k(platform, key);
       console.log(`quote, 50,000 inline items (${r.body_mb} MB body): median ${r.median_ms} ms, best ${r.best_ms} ms per quote  [target < 500 ms]`);
+    }
+    if (!only || only === "upload") {
+      const r = await benchManifestUpload(platform, key, 1_000_000);
+      console.log(
+        `upload, 1,000,000-line raw manifest (${(r.bytes / 1e6).toFixed(1)} MB) over HTTP: ${r.lines_per_s.toLocaleString("en-US")} lines/s ` +
+          `(${r.seconds} s, ${r.mb_per_s} MB/s, ${r.cpu_s} s CPU in this process), peak RSS ${r.peak_rss_mb} MB (${r.start_rss_mb} MB before)  [target ≥ 100,000 lines/s, ≤ 256 MB]`,
+      );
     }
   } finally {
     await platform.close();

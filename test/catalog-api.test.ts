@@ -246,6 +246,8 @@ describe("provider directory", () => {
       await other.database.db("lane_stats").insert({
         lane_id: "groq/llama-3.1-8b-instruct/us/batch", items_succeeded: 90, items_failed: 10, turnaround_p50_s: 3000,
       });
+      // The catalog is cached for a few seconds; drop it as the learning loop does after an update.
+      other.platform.appDeps.catalog.invalidate();
       const model = await call(other.base, "GET", "/v1/catalog/models/llama-3.1-8b-instruct");
       const lane = model.body.provider_offerings.find((o: Offering) => o.lane_id === "groq/llama-3.1-8b-instruct/us/batch");
       expect(lane.observed).toEqual({ success_rate: 0.9, p50_turnaround_s: 3000, samples: 100 });

@@ -6,6 +6,7 @@ import { AppError } from "../errors.js";
 import type { AppContext, AppDeps, RateLimiters } from "./context.js";
 import { requireActor } from "./middleware/auth.js";
 import { withIdempotency, type IdempotencyMode } from "./middleware/idempotency.js";
+import { streamsOwnBody } from "./middleware/json-body.js";
 import { consume } from "./middleware/rate-limit.js";
 
 type Method = "get" | "post" | "put" | "delete";
@@ -31,7 +32,17 @@ export interface RouteSpec<B = unknown, Q = unknown, P = unknown> {
   body?: ZodType<B>;
   query?: ZodType<Q>;
   params?: ZodType<P>;
-  idempotency?: IdempotencyMode;
+  /**
+   * "required" / "optional" as usual (every POST is at least optional). "none": the route handles
+   * repeats itself, or they are harmless. "content-sha256": for uploads that stream their body — the
+   * usual fingerprint hashes the body, which has not been read when the key is claimed (reading it
+   * first would mean buffering up to 2 GB). So the key is honoured only when the client declares the
+   * body's hash in `x-content-sha256` (the upload verifies it), and that header is fingerprinted;
+   * without it the key is ignored and a retried upload just makes a second file.
+   */
+  idempotency?: IdempotencyMode | "none" | "content-sha256";
+  /** The handler reads the request body itself (the JSON body middleware skips the route). */
+  streamsBody?: true;
   /** An extra, narrower per-IP limiter for endpoints that create accounts. */
   limiter?: keyof Omit<RateLimiters, "perKey">;
   status?: number;
@@ -66,6 +77,9 @@ export function defineRoute<B, Q, P>(spec: RouteSpec<B, Q, P>): RouteSpec {
 /** Mounts route specs on a Koa router: auth → limits → idempotency → validation → handler. */
 export function mountRoutes(router: Router, routes: RouteSpec[], deps: AppDeps, limiters: RateLimiters): void {
   for (const spec of routes) {
+    if (Boolean(spec.streamsBody) !== streamsOwnBody(spec.method, spec.path)) {
+      throw new Error(`${spec.method.toUpperCase()} ${spec.path}: streamsBody and STREAMED_BODY_ROUTES (json-body.ts) must agree`);
+    }
     router[spec.method](spec.path, async (ctx) => {
       const c = ctx as unknown as AppContext;
       if (spec.limiter) await consume(c, limiters[spec.limiter], c.ip);
@@ -81,7 +95,17 @@ export function mountRoutes(router: Router, routes: RouteSpec[], deps: AppDeps, 
           c.body = result;
         }
       };
-      if (spec.method === "post" || spec.idempotency === "required") {
+      if (spec.idempotency === "none") {
+        await execute();
+      } else if (spec.idempotency === "content-sha256") {
+        const sha = c.get("x-content-sha256").trim().toLowerCase();
+        if (!sha || !c.get("Idempotency-Key")) return execute();
+        // Stands in for the unread body in the fingerprint: the declared hash (checked against the
+        // bytes by the upload), what else shapes the result, and the media type without its boundary.
+        const declared = [sha, c.get("x-batchrouter-item-count").trim(), c.querystring, c.request.type];
+        c.state.rawBody = Buffer.from(`upload ${JSON.stringify(declared)}`);
+        await withIdempotency(c, deps.db, "optional", execute);
+      } else if (spec.method === "post" || spec.idempotency === "required") {
         await withIdempotency(c, deps.db, spec.idempotency ?? "optional", execute);
       } else {
         await execute();

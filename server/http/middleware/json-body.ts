@@ -5,11 +5,22 @@ import type { AppMiddleware } from "../context.js";
 export const JSON_BODY_LIMIT = 10 * 1024 * 1024;
 
 /**
+ * Routes that read their own body as it streams in (manifest uploads, up to 2 GB): this middleware
+ * must leave the request untouched for them. Listed here because it runs before routing; each such
+ * route also says `streamsBody: true`, and mountRoutes refuses to start if the two disagree.
+ */
+export const STREAMED_BODY_ROUTES: ReadonlySet<string> = new Set(["POST /v1/batches/input-manifests", "POST /v1/files"]);
+
+export const streamsOwnBody = (method: string, path: string): boolean =>
+  STREAMED_BODY_ROUTES.has(`${method.toUpperCase()} ${path.length > 1 ? path.replace(/\/+$/, "") : path}`);
+
+/**
  * Reads a JSON body up to 10 MB into ctx.state.body. An empty body leaves it undefined, so an
  * endpoint whose body is optional (agent-register) accepts none at all.
  */
 export function jsonBody(): AppMiddleware {
   return async (ctx, next) => {
+    if (streamsOwnBody(ctx.method, ctx.path)) return next();
     const length = ctx.request.length;
     const hasBody = (length !== undefined && length > 0) || ctx.get("Transfer-Encoding") !== "";
     if (!hasBody) return next();

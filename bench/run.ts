@@ -1,4 +1,5 @@
 import { startBenchPlatform, post } from "./harness.js";
+import { benchBatch100k } from "./batch-100k.js";
 import { benchManifestUpload } from "./manifest-upload.js";
 import { benchQuote50k } from "./quote-50k.js";
 
@@ -21,6 +22,13 @@ async function main() {
       console.log(
         `upload, 1,000,000-line raw manifest (${(r.bytes / 1e6).toFixed(1)} MB) over HTTP: ${r.lines_per_s.toLocaleString("en-US")} lines/s ` +
           `(${r.seconds} s, ${r.mb_per_s} MB/s, ${r.cpu_s} s CPU in this process), peak RSS ${r.peak_rss_mb} MB (${r.start_rss_mb} MB before)  [target ≥ 100,000 lines/s, ≤ 256 MB]`,
+      );
+    }
+    if (!only || only === "batch") {
+      const r = await benchBatch100k(platform, key);
+      console.log(
+        `batch, ${r.items.toLocaleString("en-US")} items on zero-latency simulator lanes: ${r.state} with its ${r.artifact_mb} MB output artifact ` +
+          `in ${r.total_s} s from POST /v1/batches (create answered in ${r.create_ms} ms)  [target ≤ 20 s]`,
       );
     }
   } finally {

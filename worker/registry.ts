@@ -70,8 +70,10 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     for (let i = 0; i < 2; i++) {
       ids.push(await boss.work(queue, { batchSize: 1, pollingIntervalSeconds: 0.5 }, async ([job]) => {
         if (!job) return;
+        const started = performance.now();
         try {
           await handler(job.data);
+          log.debug({ job_id: job.id, ms: Math.round(performance.now() - started) }, "job done");
         } catch (err) {
           log.error({ err, job_id: job.id }, "job failed; pg-boss will retry it");
           throw err;

@@ -143,7 +143,7 @@ export async function laneSummary(db: Db, batchId: string) {
     .where({ batch_id: batchId })
     .groupBy("lane_id")
     .select("lane_id", db.raw("count(*)::int AS item_count"),
-      db.raw("count(*) FILTER (WHERE status IN ('queued','processing'))::int AS open"),
+      db.raw("count(*) FILTER (WHERE status IN ('queued','processing','retry'))::int AS open"),
       db.raw("coalesce(sum(input_tokens),0)::bigint AS input_tokens"), db.raw("coalesce(sum(output_tokens),0)::bigint AS output_tokens"),
       db.raw("coalesce(sum(cost_micros) FILTER (WHERE settled),0)::bigint AS provider_cost"),
       db.raw("count(*) FILTER (WHERE status = 'completed')::int AS completed"),
@@ -155,7 +155,9 @@ export async function laneSummary(db: Db, batchId: string) {
 /** Keyset page of finished items in manifest order: the last page costs what the first does. */
 export async function resultsPage(db: Db, batchId: string, afterIdx: number, limit: number, status?: "completed" | "failed"): Promise<BatchItemRow[]> {
   const q = db<BatchItemRow>("batch_items").where({ batch_id: batchId }).andWhere("idx", ">", afterIdx).orderBy("idx").limit(limit);
-  if (status) q.andWhere("status", status);
+  // Cancelled and expired items are reported as failed (with their own error code).
+  if (status === "completed") q.andWhere("status", "completed");
+  else if (status === "failed") q.whereIn("status", ["failed", "cancelled", "expired"]);
   else q.whereIn("status", ["completed", "failed", "cancelled", "expired"]);
   return q;
 }

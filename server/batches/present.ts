@@ -24,7 +24,8 @@ export async function presentBatch(db: Db, b: BatchRow) {
     item_count: b.item_count,
     counts: {
       total: b.item_count,
-      queued: counts.queued ?? 0,
+      // Items between attempts (`retry`) are waiting to be sent again: queued, as far as a client knows.
+      queued: (counts.queued ?? 0) + (counts.retry ?? 0),
       processing: counts.processing ?? 0,
       completed: counts.completed ?? 0,
       failed: counts.failed ?? 0,

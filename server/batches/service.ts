@@ -54,8 +54,11 @@ export async function cancelBatch(deps: BatchReadDeps, actor: Actor, id: string)
       throw new AppError("invalid_state", `Batch ${id} is already ${locked.status}.`, { status: locked.status });
     }
     if (locked.status === "cancelling") return;
+    // Items of a unit still `pending` never reached a provider, even those a submit in flight has
+    // just marked `processing`: that submit finds its unit cancelled and records nothing, so they are
+    // cancelled here too (left `processing`, they would hold the batch in `cancelling` for ever).
     const pending = trx("work_units").where({ batch_id: id, status: "pending" }).select("id");
-    await trx("batch_items").where({ batch_id: id }).where((q) => q.where("status", "queued").orWhere("status", "retry")).whereIn("work_unit_id", pending)
+    await trx("batch_items").where({ batch_id: id }).whereIn("status", ["queued", "retry", "processing"]).whereIn("work_unit_id", pending)
       .update({ status: "cancelled", error: JSON.stringify({ code: "cancelled", message: "The batch was cancelled before this item reached a provider." }), finished_at: trx.fn.now() });
     await trx("work_units").where({ batch_id: id, status: "pending" }).update({ status: "cancelled", finished_at: trx.fn.now() });
     await batchesQ.updateBatch(trx, id, { status: "cancelling", cancelled_at: trx.fn.now() });

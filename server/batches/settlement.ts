@@ -42,9 +42,11 @@ export async function applyOutcomes(trx: Db, batch: BatchRow, wu: WorkUnitRow, o
             cost_micros = v.cost, settled = (v.status = 'completed'),
             finished_at = CASE WHEN v.status = 'retry' THEN NULL ELSE now() END
        FROM jsonb_to_recordset(?::jsonb) AS v(idx int, status text, output jsonb, error jsonb, it int, ot int, cost bigint)
-      WHERE b.batch_id = ? AND b.idx = v.idx AND b.work_unit_id = ? AND b.status = 'processing'
+      WHERE b.batch_id = ? AND b.idx = ANY(?::int[]) AND b.idx = v.idx AND b.work_unit_id = ? AND b.status = 'processing'
       RETURNING b.idx, b.status, b.cost_micros`,
-    [JSON.stringify(rows), batch.id, wu.id],
+    // The explicit idx list lets the planner walk the primary key for just this chunk, rather
+    // than scan the whole work unit per chunk (its row estimate for jsonb_to_recordset is blind).
+    [JSON.stringify(rows), batch.id, rows.map((r) => r.idx), wu.id],
   );
   const changed = updated.rows as { idx: number; status: string; cost_micros: number | null }[];
   const tally = { completed: 0, failed: 0, retry: 0, cancelled: 0 };

@@ -13,15 +13,22 @@ export async function expireBatch(deps: BatchWorkerDeps, batchId: string): Promi
   const batch = await batchesQ.getBatchById(deps.db, batchId);
   if (!batch || TERMINAL_STATUSES.has(batch.status)) return;
   if (batch.sla_deadline.getTime() > Date.now()) return; // an early delivery of the job: not yet
-  await deps.db.transaction(async (trx) => {
+  const atProvider = await deps.db.transaction(async (trx) => {
     const locked = (await batchesQ.getBatchById(trx, batchId, true))!;
-    if (TERMINAL_STATUSES.has(locked.status)) return;
+    if (TERMINAL_STATUSES.has(locked.status)) return [];
+    const submitted = await trx("work_units").where({ batch_id: batchId, status: "submitted" });
     await trx("batch_items").where({ batch_id: batchId }).whereIn("status", ["queued", "processing", "retry"])
       .update({ status: "expired", error: JSON.stringify({ code: "expired", message: "The batch reached its SLA deadline before this item finished." }), finished_at: trx.fn.now() });
     await trx("work_units").where({ batch_id: batchId }).whereIn("status", ["pending", "submitted"]).update({ status: "cancelled", finished_at: trx.fn.now() });
     await batchesQ.addRouteEvent(trx, batchId, "expired", { sla_deadline: locked.sla_deadline.toISOString() });
     await batchesQ.updateBatch(trx, batchId, { status: "completing", error: { code: "expired", message: "The SLA deadline passed before every item finished; finished items are kept, the rest released and the service fee refunded." } });
+    return submitted;
   });
+  // Nobody collects those jobs any more: stop them at the provider rather than pay for them.
+  for (const wu of atProvider) {
+    const { adapter } = await adapterForUnit(deps, wu, batch.environment);
+    await adapter.cancel(wu.provider_ref).catch((err) => deps.logger.warn({ err, work_unit_id: wu.id }, "cancel at the provider failed after expiry"));
+  }
   const artifacts = await writeArtifacts(deps, batch);
   await finish(deps, batchId, artifacts, "expired");
 }

@@ -16,9 +16,10 @@ export async function finalizeBatch(deps: BatchWorkerDeps, batchId: string): Pro
   if (!batch || TERMINAL_STATUSES.has(batch.status)) return;
   const open = await deps.db("batch_items").where({ batch_id: batchId }).whereIn("status", OPEN_ITEM_STATUSES).first(deps.db.raw("1 AS one"));
   if (open) return; // a straggler: the last work unit to close enqueues finalize again
-  if (batch.status !== "cancelling") await batchesQ.updateBatch(deps.db, batchId, { status: "completing" });
+  // Conditional: a cancel (or an expiry) that lands after our read keeps its status, and finish() honours it.
+  await deps.db("batches").where({ id: batchId }).whereNotIn("status", ["cancelling", ...TERMINAL_STATUSES]).update({ status: "completing", updated_at: deps.db.fn.now() });
   const artifacts = await writeArtifacts(deps, batch);
-  await finish(deps, batchId, artifacts, batch.status === "cancelling" ? "cancelled" : null);
+  await finish(deps, batchId, artifacts, null);
 }
 
 /** The terminal transition, in one transaction with the release (and the fee refund on expiry). */
@@ -27,8 +28,10 @@ export async function finish(deps: BatchWorkerDeps, batchId: string, artifacts: 
     const batch = (await batchesQ.getBatchById(trx, batchId, true))!;
     if (TERMINAL_STATUSES.has(batch.status)) return;
     const counts = await batchesQ.itemCounts(trx, batchId);
-    let status: string = forced ?? "completed";
-    if (!forced && (counts.completed ?? 0) === 0 && (counts.failed ?? 0) > 0) status = "failed";
+    // The locked row decides, not what the caller read earlier: a finalize racing a cancel or an
+    // expiry must not end the batch `completed` (nor skip the SLA fee refund).
+    let status: string = forced ?? (batch.status === "cancelling" ? "cancelled" : batch.error?.code === "expired" ? "expired" : "completed");
+    if (status === "completed" && (counts.completed ?? 0) === 0 && (counts.failed ?? 0) > 0) status = "failed";
     await closeReservation(trx, batch, status === "expired");
     const stamp = { completed: "completed_at", failed: "failed_at", cancelled: "cancelled_at", expired: "expired_at" }[status as "completed"];
     const patch: Record<string, unknown> = { status, artifacts };

@@ -69,9 +69,11 @@ function toOutcome(r: ItemResult, attempts: number): ItemOutcome {
 /** Sends the unit's retries out, marks it collected, and finalizes the batch if nothing is left open. */
 async function closeWorkUnit(deps: BatchWorkerDeps, wu: WorkUnitRow, retryRatio: number) {
   await deps.db.transaction(async (trx) => {
+    // The batch row first, then the unit: the order every other writer locks in (expire, cancel,
+    // submit), so none of them deadlocks with this one.
+    const batch = (await batchesQ.getBatchById(trx, wu.batch_id, true)) as BatchRow;
     const locked = await batchesQ.getWorkUnit(trx, wu.id, true);
     if (!locked || locked.status !== "submitted") return;
-    const batch = (await batchesQ.getBatchById(trx, wu.batch_id, true)) as BatchRow;
     const retries = (await trx("batch_items").where({ work_unit_id: wu.id, status: "retry" }).select("idx", "attempts")) as { idx: number; attempts: number }[];
     let movedAway = false;
     if (retries.length > 0 && batch.status === "cancelling") {

@@ -1,9 +1,10 @@
+import type { Db } from "../../db/connection.js";
 import * as batchesQ from "../../db/queries/batches.js";
 import type { WorkUnitRow } from "../../db/queries/batches.js";
 import { TERMINAL_STATUSES } from "../../server/batches/schemas.js";
 import { MAX_ATTEMPTS, backoffMs } from "../providers/retry-policy.js";
 import { ProviderError } from "../providers/types.js";
-import { adapterForUnit, finalizeIfDone, pollDelayMs, submitRequest, type BatchWorkerDeps } from "./batch-context.js";
+import { OPEN_ITEM_STATUSES, adapterForUnit, finalizeIfDone, pollDelayMs, submitRequest, type BatchWorkerDeps } from "./batch-context.js";
 import { moveToFallback } from "./fallback.js";
 
 /** Submits failing this often in a row hand the work unit down its fallback ladder. */
@@ -18,7 +19,8 @@ export async function submitWorkUnit(deps: BatchWorkerDeps, workUnitId: string):
   const wu = await batchesQ.getWorkUnit(deps.db, workUnitId);
   if (!wu || wu.status !== "pending") return;
   const batch = await batchesQ.getBatchById(deps.db, wu.batch_id);
-  if (!batch || TERMINAL_STATUSES.has(batch.status) || batch.status === "cancelling") return;
+  if (!batch) return;
+  if (stopped(batch.status)) return abandonUnit(deps, wu);
 
   // Count this attempt on each item before the provider sees it (once: a re-run after a crash
   // finds them already processing).
@@ -33,13 +35,47 @@ export async function submitWorkUnit(deps: BatchWorkerDeps, workUnitId: string):
   } catch (err) {
     return handleSubmitError(deps, wu, err, adapter.classify(err));
   }
-  await deps.db.transaction(async (trx) => {
+  const recorded = await deps.db.transaction(async (trx) => {
+    // The batch row first, then the unit: the order cancel and expire lock in, so none deadlocks.
+    const lockedBatch = await batchesQ.getBatchById(trx, wu.batch_id, true);
     const locked = await batchesQ.getWorkUnit(trx, wu.id, true);
-    if (!locked || locked.status !== "pending") return;
+    if (!locked || locked.status !== "pending") return false;
+    if (!lockedBatch || stopped(lockedBatch.status)) {
+      await closeUnit(trx, deps, wu);
+      return false;
+    }
     await batchesQ.updateWorkUnit(trx, wu.id, { status: "submitted", provider_ref: ref, submitted_at: trx.fn.now(), execution: adapter.execution });
     await trx("batches").where({ id: wu.batch_id }).whereIn("status", ["dispatched", "pending"]).update({ status: "processing", updated_at: trx.fn.now() });
     await deps.jobs.send(trx, "poll", { work_unit_id: wu.id }, { startAfter: new Date(Date.now() + pollDelayMs(null)) });
+    return true;
   });
+  if (!recorded) {
+    // The unit was cancelled (or expired) while we were submitting: nobody will collect this job,
+    // so don't leave it running (and billing us) at the provider.
+    await adapter.cancel(ref).catch((err) => deps.logger.warn({ err, work_unit_id: wu.id }, "cancel of an orphaned provider job failed"));
+  }
+}
+
+const stopped = (status: string) => TERMINAL_STATUSES.has(status) || status === "cancelling";
+
+/**
+ * A unit still pending when its batch was cancelled or ended: its items never reached a provider,
+ * so they close as cancelled here (whatever path let the unit slip past the cancellation), and the
+ * batch can finish.
+ */
+async function abandonUnit(deps: BatchWorkerDeps, wu: WorkUnitRow): Promise<void> {
+  await deps.db.transaction(async (trx) => {
+    await batchesQ.getBatchById(trx, wu.batch_id, true);
+    const locked = await batchesQ.getWorkUnit(trx, wu.id, true);
+    if (locked?.status === "pending") await closeUnit(trx, deps, wu);
+  });
+}
+
+async function closeUnit(trx: Db, deps: BatchWorkerDeps, wu: WorkUnitRow): Promise<void> {
+  await trx("batch_items").where({ work_unit_id: wu.id }).whereIn("status", OPEN_ITEM_STATUSES)
+    .update({ status: "cancelled", error: JSON.stringify({ code: "cancelled", message: "The batch was cancelled before this item reached a provider." }), finished_at: trx.fn.now() });
+  await batchesQ.updateWorkUnit(trx, wu.id, { status: "cancelled", finished_at: trx.fn.now() });
+  await finalizeIfDone(trx, deps, wu.batch_id);
 }
 
 async function handleSubmitError(deps: BatchWorkerDeps, wu: WorkUnitRow, err: unknown, verdict: "retryable" | "permanent") {
@@ -50,6 +86,7 @@ async function handleSubmitError(deps: BatchWorkerDeps, wu: WorkUnitRow, err: un
   };
   deps.logger.warn({ work_unit_id: wu.id, lane_id: wu.lane_id, error: error.code, verdict }, "submit failed");
   await deps.db.transaction(async (trx) => {
+    await batchesQ.getBatchById(trx, wu.batch_id, true); // lock order: batch, then unit
     const locked = await batchesQ.getWorkUnit(trx, wu.id, true);
     if (!locked || locked.status !== "pending") return;
     const failures = locked.submit_failures + 1;

@@ -57,11 +57,12 @@ describe("a 130-item batch over two models, end to end", () => {
       // Every item is in exactly one bucket at every moment.
       expect(c.queued + c.processing + c.completed + c.failed + c.cancelled + c.expired).toBe(130);
       if (seen.at(-1) !== res.body.status) seen.push(res.body.status);
-      if (res.body.status === "processing") expect(c.processing).toBeGreaterThan(0);
+      // (While `processing`, items may all sit between attempts — queued for a retry — so no
+      // per-bucket claim here beyond the total.)
       return ["completed", "failed", "cancelled", "expired"].includes(res.body.status) ? res.body : undefined;
     }, 30_000, "batch to end");
 
-    expect(seen).toContain("processing");
+    // A fast run can pass through `processing` between two polls; the order is what must hold.
     expect(seen.at(-1)).toBe("completed");
     // Never backwards.
     const ranks = seen.map((s) => LIFECYCLE.indexOf(s));

@@ -36,6 +36,9 @@ export async function applyOutcomes(trx: Db, batch: BatchRow, wu: WorkUnitRow, o
     ot: o.status === "completed" ? o.output_tokens : o.output_tokens || null,
     cost: o.status === "completed" ? itemCost(wu, o.input_tokens, o.output_tokens) : null,
   }));
+  // The planner can't see how many rows jsonb_to_recordset yields and would rescan it once per
+  // matched item (a nested loop: quadratic in the chunk); a hash join reads it once.
+  await trx.raw("SET LOCAL enable_nestloop = off");
   const updated = await trx.raw(
     `UPDATE batch_items AS b
         SET status = v.status, output = v.output, error = v.error, input_tokens = v.it, output_tokens = v.ot,

@@ -4,17 +4,22 @@ import type { Db } from "../../db/connection.js";
 import { bossDbFor } from "./boss.js";
 
 /**
+ * `expireInSeconds` is how long a job may stay active before pg-boss hands it to another worker:
+ * what bounds the recovery from a worker killed mid-job (the default, 15 minutes, is far too long
+ * for a work-unit step). Handlers are idempotent, so an expiry that was only slowness costs a
+ * duplicate run, never a duplicate result or charge.
+ *
  * The batch pipeline's queues — one job per batch step or per work unit, never per item.
  * `short` queues keep at most one queued job per singleton key, so a step that is re-sent after a
  * crash doesn't pile up copies (handlers are idempotent anyway).
  */
 export const BATCH_QUEUES = {
-  dispatch: { name: "batch.dispatch", policy: "short", key: "batch_id" },
-  submit: { name: "wu.submit", policy: "short", key: "work_unit_id" },
-  poll: { name: "wu.poll", policy: "short", key: "work_unit_id" },
-  cancel: { name: "batch.cancel", policy: "short", key: "batch_id" },
-  finalize: { name: "batch.finalize", policy: "short", key: "batch_id" },
-  expire: { name: "batch.expire", policy: "standard", key: "batch_id" },
+  dispatch: { name: "batch.dispatch", policy: "short", key: "batch_id", expireInSeconds: 120 },
+  submit: { name: "wu.submit", policy: "short", key: "work_unit_id", expireInSeconds: 300 },
+  poll: { name: "wu.poll", policy: "short", key: "work_unit_id", expireInSeconds: 300 },
+  cancel: { name: "batch.cancel", policy: "short", key: "batch_id", expireInSeconds: 300 },
+  finalize: { name: "batch.finalize", policy: "short", key: "batch_id", expireInSeconds: 900 },
+  expire: { name: "batch.expire", policy: "standard", key: "batch_id", expireInSeconds: 900 },
 } as const;
 
 export type BatchQueue = keyof typeof BATCH_QUEUES;
@@ -51,6 +56,9 @@ export function createJobSender(boss: PgBoss, afterSend?: (queue: string) => voi
 
 export async function createBatchQueues(boss: PgBoss): Promise<void> {
   for (const q of Object.values(BATCH_QUEUES)) {
-    await boss.createQueue(q.name, { name: q.name, policy: q.policy, ...RETRY });
+    const options = { name: q.name, policy: q.policy, expireInSeconds: q.expireInSeconds, ...RETRY };
+    await boss.createQueue(q.name, options);
+    // createQueue leaves an existing queue as it was; make its policy the current one.
+    await boss.updateQueue(q.name, options);
   }
 }

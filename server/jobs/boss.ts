@@ -24,6 +24,9 @@ export function createBoss(url: string, opts: BossOptions): PgBoss {
     max: 5,
     supervise: opts.supervise,
     schedule: opts.supervise,
+    // Maintenance is what returns an expired job (a dead worker's) to the queue; every 30 s
+    // keeps crash recovery within a minute or two of the queue's expiry.
+    maintenanceIntervalSeconds: 30,
     migrate: true,
   });
 }

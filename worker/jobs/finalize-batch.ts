@@ -12,14 +12,24 @@ import { writeArtifacts } from "./write-artifacts.js";
  * a terminal batch is left alone, and every posting is keyed.
  */
 export async function finalizeBatch(deps: BatchWorkerDeps, batchId: string): Promise<void> {
-  const batch = await batchesQ.getBatchById(deps.db, batchId);
-  if (!batch || TERMINAL_STATUSES.has(batch.status)) return;
-  const open = await deps.db("batch_items").where({ batch_id: batchId }).whereIn("status", OPEN_ITEM_STATUSES).first(deps.db.raw("1 AS one"));
-  if (open) return; // a straggler: the last work unit to close enqueues finalize again
-  // Conditional: a cancel (or an expiry) that lands after our read keeps its status, and finish() honours it.
-  await deps.db("batches").where({ id: batchId }).whereNotIn("status", ["cancelling", ...TERMINAL_STATUSES]).update({ status: "completing", updated_at: deps.db.fn.now() });
-  const artifacts = await writeArtifacts(deps, batch);
-  await finish(deps, batchId, artifacts, null);
+  // The last two work units to close may both enqueue this step; one writes the artifacts, the
+  // other steps aside. The lock lives in a transaction, so a crash releases it with the connection
+  // (and that job's retry takes over).
+  await deps.db.transaction(async (lockTrx) => {
+    const { rows } = await lockTrx.raw("SELECT pg_try_advisory_xact_lock(hashtext(?)) AS ok", [`finalize:${batchId}`]);
+    if (!rows[0]?.ok) return;
+    const batch = await batchesQ.getBatchById(deps.db, batchId);
+    if (!batch || TERMINAL_STATUSES.has(batch.status)) return;
+    const open = await deps.db("batch_items").where({ batch_id: batchId }).whereIn("status", OPEN_ITEM_STATUSES).first(deps.db.raw("1 AS one"));
+    if (open) return; // a straggler: the last work unit to close enqueues finalize again
+    // Conditional: a cancel (or an expiry) that lands after our read keeps its status, and finish() honours it.
+    await deps.db("batches").where({ id: batchId }).whereNotIn("status", ["cancelling", ...TERMINAL_STATUSES]).update({ status: "completing", updated_at: deps.db.fn.now() });
+    const t0 = performance.now();
+    const artifacts = await writeArtifacts(deps, batch);
+    const t1 = performance.now();
+    await finish(deps, batchId, artifacts, null);
+    deps.logger.debug({ batch_id: batchId, artifacts_ms: Math.round(t1 - t0), finish_ms: Math.round(performance.now() - t1) }, "finalized");
+  });
 }
 
 /** The terminal transition, in one transaction with the release (and the fee refund on expiry). */

@@ -38,7 +38,8 @@ export async function writeArtifacts(deps: BatchWorkerDeps, batch: BatchRow): Pr
     receipt: () => receiptLines(deps, batch),
   };
   const out: NonNullable<BatchRow["artifacts"]> = {};
-  for (const [kind, gen] of Object.entries(kinds)) {
+  // The three files are independent: write them side by side.
+  await Promise.all(Object.entries(kinds).map(async ([kind, gen]) => {
     const key = `${batch.org_id}/${batch.id}/${kind}.jsonl`;
     const stored = await deps.artifacts.put(key, gen(), { contentType: "application/x-ndjson" });
     const existing = await deps.db("files").where({ batch_id: batch.id, purpose: `batch_${kind}` }).first("id");
@@ -52,6 +53,6 @@ export async function writeArtifacts(deps: BatchWorkerDeps, batch: BatchRow): Pr
       });
     }
     out[kind] = { file_id: fileId, storage_key: key, ...stored };
-  }
+  }));
   return out;
 }

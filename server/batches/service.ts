@@ -6,6 +6,7 @@ import { AppError, errors } from "../errors.js";
 import type { ArtifactStore } from "../files/artifact-store.js";
 import type { JobSender } from "../jobs/batches.js";
 import { money } from "../money.js";
+import { splitPage } from "../pagination.js";
 import { legacyState, presentBatch } from "./present.js";
 import { TERMINAL_STATUSES } from "./schemas.js";
 
@@ -31,14 +32,8 @@ export async function getBatch(deps: BatchReadDeps, actor: Actor, id: string, wi
 
 export async function listBatches(deps: BatchReadDeps, actor: Actor, q: { limit: number; cursor?: string; after?: string; status?: string }) {
   const rows = await batchesQ.listBatches(deps.db, actor.org_id, actor.environment, q.limit + 1, q.cursor ?? q.after, q.status);
-  const has_more = rows.length > q.limit;
-  const page = rows.slice(0, q.limit);
-  return {
-    object: "list",
-    data: await Promise.all(page.map((b) => presentBatch(deps.db, b))),
-    has_more,
-    next_cursor: has_more ? page[page.length - 1]!.id : null,
-  };
+  const { kept, has_more, next_cursor } = splitPage(rows, q.limit, (b) => b.id);
+  return { object: "list", data: await Promise.all(kept.map((b) => presentBatch(deps.db, b))), has_more, next_cursor };
 }
 
 /**
@@ -93,15 +88,8 @@ export async function results(deps: BatchReadDeps, actor: Actor, id: string, q: 
   }
   const after = q.cursor === undefined ? -1 : Number(q.cursor);
   const rows = await batchesQ.resultsPage(deps.db, id, after, q.limit + 1, q.status);
-  const has_more = rows.length > q.limit;
-  const page = rows.slice(0, q.limit);
-  return {
-    object: "list",
-    batch_id: id,
-    results: page.map(presentResult),
-    next_cursor: has_more ? String(page[page.length - 1]!.idx) : null,
-    has_more,
-  };
+  const { kept, has_more, next_cursor } = splitPage(rows, q.limit, (r) => String(r.idx));
+  return { object: "list", batch_id: id, results: kept.map(presentResult), next_cursor, has_more };
 }
 
 export const ARTIFACT_URL_TTL_S = 15 * 60;

@@ -5,6 +5,7 @@ import { errors } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { ArtifactStore, OpenedArtifact } from "./artifact-store.js";
 import type { ListFilesQuery } from "./schemas.js";
+import { page } from "../pagination.js";
 
 export interface FileDeps {
   db: Db;
@@ -39,9 +40,7 @@ export async function ownFile(db: Db, actor: Actor, id: string): Promise<FileRow
 
 export async function listOwnFiles(deps: FileDeps, actor: Actor, q: ListFilesQuery) {
   const rows = await listFiles(deps.db, actor.org_id, actor.environment, q.limit + 1, q.cursor, q.purpose);
-  const has_more = rows.length > q.limit;
-  const page = rows.slice(0, q.limit);
-  return { object: "list", data: page.map(presentFile), has_more, next_cursor: has_more ? page[page.length - 1]!.id : null };
+  return page(rows, q.limit, presentFile);
 }
 
 /** The stored bytes, exactly as uploaded (or as the worker wrote them). */

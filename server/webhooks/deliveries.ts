@@ -1,4 +1,5 @@
 import type { Db } from "../../db/connection.js";
+import { page } from "../pagination.js";
 
 /** One attempt as recorded in `webhook_deliveries.attempt_log` and shown to the customer. */
 export interface AttemptLogEntry {
@@ -79,13 +80,5 @@ export async function listDeliveries(
     .limit(limit + 1);
   if (environment) q.join("batches as b", "b.id", "d.batch_id").where("b.environment", environment);
   if (opts.cursor) q.where("d.id", "<", opts.cursor);
-  const rows = await q;
-  const has_more = rows.length > limit;
-  const kept = has_more ? rows.slice(0, limit) : rows;
-  return {
-    object: "list",
-    data: kept.map(presentDelivery),
-    has_more,
-    next_cursor: has_more ? kept[kept.length - 1]!.id : null,
-  };
+  return page(await q, limit, presentDelivery);
 }

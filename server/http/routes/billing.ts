@@ -2,7 +2,7 @@ import { listEntries } from "../../../db/queries/ledger.js";
 import { presentLedgerEntry } from "../presenters/ledger.js";
 import type { AppDeps } from "../context.js";
 import { defineRoute } from "../route.js";
-import { listQuery, page } from "../pagination.js";
+import { listQuery, page } from "../../pagination.js";
 
 export function billingRoutes(deps: AppDeps) {
   return [

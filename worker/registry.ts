@@ -4,7 +4,7 @@ import type { CatalogStore } from "../server/catalog/store.js";
 import type { Config } from "../server/config.js";
 import type { ArtifactStore } from "../server/files/artifact-store.js";
 import { BATCH_QUEUES, batchJobPayload, createBatchQueues, workUnitJobPayload, type JobSender } from "../server/jobs/batches.js";
-import { housekeeping } from "../server/jobs/housekeeping.js";
+import { housekeeping, reviveBatches } from "../server/jobs/housekeeping.js";
 import type { Logger } from "../server/logger.js";
 import type { BatchWorkerDeps } from "./jobs/batch-context.js";
 import { registerWebhookWorker, type WebhookWorkerOptions } from "./jobs/deliver-webhook.js";
@@ -12,6 +12,7 @@ import { dispatchBatch } from "./jobs/dispatch-batch.js";
 import { cancelBatchWork, expireBatch } from "./jobs/expire-cancel.js";
 import { finalizeBatch } from "./jobs/finalize-batch.js";
 import { purgeHousekeeping } from "./jobs/housekeeping.js";
+import { reviveStaleBatches } from "./jobs/revive-batches.js";
 import { pollWorkUnit } from "./jobs/poll-work-unit.js";
 import { submitWorkUnit } from "./jobs/submit-work-unit.js";
 import type { ProviderCredentials } from "./providers/registry.js";
@@ -51,6 +52,12 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   await boss.schedule(housekeeping.name, housekeeping.cron, {});
   await boss.work(housekeeping.name, async () => {
     await purgeHousekeeping(deps.db, deps.logger.child({ job: housekeeping.name }));
+  });
+
+  await boss.createQueue(reviveBatches.name);
+  await boss.schedule(reviveBatches.name, reviveBatches.cron, {});
+  await boss.work(reviveBatches.name, async () => {
+    await reviveStaleBatches(ctx);
   });
 
   await createBatchQueues(boss);

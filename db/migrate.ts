@@ -4,6 +4,7 @@ import * as m0001 from "./migrations/0001_foundation.js";
 import * as m0002 from "./migrations/0002_catalog_quotes.js";
 import * as m0003 from "./migrations/0003_batches.js";
 import * as m0004 from "./migrations/0004_feedback.js";
+import * as m0005 from "./migrations/0005_file_items_text.js";
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -14,6 +15,7 @@ const MIGRATIONS: [string, Migration][] = [
   ["0002_catalog_quotes", m0002],
   ["0003_batches", m0003],
   ["0004_feedback", m0004],
+  ["0005_file_items_text", m0005],
 ];
 
 const source: Knex.MigrationSource<[string, Migration]> = {

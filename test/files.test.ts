@@ -36,7 +36,8 @@ async function content(key: string, id: string) {
 }
 
 const itemsOf = async (fileId: string) =>
-  (await srv.database.db("file_items").where({ file_id: fileId }).orderBy("idx").select("idx", "line", "item")) as { idx: number; line: number; item: any }[];
+  ((await srv.database.db("file_items").where({ file_id: fileId }).orderBy("idx").select("idx", "line", "item")) as { idx: number; line: number; item: string }[])
+    .map((r) => ({ ...r, item: JSON.parse(r.item) as any }));
 
 describe("POST /v1/batches/input-manifests", () => {
   it("stores a raw native manifest: 201 with the id under three names, items in order, bytes exact", async () => {

@@ -247,7 +247,7 @@ describe("limits", () => {
     const [{ n, max }] = (await srv.database.db("file_items").where({ file_id: res.body.id }).select(srv.database.db.raw("count(*)::int as n, max(idx) as max"))) as any[];
     expect([n, max]).toEqual([200_000, 199_999]);
     const last = await srv.database.db("file_items").where({ file_id: res.body.id, idx: 199_999 }).first();
-    expect([last.line, last.item.customer_item_id]).toEqual([200_000, "t199999"]);
+    expect([last.line, JSON.parse(last.item).customer_item_id]).toEqual([200_000, "t199999"]);
   });
 });
 

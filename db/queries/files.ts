@@ -63,7 +63,7 @@ export async function deleteOwnFile(db: Db, orgId: string, environment: string, 
 
 export async function fileItems(db: Db, fileId: string): Promise<unknown[]> {
   const rows = await db("file_items").where({ file_id: fileId }).orderBy("idx").select("item");
-  return rows.map((r: { item: unknown }) => r.item);
+  return rows.map((r: { item: string }) => JSON.parse(r.item) as unknown);
 }
 
 /**

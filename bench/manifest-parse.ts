@@ -5,6 +5,7 @@ import { resolve } from "node:path";
 import { Readable } from "node:stream";
 import { pathToFileURL } from "node:url";
 import { parseManifest } from "../server/files/manifest-parser.js";
+import { rssSampler } from "./rss-sampler.js";
 
 export interface ManifestBench {
   lines: number;
@@ -86,14 +87,9 @@ async function* manifest(lines: number, parts: [Buffer, Buffer][]): AsyncGenerat
 
 /** Parses a generated manifest of `lines` items; throughput includes generating it (same thread). */
 export async function benchManifestParse(lines = 1_000_000, format: "native" | "openai" = "native"): Promise<ManifestBench> {
-  const start = process.memoryUsage.rss();
-  let peak = start;
-  const sample = (): void => {
-    const rss = process.memoryUsage.rss();
-    if (rss > peak) peak = rss;
-  };
   // The parse runs mostly on microtasks, so the timer seldom fires: sample at every batch (1,000 lines) too.
-  const timer = setInterval(sample, 20);
+  const rss = rssSampler();
+  const sample = rss.sample;
   const started = performance.now();
   try {
     const source = Readable.from(manifest(lines, templates(format === "openai" ? openAiLine : nativeLine)), { objectMode: false });
@@ -109,11 +105,10 @@ export async function benchManifestParse(lines = 1_000_000, format: "native" | "
       seconds,
       lines_per_s: Math.round(lines / seconds),
       mb_per_s: Math.round((result.bytes / 1e6 / seconds) * 10) / 10,
-      peak_rss_mb: Math.round((peak / 1024 / 1024) * 10) / 10,
-      start_rss_mb: Math.round((start / 1024 / 1024) * 10) / 10,
+      ...rss.stop(),
     };
   } finally {
-    clearInterval(timer);
+    rss.stop();
   }
 }
 

@@ -4,6 +4,7 @@
 import http from "node:http";
 import { Readable } from "node:stream";
 import type { BenchPlatform } from "./harness.js";
+import { rssSampler } from "./rss-sampler.js";
 
 export interface UploadBench {
   lines: number;
@@ -68,14 +69,9 @@ function* body(lines: number, onChunk: () => void): Generator<Buffer> {
 
 /** One upload of `lines` items; throughput is wall time from the first byte sent to the 201. */
 export async function benchManifestUpload(platform: BenchPlatform, key: string, lines = 1_000_000): Promise<UploadBench> {
-  const start = process.memoryUsage.rss();
-  let peak = start;
-  const sample = (): void => {
-    const rss = process.memoryUsage.rss();
-    if (rss > peak) peak = rss;
-  };
   // The event loop is busy parsing, so the timer fires late; every generated chunk samples too.
-  const timer = setInterval(sample, 20);
+  const rss = rssSampler();
+  const sample = rss.sample;
   const started = performance.now();
   const cpu0 = process.cpuUsage();
   try {
@@ -103,10 +99,9 @@ export async function benchManifestUpload(platform: BenchPlatform, key: string, 
       cpu_s: Math.round((cpu.user + cpu.system) / 1e4) / 100,
       lines_per_s: Math.round(lines / seconds),
       mb_per_s: Math.round((res.body.bytes / 1e6 / seconds) * 10) / 10,
-      peak_rss_mb: Math.round((peak / 1024 / 1024) * 10) / 10,
-      start_rss_mb: Math.round((start / 1024 / 1024) * 10) / 10,
+      ...rss.stop(),
     };
   } finally {
-    clearInterval(timer);
+    rss.stop();
   }
 }

@@ -65,8 +65,11 @@ function templates(line: (i: number, id: string) => string): [Buffer, Buffer][] 
   });
 }
 
-// Generated on the fly in 64 KB chunks, like a request body arriving, so nothing large is held.
-async function* manifest(lines: number, parts: [Buffer, Buffer][]): AsyncGenerator<Buffer> {
+/**
+ * A manifest of `lines` items made on the fly in 64 KB chunks, like a request body arriving, so
+ * nothing large is held; `parts` are line templates split around the item id.
+ */
+export function* manifestChunks(lines: number, parts: [Buffer, Buffer][], onChunk: () => void = () => undefined): Generator<Buffer> {
   const size = 64 * 1024;
   let chunk = Buffer.allocUnsafe(size);
   let used = 0;
@@ -74,6 +77,7 @@ async function* manifest(lines: number, parts: [Buffer, Buffer][]): AsyncGenerat
     const [head, tail] = parts[i % parts.length]!;
     const id = `item-${i}`;
     if (used + head.length + id.length + tail.length > size) {
+      onChunk();
       yield chunk.subarray(0, used);
       chunk = Buffer.allocUnsafe(Math.max(size, head.length + id.length + tail.length));
       used = 0;
@@ -92,7 +96,7 @@ export async function benchManifestParse(lines = 1_000_000, format: "native" | "
   const sample = rss.sample;
   const started = performance.now();
   try {
-    const source = Readable.from(manifest(lines, templates(format === "openai" ? openAiLine : nativeLine)), { objectMode: false });
+    const source = Readable.from(manifestChunks(lines, templates(format === "openai" ? openAiLine : nativeLine)), { objectMode: false });
     const result = await parseManifest(source, { onItems: async () => sample() });
     const seconds = (performance.now() - started) / 1000;
     sample();

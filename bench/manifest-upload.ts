@@ -4,6 +4,7 @@
 import http from "node:http";
 import { Readable } from "node:stream";
 import type { BenchPlatform } from "./harness.js";
+import { manifestChunks } from "./manifest-parse.js";
 import { rssSampler } from "./rss-sampler.js";
 
 export interface UploadBench {
@@ -45,28 +46,6 @@ function templates(): [Buffer, Buffer][] {
   });
 }
 
-// The body, made on the fly in 64 KB chunks: the client holds no more of it than a socket buffer.
-function* body(lines: number, onChunk: () => void): Generator<Buffer> {
-  const parts = templates();
-  const size = 64 * 1024;
-  let chunk = Buffer.allocUnsafe(size);
-  let used = 0;
-  for (let i = 0; i < lines; i++) {
-    const [head, tail] = parts[i % parts.length]!;
-    const id = `item-${i}`;
-    if (used + head.length + id.length + tail.length > size) {
-      onChunk();
-      yield chunk.subarray(0, used);
-      chunk = Buffer.allocUnsafe(size);
-      used = 0;
-    }
-    used += head.copy(chunk, used);
-    used += chunk.write(id, used, "latin1");
-    used += tail.copy(chunk, used);
-  }
-  if (used > 0) yield chunk.subarray(0, used);
-}
-
 /** One upload of `lines` items; throughput is wall time from the first byte sent to the 201. */
 export async function benchManifestUpload(platform: BenchPlatform, key: string, lines = 1_000_000): Promise<UploadBench> {
   // The event loop is busy parsing, so the timer fires late; every generated chunk samples too.
@@ -84,7 +63,7 @@ export async function benchManifestUpload(platform: BenchPlatform, key: string, 
         r.on("data", (c: Buffer) => chunks.push(c)).on("end", () => resolve({ status: r.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString()) })).on("error", reject);
       });
       req.on("error", reject);
-      Readable.from(body(lines, sample), { objectMode: false }).pipe(req);
+      Readable.from(manifestChunks(lines, templates(), sample), { objectMode: false }).pipe(req);
     });
     const seconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpu0);

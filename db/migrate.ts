@@ -5,6 +5,7 @@ import * as m0002 from "./migrations/0002_catalog_quotes.js";
 import * as m0003 from "./migrations/0003_batches.js";
 import * as m0004 from "./migrations/0004_feedback.js";
 import * as m0005 from "./migrations/0005_file_items_text.js";
+import * as m0006 from "./migrations/0006_file_item_chunks.js";
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -16,6 +17,7 @@ const MIGRATIONS: [string, Migration][] = [
   ["0003_batches", m0003],
   ["0004_feedback", m0004],
   ["0005_file_items_text", m0005],
+  ["0006_file_item_chunks", m0006],
 ];
 
 const source: Knex.MigrationSource<[string, Migration]> = {

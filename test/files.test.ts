@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call, registerAgent, startTestServer, waitFor, type TestServer } from "./helpers/server.js";
+import { storedItems } from "./helpers/file-items.js";
 
 // Uploads and the files API through the real HTTP stack (the malformed-manifest cases live in
 // manifest-upload.test.ts).
@@ -35,9 +36,7 @@ async function content(key: string, id: string) {
   return { status: res.status, headers: res.headers, bytes: Buffer.from(await res.arrayBuffer()) };
 }
 
-const itemsOf = async (fileId: string) =>
-  ((await srv.database.db("file_items").where({ file_id: fileId }).orderBy("idx").select("idx", "line", "item")) as { idx: number; line: number; item: string }[])
-    .map((r) => ({ ...r, item: JSON.parse(r.item) as any }));
+const itemsOf = async (fileId: string) => (await storedItems(srv.database.db, fileId)).map(({ idx, line, item }) => ({ idx, line, item }));
 
 describe("POST /v1/batches/input-manifests", () => {
   it("stores a raw native manifest: 201 with the id under three names, items in order, bytes exact", async () => {

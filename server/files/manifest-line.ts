@@ -270,3 +270,29 @@ function fmix(h: number): number {
   h = Math.imul(h, 0xc2b2ae35);
   return h ^ (h >>> 16);
 }
+
+// ---- storability ----
+
+// jsonb (where a batch keeps its items) has no U+0000 and no unpaired surrogates. JSON text can only
+// hold either as a \u escape (a raw NUL is not valid JSON; UTF-8 can't encode a surrogate), so this
+// cheap test on the text finds every candidate; hex digits may be in either case.
+const SUSPECT = /\\u(?:0000|d[89a-f])/i;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Why PostgreSQL would refuse this item (`json` is its JSON text), or undefined; refused later, it would be a 500. */
+export function unstorable(json: string, item: unknown): string | undefined {
+  if (!SUSPECT.test(json)) return undefined;
+  let found: string | undefined;
+  const visit = (s: string) => {
+    if (found) return;
+    if (s.includes("\u0000")) found = "the line contains a NUL character (\\u0000), which can't be stored; remove it";
+    else if (LONE_SURROGATE.test(s)) found = "the line contains an unpaired UTF-16 surrogate (\\ud800-\\udfff escape), which is not valid Unicode";
+  };
+  const walk = (v: unknown): void => {
+    if (typeof v === "string") visit(v);
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (v !== null && typeof v === "object") for (const [k, x] of Object.entries(v)) (visit(k), walk(x));
+  };
+  walk(item);
+  return found;
+}

@@ -3,7 +3,7 @@ import { createHash, type Hash } from "node:crypto";
 import { Readable } from "node:stream";
 import type { ManifestItem } from "../batches/item-schema.js";
 import type { Operation } from "../catalog/types.js";
-import { checkLine, customerIdOf, detectFormat, IdTable, isObj, type LineFormat } from "./manifest-line.js";
+import { checkLine, customerIdOf, detectFormat, IdTable, isObj, unstorable, type LineFormat } from "./manifest-line.js";
 
 /**
  * Streaming parser for uploaded JSONL manifests (spec/api.md §4). Memory stays flat: only the line
@@ -23,6 +23,11 @@ export interface ParsedItem {
   operation: Operation;
   /** Bytes of the line, without its line ending. */
   bytes: number;
+  /**
+   * The item's JSON text as UTF-8, to store: the line's own bytes when the item is the line as
+   * written (most native lines), otherwise the normalised item serialised. Never holds a newline.
+   */
+  json: Buffer;
 }
 /** `item` is the customer id when the line has a usable one; `line` is 1-based, 0 for the whole file. */
 export interface PreflightError { item?: string; line: number; code: string; message: string }
@@ -265,8 +270,9 @@ class Scanner {
   private check(bytes: Buffer, lineNo: number): void {
     if (!isUtf8(bytes)) return this.error(lineNo, "invalid_utf8", "the line is not valid UTF-8; save the file as UTF-8");
     let value: unknown;
+    const text = bytes.toString("utf8");
     try {
-      value = JSON.parse(bytes.toString("utf8"));
+      value = JSON.parse(text);
     } catch (e) {
       return this.error(lineNo, "invalid_json", `invalid JSON: ${(e as Error).message}`);
     }
@@ -296,10 +302,29 @@ class Scanner {
       const field = format === "openai" ? "custom_id" : "customer_item_id";
       return this.error(lineNo, "duplicate_customer_item_id", `${field} "${id}" is already used on line ${firstUse}`, id);
     }
+    // Re-serialising costs more than the rest of the checks together: keep the line's bytes when
+    // the item holds exactly the line's values (the fast path's copy), so both parse the same.
+    const verbatim = format === "native" && sameMembers(value, r.item);
+    const json = verbatim ? text : JSON.stringify(r.item);
+    const why = unstorable(json, r.item);
+    if (why) return this.error(lineNo, "invalid_item", why, id);
     if (this.errors.length > 0) return;
-    this.batch.push({ line: lineNo, item: r.item, operation: r.operation, bytes: bytes.length });
+    // A copy: a source may reuse a chunk's buffer once it has been read past.
+    this.batch.push({ line: lineNo, item: r.item, operation: r.operation, bytes: bytes.length, json: verbatim ? Buffer.from(bytes) : Buffer.from(json) });
     this.batchBytes += bytes.length;
   }
+}
+
+/** The same own keys holding the very same values. */
+function sameMembers(a: Record<string, unknown>, b: object): boolean {
+  const o = b as Record<string, unknown>;
+  let n = 0;
+  for (const k in a) {
+    if (!Object.hasOwn(o, k) || o[k] !== a[k]) return false;
+    n++;
+  }
+  for (const k in o) if (--n < 0) return false;
+  return n === 0;
 }
 
 // Whitespace-only lines count as blank: JSON whitespace is space, tab, CR (and LF, already split off).

@@ -35,7 +35,7 @@ export interface UploadInput {
  * Stores an uploaded JSONL manifest in one pass over its bytes, never holding more than a batch of
  * lines: the raw bytes are teed into the artifact store (`uploads/<org>/<file>.jsonl`, what
  * `/content` serves back) while the parser checks each line and COPYs the normalised items into
- * `file_items`. All or nothing: on any bad line, a header mismatch, a limit, a failure of our own,
+ * `file_item_chunks`. All or nothing: on any bad line, a header mismatch, a limit, a failure of our own,
  * the transaction rolls back and the stored object is deleted. The object is complete before the
  * commit, so a committed file always has its bytes; a crash in between leaves at most an object
  * under `uploads/` with no files row, which nothing can reach.
@@ -59,7 +59,7 @@ export async function uploadManifest(deps: UploadDeps, actor: Actor, input: Uplo
   try {
     const limits = { ...MANIFEST_LIMITS, ...input.limits };
     const result = await parseManifest(tee(input.source, raw), { onItems: (b) => sink.write(b), maxErrors: MAX_LISTED_ERRORS, ...limits });
-    rejectIfInvalid(result, sink.errors, input.headers, limits);
+    rejectIfInvalid(result, input.headers, limits);
     raw.end();
     const object = await stored;
     // Both hashes cover the same bytes; a difference would mean the tee lost or reordered data.
@@ -78,8 +78,8 @@ export async function uploadManifest(deps: UploadDeps, actor: Actor, input: Uplo
   }
 }
 
-function rejectIfInvalid(result: ParseResult, storeErrors: PreflightError[], headers: UploadInput["headers"], limits: typeof MANIFEST_LIMITS): void {
-  const lineErrors = [...result.errors, ...storeErrors].sort((a, b) => a.line - b.line);
+function rejectIfInvalid(result: ParseResult, headers: UploadInput["headers"], limits: typeof MANIFEST_LIMITS): void {
+  const lineErrors = [...result.errors];
   if (result.aborted) {
     // The limit is why the upload stopped: it leads the list, ahead of any bad lines before it.
     const limit = lineErrors.findIndex((e) => e.code === result.aborted);

@@ -1,5 +1,3 @@
-import { countTokens as o200k } from "gpt-tokenizer/encoding/o200k_base";
-import { countTokens as cl100k } from "gpt-tokenizer/encoding/cl100k_base";
 import type { Model, Operation } from "../catalog/types.js";
 import type { ManifestItem } from "../batches/item-schema.js";
 
@@ -10,10 +8,12 @@ type Counter = (text: string) => number;
  * Mistral use their published tokenizers. Claude, Gemini and Gemma have no public tokenizer for
  * their current models, so they are counted with o200k, which lands within a few percent on
  * English text — the quote locks the price either way, and settlement uses the provider's count.
+ * Each is loaded on first use: the two OpenAI tables alone are ~70 MB of memory, which a worker
+ * process (it never quotes) or an API that never sees a family should not carry.
  */
 const LOADERS: Record<string, () => Promise<Counter>> = {
-  o200k: async () => o200k,
-  cl100k: async () => cl100k,
+  o200k: async () => (await import("gpt-tokenizer/encoding/o200k_base")).countTokens,
+  cl100k: async () => (await import("gpt-tokenizer/encoding/cl100k_base")).countTokens,
   llama: async () => {
     const m = await import("llama3-tokenizer-js");
     return (t) => m.default.encode(t, { bos: false, eos: false }).length;

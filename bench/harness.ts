@@ -25,7 +25,7 @@ export async function startBenchPlatform(env: Record<string, string> = {}): Prom
   await fs.chmod(dir, 0o755);
   const pg = process.env.BENCH_DATABASE_URL
     ? null
-    : await startEmbeddedPostgres({ dataDir: path.join(dir, "pg"), persistent: false, postgresFlags: ["-c", "fsync=off", "-c", "synchronous_commit=off"] });
+    : await startEmbeddedPostgres({ dataDir: path.join(dir, "pg"), persistent: false, postgresFlags: ["-c", "fsync=off", "-c", "synchronous_commit=off", ...(process.env.BENCH_PG_SLOW ? ["-c", "session_preload_libraries=auto_explain", "-c", `auto_explain.log_min_duration=${process.env.BENCH_PG_SLOW}`] : [])], log: process.env.BENCH_PG_SLOW ? (l: string) => console.error("PG", l) : undefined });
   const adminUrl = process.env.BENCH_DATABASE_URL ?? pg!.url;
   await ensureDatabase(adminUrl, "bench");
   const url = withDatabase(adminUrl, "bench");

@@ -6,6 +6,7 @@ import * as m0003 from "./migrations/0003_batches.js";
 import * as m0004 from "./migrations/0004_feedback.js";
 import * as m0005 from "./migrations/0005_file_items_text.js";
 import * as m0006 from "./migrations/0006_file_item_chunks.js";
+import * as m0007 from "./migrations/0007_batch_item_output_json.js";
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -18,6 +19,7 @@ const MIGRATIONS: [string, Migration][] = [
   ["0004_feedback", m0004],
   ["0005_file_items_text", m0005],
   ["0006_file_item_chunks", m0006],
+  ["0007_batch_item_output_json", m0007],
 ];
 
 const source: Knex.MigrationSource<[string, Migration]> = {

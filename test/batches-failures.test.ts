@@ -25,7 +25,7 @@ describe("item failures on a healthy lane", () => {
       1: "[simulate:content_policy]", 2: "[simulate:content_policy]", 4: "[simulate:invalid_input]", 5: "[simulate:invalid_input]",
       7: "[simulate:rate_limit]", 8: "[simulate:server_error]", 9: "[simulate:timeout]",
     };
-    const items = makeItems(20, { prefix: "f", text: (i) => triggers[i] });
+    const items = makeItems(20, { prefix: "f", text: (i) => triggers[i] }).map((it, i) => (i % 3 === 0 ? { ...it, metadata: { n: `#${i}`, quote: 'say "hi" \\ 😊' } } : it));
     const batch = await mustCreate(srv.base, key, { items });
     const done = await untilTerminal(srv.base, key, batch.id);
     expect(done.status).toBe("completed");
@@ -54,6 +54,17 @@ describe("item failures on a healthy lane", () => {
     // ladder, since a unit of nothing but those items looks like a degraded lane.
     expect(route.retries[0]).toMatchObject({ lane_id: "openai/gpt-4o-mini/us/batch", item_count: 3 });
     expect(route.retries.length + route.fallbacks.length).toBe(2);
+
+    // The output and errors files hold exactly what the results endpoint answers, in the same order.
+    const file = async (kind: string) => {
+      const link = await call(srv.base, "GET", `/v1/batches/${batch.id}/artifact-url?kind=${kind}`, { key });
+      const text = await (await fetch(link.body.url)).text();
+      expect(text.endsWith("\n")).toBe(true);
+      return text.trim().split("\n").map((l) => JSON.parse(l));
+    };
+    expect(await file("output")).toEqual(results.filter((r) => r.status === "completed"));
+    expect(await file("errors")).toEqual(results.filter((r) => r.status === "failed"));
+    expect(results[3].metadata).toEqual({ n: "#3", quote: 'say "hi" \\ 😊' });
 
     const settled = await expectBatchSettled(srv.database.db, batch.id);
     expect(settled.itemCosts).toBe(results.reduce((s, r) => s + micros(r.cost), 0));

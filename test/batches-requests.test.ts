@@ -82,6 +82,10 @@ describe("bad input on create", () => {
       ["an unknown operation", { items: [{ ...item, operation: "dance" }] }, 400, "invalid_request"],
       ["an unknown model", { items: [{ ...item, model: "gpt-17" }] }, 400, "invalid_request"],
       ["messages not an array", { items: [{ ...item, input: { messages: "hi" } }] }, 400, "invalid_request"],
+      // Valid JSON and valid JS strings, but not storable in jsonb: a 500 until they were refused up front.
+      ["a NUL character in a prompt", { items: [{ ...item, input: { messages: [{ role: "user", content: "a\u0000b" }] } }] }, 400, "invalid_request"],
+      ["an unpaired surrogate in metadata", { items: [{ ...item, metadata: { note: "half \ud83d" } }] }, 400, "invalid_request"],
+      ["an unpaired surrogate in a key", { items: [{ ...item, input: { ...item.input, ["\udc00"]: 1 } }] }, 400, "invalid_request"],
       ["duplicate customer_item_id", { items: [item, { ...good[1]!, customer_item_id: item.customer_item_id }] }, 400, "invalid_request"],
       ["items and input_file_id", { items: good, input_file_id: "file_x" }, 400, "invalid_request"],
       ["volume fields", { items: good, estimated_items: 10, models: ["gpt-4o-mini"] }, 400, "invalid_request"],

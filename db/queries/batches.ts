@@ -1,4 +1,5 @@
-import type { Db } from "../connection.js";
+import type { Db, Trx } from "../connection.js";
+import { BinaryCopy } from "../copy-binary.js";
 
 export interface BatchRow {
   id: string;
@@ -104,10 +105,29 @@ export async function insertWorkUnits(db: Db, rows: Omit<WorkUnitRow, "created_a
   if (rows.length) await db("work_units").insert(rows.map((r) => ({ ...r, fallback_order: json(r.fallback_order) })));
 }
 
-export async function insertItems(db: Db, rows: Pick<BatchItemRow, "batch_id" | "idx" | "customer_item_id" | "operation" | "models" | "item" | "work_unit_id" | "lane_id" | "status">[]): Promise<void> {
-  // One INSERT per 2,000 rows keeps each statement under PostgreSQL's 65,535 bind parameters.
-  for (let i = 0; i < rows.length; i += 2000) {
-    await db("batch_items").insert(rows.slice(i, i + 2000).map((r) => ({ ...r, models: json(r.models), item: json(r.item) })));
+export type NewBatchItem = Pick<BatchItemRow, "batch_id" | "idx" | "customer_item_id" | "operation" | "models" | "item" | "work_unit_id" | "lane_id" | "status">;
+const BATCH_ITEM_COLUMNS = ["batch_id", "idx", "customer_item_id", "operation", "models", "item", "work_unit_id", "lane_id", "status"];
+
+/**
+ * Writes a batch's items with a binary COPY in the caller's transaction: 100,000 items take ~1 s
+ * this way against ~4 s as multi-row INSERTs (which knex must build and PostgreSQL plan).
+ */
+export async function insertItems(trx: Trx, rows: Iterable<NewBatchItem>): Promise<number> {
+  const copy = await BinaryCopy.start(trx, "batch_items", BATCH_ITEM_COLUMNS);
+  try {
+    for (const r of rows) {
+      copy.rows.row(9).text(r.batch_id).int4(r.idx).text(r.customer_item_id).text(r.operation).jsonb(json(r.models)).jsonb(json(r.item));
+      if (r.work_unit_id === null) copy.rows.null();
+      else copy.rows.text(r.work_unit_id);
+      if (r.lane_id === null) copy.rows.null();
+      else copy.rows.text(r.lane_id);
+      copy.rows.text(r.status);
+      if (copy.rows.bytes >= 1024 * 1024) await copy.flush();
+    }
+    return await copy.end();
+  } catch (err) {
+    await copy.abort();
+    throw err;
   }
 }
 
@@ -115,9 +135,18 @@ export async function getBatch(db: Db, orgId: string, environment: string, id: s
   return db<BatchRow>("batches").where({ id, org_id: orgId, environment: environment as BatchRow["environment"] }).first();
 }
 
-export async function getBatchById(db: Db, id: string, lock = false): Promise<BatchRow | undefined> {
+/**
+ * `true` (FOR UPDATE) is what changes a batch's state takes. Work that must only keep the state
+ * from changing under it takes "key share", which many hold at once and which still lets each of
+ * them update the row's counters.
+ */
+export type BatchLock = boolean | "key share";
+
+export async function getBatchById(db: Db, id: string, lock: BatchLock = false): Promise<BatchRow | undefined> {
   const q = db<BatchRow>("batches").where({ id }).first();
-  return lock ? q.forUpdate() : q;
+  if (lock === true) return q.forUpdate();
+  if (lock === "key share") return q.forKeyShare();
+  return q;
 }
 
 export async function updateBatch(db: Db, id: string, patch: Partial<Record<keyof BatchRow, unknown>>): Promise<void> {
@@ -131,6 +160,49 @@ export async function listBatches(db: Db, orgId: string, environment: string, li
   if (beforeId) q.andWhere("id", "<", beforeId);
   if (status) q.andWhere("status", status);
   return q;
+}
+
+/** A result row with its JSON columns as their stored text, for writing result files without a parse. */
+export interface ResultTextRow {
+  idx: number;
+  customer_item_id: string;
+  status: BatchItemRow["status"];
+  output: string | null;
+  error: string | null;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  lane_id: string | null;
+  cost_micros: number | null;
+  metadata: string | null;
+}
+
+/** Up to `limit` items after `afterIdx` in one of `statuses`, in manifest order (keyset on the primary key). */
+export async function resultTextsPage(db: Db, batchId: string, afterIdx: number, limit: number, statuses: readonly string[]): Promise<ResultTextRow[]> {
+  return inKeyOrder(db, (trx) =>
+    trx("batch_items")
+      .where({ batch_id: batchId })
+      .andWhere("idx", ">", afterIdx)
+      .whereIn("status", statuses)
+      .orderBy("idx")
+      .limit(limit)
+      .select(
+        "idx", "customer_item_id", "status", trx.raw("output::text AS output"), trx.raw("error::text AS error"),
+        "input_tokens", "output_tokens", "lane_id", "cost_micros", trx.raw("(item -> 'metadata')::text AS metadata"),
+      ));
+}
+
+/**
+ * Runs a keyset page so that it walks the primary key in order and stops at its LIMIT. A batch is
+ * usually newer than the table's statistics, so the planner guesses a few hundred rows for it and
+ * picks a bitmap scan of every remaining item plus a sort — on each page: 0.5 s a page, spilling
+ * to disk, on a 100,000-item batch. Without sorts or bitmap scans to choose, it walks the index.
+ */
+async function inKeyOrder<T>(db: Db, page: (trx: Db) => Promise<T>): Promise<T> {
+  return db.transaction(async (trx) => {
+    await trx.raw("SET LOCAL enable_sort = off");
+    await trx.raw("SET LOCAL enable_bitmapscan = off");
+    return page(trx);
+  });
 }
 
 export async function itemCounts(db: Db, batchId: string): Promise<Record<string, number>> {
@@ -154,12 +226,14 @@ export async function laneSummary(db: Db, batchId: string) {
 
 /** Keyset page of finished items in manifest order: the last page costs what the first does. */
 export async function resultsPage(db: Db, batchId: string, afterIdx: number, limit: number, status?: "completed" | "failed"): Promise<BatchItemRow[]> {
-  const q = db<BatchItemRow>("batch_items").where({ batch_id: batchId }).andWhere("idx", ">", afterIdx).orderBy("idx").limit(limit);
-  // Cancelled and expired items are reported as failed (with their own error code).
-  if (status === "completed") q.andWhere("status", "completed");
-  else if (status === "failed") q.whereIn("status", ["failed", "cancelled", "expired"]);
-  else q.whereIn("status", ["completed", "failed", "cancelled", "expired"]);
-  return q;
+  return inKeyOrder(db, async (trx) => {
+    const q = trx<BatchItemRow>("batch_items").where({ batch_id: batchId }).andWhere("idx", ">", afterIdx).orderBy("idx").limit(limit);
+    // Cancelled and expired items are reported as failed (with their own error code).
+    if (status === "completed") q.andWhere("status", "completed");
+    else if (status === "failed") q.whereIn("status", ["failed", "cancelled", "expired"]);
+    else q.whereIn("status", ["completed", "failed", "cancelled", "expired"]);
+    return q;
+  });
 }
 
 export async function addRouteEvent(db: Db, batchId: string, kind: string, details: Record<string, unknown>): Promise<void> {
@@ -185,6 +259,29 @@ export async function updateWorkUnit(db: Db, id: string, patch: Partial<Record<k
   await db("work_units").where({ id }).update(out);
 }
 
-export async function itemsOfWorkUnit(db: Db, workUnitId: string, statuses: string[]): Promise<BatchItemRow[]> {
-  return db<BatchItemRow>("batch_items").where({ work_unit_id: workUnitId }).whereIn("status", statuses).orderBy("idx");
+/** What a provider request is built from: every item a work unit was submitted with, in manifest order. */
+export type RequestItem = Pick<BatchItemRow, "batch_id" | "idx" | "customer_item_id" | "operation" | "item" | "attempts">;
+
+export async function requestItemsOfWorkUnit(db: Db, workUnitId: string): Promise<RequestItem[]> {
+  return db("batch_items").where({ work_unit_id: workUnitId }).orderBy("idx").select("batch_id", "idx", "customer_item_id", "operation", "item", "attempts");
+}
+
+/**
+ * Marks a work unit's queued items processing, counting the attempt, and returns every item it
+ * has processing, in manifest order: those just marked and any marked by an earlier run that
+ * crashed before the provider took them. One statement rather than an UPDATE and a SELECT over the
+ * same 50,000 rows: the SELECT half reads the table as it was, so nothing comes back twice.
+ */
+export async function startItemsOfWorkUnit(db: Db, workUnitId: string): Promise<BatchItemRow[]> {
+  const { rows } = await db.raw(
+    `WITH started AS (
+       UPDATE batch_items SET status = 'processing', attempts = attempts + 1
+        WHERE work_unit_id = ? AND status = 'queued'
+       RETURNING *)
+     SELECT * FROM started
+     UNION ALL
+     SELECT * FROM batch_items WHERE work_unit_id = ? AND status = 'processing'`,
+    [workUnitId, workUnitId],
+  );
+  return (rows as BatchItemRow[]).sort((a, b) => a.idx - b.idx);
 }

@@ -1,5 +1,5 @@
 import type PgBoss from "pg-boss";
-import type { Db } from "../../db/connection.js";
+import type { Db, Trx } from "../../db/connection.js";
 import * as batchesQ from "../../db/queries/batches.js";
 import { getQuote, type QuoteRow } from "../../db/queries/quotes.js";
 import type { Actor } from "../accounts/actor.js";
@@ -146,9 +146,9 @@ export async function createBatch(deps: BatchDeps, actor: Actor, req: CreateBatc
   return presentBatch(deps.db, row);
 }
 
-async function writeWorkUnits(trx: Db, batchId: string, snapshot: CatalogSnapshot, plan: Plan, prepared: PreparedItems) {
+async function writeWorkUnits(trx: Trx, batchId: string, snapshot: CatalogSnapshot, plan: Plan, prepared: PreparedItems) {
   const units: Parameters<typeof batchesQ.insertWorkUnits>[1] = [];
-  const items: Parameters<typeof batchesQ.insertItems>[1] = [];
+  const itemUnits: { idxs: number[]; wuId: string; laneId: string }[] = [];
   for (const unit of plan.units) {
     const lane = snapshot.laneById.get(unit.lane_id);
     const price = plan.prices[unit.lane_id];
@@ -156,21 +156,26 @@ async function writeWorkUnits(trx: Db, batchId: string, snapshot: CatalogSnapsho
     const limit = unitLimit(lane.protocol);
     for (let i = 0; i < unit.item_indexes.length; i += limit) {
       const wuId = newId("wu");
-      const chunk = unit.item_indexes.slice(i, i + limit);
+      const idxs = unit.item_indexes.slice(i, i + limit);
       units.push({
         id: wuId, batch_id: batchId, lane_id: lane.lane_id, provider: lane.provider, model: lane.model, attempt: 1, status: "pending",
         fallback_order: unit.fallback_order, input_per_mtok_micros: price.input_per_mtok_micros, output_per_mtok_micros: price.output_per_mtok_micros,
-        execution: "simulated", item_count: chunk.length,
+        execution: "simulated", item_count: idxs.length,
       });
-      for (const idx of chunk) {
-        const r = prepared.routing[idx]!;
-        items.push({
-          batch_id: batchId, idx, customer_item_id: r.customer_item_id, operation: r.operation, models: r.models,
-          item: prepared.items[idx]! as unknown as Record<string, unknown>, work_unit_id: wuId, lane_id: lane.lane_id, status: "queued",
-        });
-      }
+      itemUnits.push({ idxs, wuId, laneId: lane.lane_id });
     }
   }
   await batchesQ.insertWorkUnits(trx, units);
-  await batchesQ.insertItems(trx, items);
+  const stored = await batchesQ.insertItems(trx, (function* (): Generator<batchesQ.NewBatchItem> {
+    for (const { idxs, wuId, laneId } of itemUnits) {
+      for (const idx of idxs) {
+        const r = prepared.routing[idx]!;
+        yield {
+          batch_id: batchId, idx, customer_item_id: r.customer_item_id, operation: r.operation, models: r.models,
+          item: prepared.items[idx]! as unknown as Record<string, unknown>, work_unit_id: wuId, lane_id: laneId, status: "queued",
+        };
+      }
+    }
+  })());
+  if (stored !== prepared.items.length) throw new Error(`stored ${stored} of the batch's ${prepared.items.length} items`);
 }

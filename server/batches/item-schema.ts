@@ -126,3 +126,37 @@ export function operationOf(item: ManifestItem, manifestDefault?: Operation): Op
   if (manifestDefault) return manifestDefault;
   return hasImage(item.input) ? "vision" : "responses";
 }
+
+// jsonb, where a batch keeps its items, holds neither U+0000 nor unpaired UTF-16 surrogates; both
+// are valid in JSON text (as \u escapes) and in JS strings, so they must be refused up front.
+const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+
+/** The first string (key or value) in `value` that PostgreSQL can't store, with its path and why. */
+export function unstorableString(value: unknown): { path: (string | number)[]; message: string } | undefined {
+  // The path is built on the way back out, so the walk over a valid item allocates nothing.
+  const path: (string | number)[] = [];
+  const bad = findBad(value, path);
+  return bad === undefined ? undefined : { path: path.reverse(), message: bad };
+}
+
+function badString(s: string): string | undefined {
+  if (s.includes("\u0000")) return "contains a NUL character (\\u0000), which can't be stored; remove it";
+  if (!isWellFormed(s)) return "contains an unpaired UTF-16 surrogate (\\ud800-\\udfff), which is not valid Unicode";
+  return undefined;
+}
+
+function findBad(value: unknown, path: (string | number)[]): string | undefined {
+  if (typeof value === "string") return badString(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const bad = findBad(value[i], path);
+      if (bad) return (path.push(i), bad);
+    }
+  } else if (value !== null && typeof value === "object") {
+    for (const k in value) {
+      const bad = badString(k) ?? findBad((value as Record<string, unknown>)[k], path);
+      if (bad) return (path.push(k), bad);
+    }
+  }
+  return undefined;
+}

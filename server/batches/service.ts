@@ -80,6 +80,20 @@ export function presentResult(it: batchesQ.BatchItemRow) {
   };
 }
 
+/**
+ * `presentResult` as one JSONL line, built from the row's JSON columns as stored text (see
+ * `resultTextsPage`): the output files of a 100,000-item batch are written without parsing and
+ * re-serialising every output. Same fields, same order; a test holds the two together.
+ */
+export function resultLine(r: batchesQ.ResultTextRow): string {
+  const [provider, model] = (r.lane_id ?? "").split("/");
+  const completed = r.status === "completed";
+  const error = completed ? "null" : (r.error ?? JSON.stringify({ code: r.status, message: `item ${r.status}` }));
+  return `{"customer_item_id":${JSON.stringify(r.customer_item_id)},"status":"${completed ? "completed" : "failed"}","output":${r.output ?? "null"},`
+    + `"error":${error},"usage":{"input_tokens":${r.input_tokens ?? 0},"output_tokens":${r.output_tokens ?? 0}},"lane_id":${JSON.stringify(r.lane_id)},`
+    + `"provider":${JSON.stringify(provider || null)},"model":${JSON.stringify(model || null)},"cost":${JSON.stringify(money(r.cost_micros ?? 0))},"metadata":${r.metadata ?? "null"}}\n`;
+}
+
 /** GET …/results: keyset pages in manifest order; only once the batch has ended. */
 export async function results(deps: BatchReadDeps, actor: Actor, id: string, q: { limit: number; cursor?: string; status?: "completed" | "failed" }) {
   const b = await ownBatch(deps.db, actor, id);

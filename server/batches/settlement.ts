@@ -1,5 +1,5 @@
 import type { Db } from "../../db/connection.js";
-import type { BatchRow, WorkUnitRow } from "../../db/queries/batches.js";
+import { getBatchById, type BatchRow, type WorkUnitRow } from "../../db/queries/batches.js";
 import { post } from "../billing/ledger.js";
 
 export interface ItemOutcome {
@@ -21,11 +21,12 @@ export function itemCost(wu: Pick<WorkUnitRow, "input_per_mtok_micros" | "output
 
 /**
  * Writes one chunk of a work unit's results and bills the completed ones — in the caller's
- * transaction, with the batch row locked. Only items still `processing` on this work unit are
- * touched, so a re-run after a crash writes and bills nothing twice; the ledger posting key is
+ * transaction, holding at least a "key share" lock on the batch row (so no cancel or expiry can run
+ * meanwhile, while other work units' chunks can). Only items still `processing` on this work unit
+ * are touched, so a re-run after a crash writes and bills nothing twice; the ledger posting key is
  * derived from the rows actually changed, which can change only once.
  */
-export async function applyOutcomes(trx: Db, batch: BatchRow, wu: WorkUnitRow, outcomes: ItemOutcome[]): Promise<{ completed: number; failed: number; retry: number; cancelled: number }> {
+export async function applyOutcomes(trx: Db, batch: Pick<BatchRow, "id">, wu: WorkUnitRow, outcomes: ItemOutcome[]): Promise<{ completed: number; failed: number; retry: number; cancelled: number }> {
   if (outcomes.length === 0) return { completed: 0, failed: 0, retry: 0, cancelled: 0 };
   const rows = outcomes.map((o) => ({
     idx: o.idx,
@@ -36,7 +37,7 @@ export async function applyOutcomes(trx: Db, batch: BatchRow, wu: WorkUnitRow, o
     ot: o.status === "completed" ? o.output_tokens : o.output_tokens || null,
     cost: o.status === "completed" ? itemCost(wu, o.input_tokens, o.output_tokens) : null,
   }));
-  // The planner can't see how many rows jsonb_to_recordset yields and would rescan it once per
+  // The planner can't see how many rows json_to_recordset yields and would rescan it once per
   // matched item (a nested loop: quadratic in the chunk); a hash join reads it once.
   await trx.raw("SET LOCAL enable_nestloop = off");
   const updated = await trx.raw(
@@ -44,7 +45,7 @@ export async function applyOutcomes(trx: Db, batch: BatchRow, wu: WorkUnitRow, o
         SET status = v.status, output = v.output, error = v.error, input_tokens = v.it, output_tokens = v.ot,
             cost_micros = v.cost, settled = (v.status = 'completed'),
             finished_at = CASE WHEN v.status = 'retry' THEN NULL ELSE now() END
-       FROM jsonb_to_recordset(?::jsonb) AS v(idx int, status text, output jsonb, error jsonb, it int, ot int, cost bigint)
+       FROM json_to_recordset(?::json) AS v(idx int, status text, output json, error jsonb, it int, ot int, cost bigint)
       WHERE b.batch_id = ? AND b.idx = ANY(?::int[]) AND b.idx = v.idx AND b.work_unit_id = ? AND b.status = 'processing'
       RETURNING b.idx, b.status, b.cost_micros`,
     // The explicit idx list lets the planner walk the primary key for just this chunk, rather
@@ -62,15 +63,21 @@ export async function applyOutcomes(trx: Db, batch: BatchRow, wu: WorkUnitRow, o
       firstIdx = Math.min(firstIdx, r.idx);
     }
   }
-  if (cost > 0) await settle(trx, batch, `settle:${wu.id}:${firstIdx}`, cost);
+  if (cost > 0) await settle(trx, batch.id, `settle:${wu.id}:${firstIdx}`, cost);
   return tally;
 }
 
 /**
  * Moves `providerCost` plus its fee out of the reservation. The locked total is a ceiling: past
  * it the customer pays nothing more (price protection), and the shortfall is ours.
+ *
+ * Settlements of one batch take turns on an advisory lock held to commit, then read the row, so
+ * each sees what the previous one settled. Not a row lock: two work units' chunks that both hold a
+ * key share would, queued behind a cancel waiting for FOR UPDATE, deadlock on the row.
  */
-async function settle(trx: Db, batch: BatchRow, postingKey: string, providerCost: number) {
+async function settle(trx: Db, batchId: string, postingKey: string, providerCost: number) {
+  await trx.raw("SELECT pg_advisory_xact_lock(hashtext(?))", [`settle:${batchId}`]);
+  const batch = (await getBatchById(trx, batchId))!;
   const fee = Number(ceilDiv(BigInt(providerCost) * BigInt(batch.fee_rate_bps), 10_000n));
   const remaining = batch.reserved_micros - batch.settled_provider_micros - batch.settled_fee_micros;
   const provider = Math.min(providerCost, remaining);

@@ -58,7 +58,7 @@ export class LocalArtifactStore implements ArtifactStore {
       // loss could still take back. A 4 MB buffer: while one write is in the thread pool the next
       // chunks gather and go as one writev. With the default 16 kB every 64 kB chunk waited for the
       // previous write's callback, which a busy event loop (an upload being parsed) runs late.
-      const file = createWriteStream(tmp, { flags: "wx", flush: true, highWaterMark: 4 * 1024 * 1024 });
+      const file = createWriteStream(tmp, { flags: "wx", flush: true, highWaterMark: 1024 * 1024 });
       await pipeline(toReadable(body), hashing.stream, file);
       await fs.mkdir(path.dirname(final), { recursive: true });
       await fs.rename(tmp, final);

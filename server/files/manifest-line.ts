@@ -4,6 +4,7 @@ import {
   itemSchema,
   openAiBatchLineSchema,
   operationOf,
+  unstorableString,
   type ManifestItem,
 } from "../batches/item-schema.js";
 import type { Operation } from "../catalog/types.js";
@@ -273,26 +274,13 @@ function fmix(h: number): number {
 
 // ---- storability ----
 
-// jsonb (where a batch keeps its items) has no U+0000 and no unpaired surrogates. JSON text can only
-// hold either as a \u escape (a raw NUL is not valid JSON; UTF-8 can't encode a surrogate), so this
-// cheap test on the text finds every candidate; hex digits may be in either case.
+// A string jsonb refuses can only be in JSON text as a \u escape (a raw NUL is not valid JSON;
+// UTF-8 can't encode a surrogate), so this cheap test on the text spares walking almost every item.
 const SUSPECT = /\\u(?:0000|d[89a-f])/i;
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Why PostgreSQL would refuse this item (`json` is its JSON text), or undefined; refused later, it would be a 500. */
 export function unstorable(json: string, item: unknown): string | undefined {
   if (!SUSPECT.test(json)) return undefined;
-  let found: string | undefined;
-  const visit = (s: string) => {
-    if (found) return;
-    if (s.includes("\u0000")) found = "the line contains a NUL character (\\u0000), which can't be stored; remove it";
-    else if (LONE_SURROGATE.test(s)) found = "the line contains an unpaired UTF-16 surrogate (\\ud800-\\udfff escape), which is not valid Unicode";
-  };
-  const walk = (v: unknown): void => {
-    if (typeof v === "string") visit(v);
-    else if (Array.isArray(v)) v.forEach(walk);
-    else if (v !== null && typeof v === "object") for (const [k, x] of Object.entries(v)) (visit(k), walk(x));
-  };
-  walk(item);
-  return found;
+  const bad = unstorableString(item);
+  return bad && `${bad.path.length > 0 ? `${pathText(bad.path)} ` : ""}${bad.message}`;
 }

@@ -23,11 +23,18 @@ async function* chunked(buf: Buffer, sizes: number[]): AsyncGenerator<Uint8Array
 async function run(file: string | Buffer, opts: Partial<ParseOptions> = {}, sizes?: number[]) {
   const buf = typeof file === "string" ? Buffer.from(file) : file;
   const batches: ParsedItem[][] = [];
+  const texts: string[] = [];
   const result = await parseManifest(chunked(buf, sizes ?? [Math.max(buf.length, 1)]), {
-    onItems: async (b) => void batches.push(b),
+    onItems: async (b, t) => {
+      batches.push(b);
+      texts.push(...t.toString("utf8").split("\n"));
+      expect(texts.length).toBe(batches.flat().length); // one text per item
+    },
     ...opts,
   });
-  return { result, batches, items: batches.flat() };
+  // The items as stored: each one's JSON text, parsed.
+  const items = batches.flat().map((p, k) => ({ ...p, item: JSON.parse(texts[k]!) }));
+  return { result, batches, items, texts };
 }
 
 const codes = (r: ParseResult) => r.errors.map((e) => [e.line, e.code]);
@@ -43,7 +50,7 @@ describe("valid manifests", () => {
       JSON.stringify({ customer_item_id: "d", input: { messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "https://x/y.png" } }] }] } }),
     ];
     const file = `${lines.join("\n")}\n`;
-    const { result, items, batches } = await run(file);
+    const { result, items, batches, texts } = await run(file);
     expect(result).toEqual({ item_count: 4, bytes: Buffer.byteLength(file), sha256: sha(file), format: "native", errors: [] });
     expect(batches).toHaveLength(1);
     expect(items.map((i) => [i.line, i.item.customer_item_id, i.operation, i.bytes])).toEqual([
@@ -51,6 +58,8 @@ describe("valid manifests", () => {
       [3, "c", "embeddings", lines[2]!.length], [4, "d", "vision", lines[3]!.length],
     ]);
     expect(items[1]!.item).toEqual(JSON.parse(lines[1]!));
+    // A native line is stored as it was sent (its item is the line, so nothing is re-serialised).
+    expect(texts).toEqual(lines);
   });
 
   it("applies defaultOperation to items that don't say", async () => {
@@ -67,9 +76,11 @@ describe("valid manifests", () => {
       oai("r3", "/v1/embeddings", { input: ["a", "b"] }),
       oai("r4", "/v1/chat/completions", { messages: [{ role: "user", content: img }] }),
     ].join("\n");
-    const { result, items } = await run(file);
+    const { result, items, texts } = await run(file);
     expect(result.format).toBe("openai");
     expect(result.errors).toEqual([]);
+    // An OpenAI line is stored as the native item it was turned into.
+    expect(texts).toEqual(items.map((i) => JSON.stringify(i.item)));
     expect(items.map((i) => i.operation)).toEqual(["responses", "responses", "embeddings", "vision"]);
     expect(items[0]!.item).toEqual({
       customer_item_id: "r1", operation: "responses", model: "gpt-4o-mini", max_output_tokens: 50,

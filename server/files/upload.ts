@@ -6,7 +6,8 @@ import { AppError } from "../errors.js";
 import { newId } from "../ids.js";
 import type { Logger } from "../logger.js";
 import type { ArtifactStore } from "./artifact-store.js";
-import { drained, ItemSink } from "./item-sink.js";
+import { drained } from "../../db/copy-binary.js";
+import { ItemSink } from "./item-sink.js";
 import { checkHeaders, parseManifest, type ParseResult, type PreflightError } from "./manifest-parser.js";
 
 /** spec/api.md §4: per manifest. */
@@ -49,7 +50,7 @@ export async function uploadManifest(deps: UploadDeps, actor: Actor, input: Uplo
   const id = newId("file");
   const key = `uploads/${actor.org_id}/${id}.jsonl`;
   // Slack for the store's write latency, so a slow fs or S3 write doesn't stall the parse at once.
-  const raw = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
+  const raw = new PassThrough({ highWaterMark: 1024 * 1024 });
   const stored = deps.artifacts.put(key, raw, { contentType: "application/x-ndjson" });
   stored.catch(() => undefined); // awaited below; it may fail while the parse is still running
   const sink = new ItemSink(deps.db, {
@@ -58,7 +59,7 @@ export async function uploadManifest(deps: UploadDeps, actor: Actor, input: Uplo
   });
   try {
     const limits = { ...MANIFEST_LIMITS, ...input.limits };
-    const result = await parseManifest(tee(input.source, raw), { onItems: (b) => sink.write(b), maxErrors: MAX_LISTED_ERRORS, ...limits });
+    const result = await parseManifest(tee(input.source, raw), { onItems: (b, texts) => sink.write(b, texts), maxErrors: MAX_LISTED_ERRORS, ...limits });
     rejectIfInvalid(result, input.headers, limits);
     raw.end();
     const object = await stored;

@@ -1,13 +1,16 @@
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import type Koa from "koa";
-import { inProcessPlatform } from "../../mcp/in-process.js";
-import { buildMcpServer } from "../../mcp/server.js";
 import { AppError, isAppError } from "../errors.js";
 import type { AppContext, AppDeps, AppState, RateLimiters } from "./context.js";
 import { requireActor } from "./middleware/auth.js";
 import { JSON_BODY_LIMIT } from "./middleware/json-body.js";
 
 const MCP_PATHS = new Set(["/mcp", "/mcp/"]);
+
+// The MCP SDK and our tools are loaded at the first /mcp request: ~30 MB of memory (code and heap)
+// that an API process whose clients never speak MCP should not carry.
+let mcpModules: Promise<[typeof import("@modelcontextprotocol/sdk/server/streamableHttp.js"), typeof import("../../mcp/in-process.js"), typeof import("../../mcp/server.js")]> | undefined;
+const loadMcp = () =>
+  (mcpModules ??= Promise.all([import("@modelcontextprotocol/sdk/server/streamableHttp.js"), import("../../mcp/in-process.js"), import("../../mcp/server.js")]));
 
 /**
  * `/mcp`: the MCP tools over Streamable HTTP, stateless — every POST gets a fresh server and
@@ -31,6 +34,7 @@ export function mountMcp(app: Koa<AppState, AppContext>, deps: AppDeps, limiters
       ctx.body = { jsonrpc: "2.0", error: { code: -32000, message: `${ctx.method} is not supported: this MCP endpoint is stateless; send JSON-RPC with POST.` }, id: null };
       return;
     }
+    const [{ StreamableHTTPServerTransport }, { inProcessPlatform }, { buildMcpServer }] = await loadMcp();
     const platform = inProcessPlatform(deps, actor, { origin: `${ctx.protocol}://${ctx.host}`, requestId: ctx.state.requestId });
     const server = buildMcpServer(platform, {
       onInternalError: (err, tool) => ctx.state.log.error({ err, tool }, "mcp tool failed"),

@@ -1,5 +1,5 @@
 import {
-  candidateModels, checkItemInput, itemSchema, operationOf, toolNeeds, type ManifestItem,
+  candidateModels, checkItemInput, itemSchema, operationOf, toolNeeds, unstorableString, type ManifestItem,
 } from "../batches/item-schema.js";
 import type { CatalogSnapshot } from "../catalog/store.js";
 import type { Operation } from "../catalog/types.js";
@@ -55,6 +55,8 @@ export async function prepareItems(snapshot: CatalogSnapshot, raw: unknown[], de
     if (issues.length === 0) accept(i, item, operation);
   }
   function accept(i: number, item: ManifestItem, operation: Operation) {
+    const unstorable = unstorableString(item);
+    if (unstorable) errs.push({ path: pointer([base, i, ...unstorable.path]), message: unstorable.message });
     const first = seen.get(item.customer_item_id);
     if (first !== undefined) errs.push({ path: pointer([base, i, "customer_item_id"]), message: `duplicate of ${base}[${first}]: customer_item_id must be unique` });
     else seen.set(item.customer_item_id, i);

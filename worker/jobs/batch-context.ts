@@ -1,6 +1,6 @@
 import type PgBoss from "pg-boss";
 import type { Db } from "../../db/connection.js";
-import type { BatchItemRow, WorkUnitRow } from "../../db/queries/batches.js";
+import type { RequestItem, WorkUnitRow } from "../../db/queries/batches.js";
 import type { ManifestItem } from "../../server/batches/item-schema.js";
 import type { CatalogStore } from "../../server/catalog/store.js";
 import type { Lane, Operation } from "../../server/catalog/types.js";
@@ -41,7 +41,7 @@ export async function adapterForUnit(deps: BatchWorkerDeps, wu: WorkUnitRow, env
 }
 
 /** The provider-facing request for a work unit: the model is the lane's, whatever the item asked. */
-export function submitRequest(wu: WorkUnitRow, lane: Lane, items: BatchItemRow[]): SubmitRequest {
+export function submitRequest(wu: WorkUnitRow, lane: Lane, items: RequestItem[]): SubmitRequest {
   const list: WorkUnitItem[] = items.map((it) => ({
     item_id: `${it.batch_id}:${it.idx}`,
     customer_item_id: it.customer_item_id,

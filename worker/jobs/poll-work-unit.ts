@@ -34,9 +34,9 @@ export async function pollWorkUnit(deps: BatchWorkerDeps, workUnitId: string): P
   }
 
   // Every item the unit was submitted with, whatever its state now, so the adapter sees the same set.
-  const items = await deps.db("batch_items").where({ work_unit_id: wu.id }).orderBy("idx");
+  const items = await batchesQ.requestItemsOfWorkUnit(deps.db, wu.id);
   const req = submitRequest(wu, lane, items);
-  const attemptOf = new Map(items.map((i: { idx: number; attempts: number }) => [i.idx, i.attempts]));
+  const attemptOf = new Map(items.map((i) => [i.idx, i.attempts]));
   let buffer: ItemOutcome[] = [];
   let retryable = 0;
   let pending: Promise<void> = Promise.resolve();
@@ -45,8 +45,9 @@ export async function pollWorkUnit(deps: BatchWorkerDeps, workUnitId: string): P
     buffer = [];
     const started = performance.now();
     await deps.db.transaction(async (trx) => {
-      const locked = (await batchesQ.getBatchById(trx, batch.id, true))!;
-      await applyOutcomes(trx, locked, wu, chunk);
+      // A key share: chunks of the batch's other work units go on at the same time.
+      await batchesQ.getBatchById(trx, batch.id, "key share");
+      await applyOutcomes(trx, batch, wu, chunk);
     });
     deps.logger.debug({ work_unit_id: wu.id, items: chunk.length, ms: Math.round(performance.now() - started) }, "chunk applied");
   };

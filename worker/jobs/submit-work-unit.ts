@@ -24,8 +24,7 @@ export async function submitWorkUnit(deps: BatchWorkerDeps, workUnitId: string):
 
   // Count this attempt on each item before the provider sees it (once: a re-run after a crash
   // finds them already processing).
-  await deps.db("batch_items").where({ work_unit_id: wu.id, status: "queued" }).update({ status: "processing", attempts: deps.db.raw("attempts + 1") });
-  const items = await batchesQ.itemsOfWorkUnit(deps.db, wu.id, ["processing"]);
+  const items = await batchesQ.startItemsOfWorkUnit(deps.db, wu.id);
   if (items.length === 0) return;
   const { lane, adapter } = await adapterForUnit(deps, wu, batch.environment);
 

@@ -1,7 +1,7 @@
 import * as batchesQ from "../../db/queries/batches.js";
-import type { BatchItemRow, BatchRow } from "../../db/queries/batches.js";
+import type { BatchRow } from "../../db/queries/batches.js";
 import { insertFile } from "../../db/queries/files.js";
-import { presentResult } from "../../server/batches/service.js";
+import { resultLine } from "../../server/batches/service.js";
 import { newId } from "../../server/ids.js";
 import { money } from "../../server/money.js";
 import type { BatchWorkerDeps } from "./batch-context.js";
@@ -9,14 +9,12 @@ import type { BatchWorkerDeps } from "./batch-context.js";
 const PAGE = 5000;
 
 async function* lines(deps: BatchWorkerDeps, batchId: string, completed: boolean) {
+  const statuses = completed ? ["completed"] : ["failed", "cancelled", "expired"];
   let after = -1;
   for (;;) {
-    const q = deps.db<BatchItemRow>("batch_items").where({ batch_id: batchId }).andWhere("idx", ">", after).orderBy("idx").limit(PAGE);
-    if (completed) q.andWhere("status", "completed");
-    else q.whereIn("status", ["failed", "cancelled", "expired"]);
-    const rows = await q;
+    const rows = await batchesQ.resultTextsPage(deps.db, batchId, after, PAGE, statuses);
     if (rows.length === 0) return;
-    yield rows.map((r) => `${JSON.stringify(presentResult(r))}\n`).join("");
+    yield rows.map(resultLine).join("");
     after = rows[rows.length - 1]!.idx;
   }
 }

@@ -1,6 +1,6 @@
-import { countTokens as o200kCountTokens } from "gpt-tokenizer/encoding/o200k_base";
 import type { ManifestItem } from "../../server/batches/item-schema.js";
 import type { Operation } from "../../server/catalog/types.js";
+import { o200k } from "./o200k.js";
 
 /**
  * Reading an item's input the way a provider would: its text, its last user turn, its images and
@@ -19,7 +19,7 @@ const PLAIN = { disallowedSpecial: new Set<string>() };
 
 /** o200k_base token count of a text, special-token markers counted as ordinary text. */
 export function countTokens(text: string): number {
-  return text ? o200kCountTokens(text, PLAIN) : 0;
+  return text ? o200k().countTokens(text, PLAIN) : 0;
 }
 
 interface Turn { role: string; texts: string[]; images: number }

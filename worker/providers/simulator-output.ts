@@ -1,6 +1,6 @@
-import { decode, encode } from "gpt-tokenizer/encoding/o200k_base";
 import type { Lane } from "../../server/catalog/types.js";
 import { hash01, hashHex, seededRandom } from "./hash.js";
+import { o200k } from "./o200k.js";
 import {
   countTokens, embeddingInputs, functionTools, imageCount, inputTexts, inputTokens, instructionTexts, lastUserText, maxOutputTokens, responseFormat,
   toolChoice, type FunctionTool,
@@ -32,14 +32,21 @@ function echoOf(prompt: string): string {
   return words.slice(0, ECHO_WORDS).join(" ") + (words.length > ECHO_WORDS ? " …" : "");
 }
 
-/** Cuts a text to at most `max` o200k tokens; re-counting guards against merges across the cut. */
-function truncateToTokens(text: string, max: number): { text: string; truncated: boolean } {
+/**
+ * Cuts a text to at most `max` o200k tokens (no limit: undefined), with the tokens of what is kept.
+ * Counting is the common case and costs one pass; only a cut encodes, and re-counts to guard
+ * against merges across the cut.
+ */
+function truncateToTokens(text: string, max: number | undefined): { text: string; tokens: number; truncated: boolean } {
+  const n = countTokens(text);
+  if (max === undefined || n <= max) return { text, tokens: n, truncated: false };
+  const { encode, decode } = o200k();
   const tokens = encode(text, PLAIN);
-  if (tokens.length <= max) return { text, truncated: false };
   let keep = max;
   let cut = decode(tokens.slice(0, keep));
-  while (keep > 0 && countTokens(cut) > max) cut = decode(tokens.slice(0, --keep));
-  return { text: cut, truncated: true };
+  let counted = countTokens(cut);
+  while (keep > 0 && counted > max) counted = countTokens((cut = decode(tokens.slice(0, --keep))));
+  return { text: cut, tokens: counted, truncated: true };
 }
 
 function mentions(prompt: string, name: string): boolean {
@@ -94,12 +101,11 @@ export function simulateText(wi: WorkUnitItem, lane: Lane, ids: { seed: string }
       + (echo ? `Summary of the request: "${echo}". ` : "")
       + closing;
   }
-  const max = maxOutputTokens(wi.item, lane.max_output_tokens);
-  const { text, truncated } = max === undefined ? { text: full, truncated: false } : truncateToTokens(full, max);
+  const { text, tokens, truncated } = truncateToTokens(full, maxOutputTokens(wi.item, lane.max_output_tokens));
   const finish: FinishReason = truncated ? "length" : "stop";
   return {
     output: textOutput({ text, finish_reason: finish, model: wi.model, provider_response_id: responseId }),
-    usage: { input_tokens, output_tokens: countTokens(text) },
+    usage: { input_tokens, output_tokens: tokens },
   };
 }
 

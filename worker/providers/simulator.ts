@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Lane } from "../../server/catalog/types.js";
 import { hashHex } from "./hash.js";
+import { loadO200k } from "./o200k.js";
 import { embeddingInputs, inputTexts, inputTokens } from "./item-text.js";
 import { classifyError } from "./retry-policy.js";
 import {
@@ -127,6 +128,7 @@ export function createSimulator(config: SimulatorConfig = {}): ProviderAdapter {
 
     async submit(req: SubmitRequest, signal?: AbortSignal): Promise<ProviderJobRef> {
       if (signal?.aborted) throw new ProviderError({ code: "aborted", retryable: true, message: "submit aborted", cause: signal.reason });
+      await loadO200k();
       const laneFaults = entryForLane(config.faults, req.lane.lane_id);
       const refused = submitFault(laneFaults, req.lane.lane_id);
       if (refused) throw refused;
@@ -157,6 +159,7 @@ export function createSimulator(config: SimulatorConfig = {}): ProviderAdapter {
     // An async generator, so a refusal (wrong ref, not ready) surfaces on the first next() as it
     // will for the real adapters, which must fetch before they know.
     async *collect(ref: ProviderJobRef, req: SubmitRequest): AsyncIterable<ItemResult> {
+      await loadO200k();
       const r = parseSimulatorRef(ref);
       if (r.work_unit_id !== req.work_unit_id || r.lane_id !== req.lane.lane_id || r.item_count !== req.items.length) {
         throw new ProviderError({ code: "ref_mismatch", retryable: false, message: `ref ${r.provider_job_id} is not the job of work unit ${req.work_unit_id} on ${req.lane.lane_id} with ${req.items.length} items` });

@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { checkHeaders, parseManifest, type ParsedItem, type ParseOptions, type ParseResult } from "./manifest-parser.js";
+import { checkHeaders } from "./manifest-headers.js";
+import { parseManifest, type ParsedItem, type ParseOptions, type ParseResult } from "./manifest-parser.js";
 
 // ---- helpers ----
 

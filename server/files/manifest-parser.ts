@@ -2,6 +2,7 @@ import { isUtf8 } from "node:buffer";
 import { createHash, type Hash } from "node:crypto";
 import { Readable } from "node:stream";
 import type { Operation } from "../catalog/types.js";
+import { JoinedTexts } from "./joined-texts.js";
 import { checkLine, customerIdOf, detectFormat, IdTable, isObj, unstorable, type LineFormat } from "./manifest-line.js";
 
 /**
@@ -56,8 +57,6 @@ export interface ParseResult {
 }
 
 const BATCH_ITEMS = 1000;
-// The first size of a batch's text buffer; later ones start at what the previous batch needed.
-const TEXTS_INITIAL = 64 * 1024;
 // Items can be 10 MB each; a count alone would let one batch hold gigabytes.
 const BATCH_BYTES = 8 * 1024 * 1024;
 const FORMAT_NAME: Record<LineFormat, string> = { native: "a native item", openai: "an OpenAI batch line" };
@@ -105,33 +104,6 @@ export async function parseManifest(
   return s.result();
 }
 
-/** Checks the optional `x-batchrouter-item-count` and `x-content-sha256` headers against a parse. */
-export function checkHeaders(result: ParseResult, headers: { itemCount?: string; sha256?: string }): PreflightError[] {
-  const out: PreflightError[] = [];
-  // An aborted parse has partial counts; its abort error already says what went wrong.
-  const complete = result.aborted === undefined;
-  if (headers.itemCount !== undefined) {
-    const v = headers.itemCount.trim();
-    if (!/^\d{1,15}$/.test(v)) {
-      out.push({ line: 0, code: "invalid_header", message: `x-batchrouter-item-count must be a whole number of items, got "${clip(v)}"` });
-    } else if (complete && Number(v) !== result.item_count) {
-      const message = `x-batchrouter-item-count says ${Number(v)} items but the manifest has ${result.item_count} (non-blank lines)`;
-      out.push({ line: 0, code: "item_count_mismatch", message });
-    }
-  }
-  if (headers.sha256 !== undefined) {
-    const v = headers.sha256.trim().toLowerCase();
-    if (!/^[0-9a-f]{64}$/.test(v)) {
-      out.push({ line: 0, code: "invalid_header", message: `x-content-sha256 must be the 64 hex digits of the body's SHA-256, got "${clip(v)}"` });
-    } else if (complete && v !== result.sha256) {
-      out.push({ line: 0, code: "sha256_mismatch", message: `x-content-sha256 is ${v} but the received bytes hash to ${result.sha256}` });
-    }
-  }
-  return out;
-}
-
-const clip = (v: string): string => (v.length > 80 ? `${v.slice(0, 80)}…` : v);
-
 function toBuffer(v: unknown): Buffer {
   if (Buffer.isBuffer(v)) return v;
   if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
@@ -154,10 +126,7 @@ class Scanner {
   private readonly ids = new IdTable();
   private batch: ParsedItem[] = [];
   private batchBytes = 0;
-  // The batch's JSON texts, appended in place: one buffer per batch rather than one per line,
-  // which kept ~100 MB of small buffers waiting for a full GC on a 1,000,000-line upload.
-  private texts = Buffer.allocUnsafe(TEXTS_INITIAL);
-  private textsLen = 0;
+  private texts = new JoinedTexts();
   private pending: Buffer[] = [];
   private pendingLen = 0;
   private dropping = false; // inside a line already known to be too long: skip to its newline
@@ -200,19 +169,16 @@ class Scanner {
 
   async flush(): Promise<void> {
     const batch = this.batch;
-    const texts = this.texts.subarray(0, this.textsLen);
     this.batch = [];
     this.batchBytes = 0;
     if (batch.length === 0 || this.errors.length > 0) return;
-    this.texts = Buffer.allocUnsafe(Math.max(TEXTS_INITIAL, Math.ceil(this.textsLen * 1.25)));
-    this.textsLen = 0;
-    await this.opts.onItems(batch, texts);
+    await this.opts.onItems(batch, this.texts.take());
   }
 
   error(line: number, code: string, message: string, item?: string): void {
     this.errors.push(item === undefined ? { line, code, message } : { item, line, code, message });
     this.batch = [];
-    this.textsLen = 0;
+    this.texts.clear();
   }
 
   abort(reason: "too_many_lines" | "too_large", message: string): void {
@@ -253,18 +219,6 @@ class Scanner {
     this.pendingLen = 0;
     this.dropping = false;
     return line;
-  }
-
-  private appendText(text: Buffer | string): void {
-    const size = typeof text === "string" ? Buffer.byteLength(text) : text.length;
-    const need = this.textsLen + (this.textsLen > 0 ? 1 : 0) + size;
-    if (need > this.texts.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(need, this.texts.length * 2));
-      this.texts.copy(bigger, 0, 0, this.textsLen);
-      this.texts = bigger;
-    }
-    if (this.textsLen > 0) this.texts[this.textsLen++] = 10;
-    this.textsLen += typeof text === "string" ? this.texts.write(text, this.textsLen) : text.copy(this.texts, this.textsLen);
   }
 
   private line(raw: Buffer | null): void {
@@ -337,7 +291,7 @@ class Scanner {
     if (this.errors.length > 0) return;
     this.batch.push({ line: lineNo, operation: r.operation, bytes: bytes.length });
     // Copied (a source may reuse a chunk's buffer once it has been read past).
-    this.appendText(verbatim ? bytes : json);
+    this.texts.append(verbatim ? bytes : json);
     this.batchBytes += bytes.length;
   }
 }

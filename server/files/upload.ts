@@ -8,7 +8,8 @@ import type { Logger } from "../logger.js";
 import type { ArtifactStore } from "./artifact-store.js";
 import { drained } from "../../db/copy-binary.js";
 import { ItemSink } from "./item-sink.js";
-import { checkHeaders, parseManifest, type ParseResult, type PreflightError } from "./manifest-parser.js";
+import { checkHeaders } from "./manifest-headers.js";
+import { parseManifest, type ParseResult, type PreflightError } from "./manifest-parser.js";
 
 /** spec/api.md §4: per manifest. */
 export const MANIFEST_LIMITS = { maxBytes: 2 * 1024 ** 3, maxLines: 1_000_000, maxLineBytes: 10 * 1024 * 1024 };

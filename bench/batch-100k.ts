@@ -1,4 +1,5 @@
 import type { BenchPlatform } from "./harness.js";
+import { rssSampler } from "./rss-sampler.js";
 
 /** A realistic manifest as JSONL lines, generated as a stream. */
 export async function* manifestLines(n: number) {
@@ -28,6 +29,8 @@ export async function benchBatch100k(platform: BenchPlatform, key: string, items
     body: ReadableStreamFrom(manifestLines(items)),
     duplex: "half",
   } as RequestInit));
+  // Not a target, but worth watching: the process runs the API and the worker that does the work.
+  const rss = rssSampler(50);
   const t0 = performance.now();
   const created = await json(await fetch(`${platform.base}/v1/batches`, {
     method: "POST",
@@ -46,7 +49,8 @@ export async function benchBatch100k(platform: BenchPlatform, key: string, items
   let bytes = 0;
   for await (const c of file.body as unknown as AsyncIterable<Uint8Array>) bytes += c.length;
   const totalMs = performance.now() - t0;
-  return { state, items, create_ms: Math.round(createdMs), total_s: +(totalMs / 1000).toFixed(1), artifact_mb: +(bytes / 1e6).toFixed(1) };
+  const memory = rss.stop();
+  return { state, items, create_ms: Math.round(createdMs), total_s: +(totalMs / 1000).toFixed(1), artifact_mb: +(bytes / 1e6).toFixed(1), ...memory };
 }
 
 function ReadableStreamFrom(gen: AsyncGenerator<string>): ReadableStream<Uint8Array> {

@@ -41,7 +41,7 @@ async function main() {
       const r = await benchBatch100k(platform, key);
       console.log(
         `batch, ${r.items.toLocaleString("en-US")} items on zero-latency simulator lanes: ${r.state} with its ${r.artifact_mb} MB output artifact ` +
-          `in ${r.total_s} s from POST /v1/batches (create answered in ${r.create_ms} ms)  [target ≤ 20 s]`,
+          `in ${r.total_s} s from POST /v1/batches (create answered in ${r.create_ms} ms; peak RSS ${r.peak_rss_mb} MB, ${r.start_rss_mb} MB before)  [target ≤ 20 s]`,
       );
     }
   } finally {

@@ -72,6 +72,10 @@ export function toolNeeds(item: ManifestItem): { needs_tools: boolean; hosted_to
 
 /** Candidate models in preference order: `model`, then `model_options`, without repeats. */
 export function candidateModels(item: ManifestItem, fallbackModel?: string): string[] {
+  if (!item.model_options?.length) {
+    const only = item.model ?? fallbackModel;
+    return only ? [only] : [];
+  }
   const list = [item.model ?? fallbackModel, ...(item.model_options ?? [])].filter((m): m is string => Boolean(m));
   return [...new Set(list)];
 }
@@ -89,19 +93,26 @@ export const openAiBatchLineSchema = z.looseObject({
   }),
 });
 
-/** Whether any content part is an image; iterative with a depth cap, so hostile nesting can't overflow the stack. */
+const IMAGE_CONTAINERS = ["content", "input", "messages"] as const;
+
+/**
+ * Whether any content part is an image; iterative with a depth cap, so hostile nesting can't
+ * overflow the stack. Values and depths sit on two stacks, so the walk allocates no pair per node.
+ */
 function hasImage(value: unknown): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
+  const values: unknown[] = [value];
+  const depths: number[] = [0];
+  while (values.length > 0) {
+    const v = values.pop();
+    const depth = depths.pop()!;
     if (depth > 64 || v === null || typeof v !== "object") continue;
     if (Array.isArray(v)) {
-      for (const x of v) stack.push([x, depth + 1]);
+      for (const x of v) (values.push(x), depths.push(depth + 1));
       continue;
     }
     const o = v as Record<string, unknown>;
     if (o.type === "image_url" || o.type === "input_image") return true;
-    for (const k of ["content", "input", "messages"]) if (Array.isArray(o[k])) stack.push([o[k], depth + 1]);
+    for (const k of IMAGE_CONTAINERS) if (Array.isArray(o[k])) (values.push(o[k]), depths.push(depth + 1));
   }
   return false;
 }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CatalogSnapshot, CatalogStore } from "../server/catalog/store.js";
 import type { BatchWorkerDeps } from "../worker/jobs/batch-context.js";
 import { dispatchBatch } from "../worker/jobs/dispatch-batch.js";
+import { finalizeBatch } from "../worker/jobs/finalize-batch.js";
 import { createSimulator } from "../worker/providers/simulator.js";
 import { allResults, expectBatchSettled, expectLedgerBalanced, makeItems, micros, mustCreate, untilTerminal } from "./helpers/batches.js";
 import { call, registerAgent, startTestServer, type TestServer } from "./helpers/server.js";
@@ -54,7 +55,7 @@ describe("dispatch", () => {
     expect(events.filter((k: string) => k === "dispatched")).toHaveLength(1);
   });
 
-  it("fails the items of a unit whose lane was withdrawn with no usable rung left, and bills none of them", async () => {
+  it("fails the items of a unit whose lane was withdrawn with no usable rung left, ends the batch and bills none of them", async () => {
     const agent = await registerAgent(api.base);
     const key = agent.test_api_key;
     const batch = await mustCreate(api.base, key, { items: makeItems(4, { prefix: "gone" }) });
@@ -70,6 +71,16 @@ describe("dispatch", () => {
     expect(items.map((i: { status: string; error: { code: string } }) => [i.status, i.error?.code])).toEqual(Array(4).fill(["failed", "lane_unavailable"]));
     const route = await routeOf(api, key, batch.id);
     expect(route.events.find((e: { kind: string }) => e.kind === "lane_failed")).toMatchObject({ lane_id: unit.lane_id, item_count: 4, reason: "the lane is no longer offered" });
+    // Nothing is left to collect, so dispatch itself enqueued the finalize step; run it as the worker would.
+    const finalize = await api.database.db.withSchema("pgboss").from("job").where({ name: "batch.finalize" }).whereRaw("data->>'batch_id' = ?", [batch.id]);
+    expect(finalize).toHaveLength(1);
+    await finalizeBatch(workerDeps(real), batch.id);
+    const ended = await call(api.base, "GET", `/v1/batches/${batch.id}`, { key });
+    expect(ended.body).toMatchObject({ status: "failed", batch: { error: { code: "all_items_failed" } } });
+    const money = await expectBatchSettled(api.database.db, batch.id);
+    expect(money.settled).toBe(0);
+    expect(money.released).toBe(Number(money.batch.reserved_micros));
+    await expectLedgerBalanced(api.database.db, agent.org_id, "test");
   });
 });
 

@@ -85,6 +85,9 @@ describe("bad input on create", () => {
       // Valid JSON and valid JS strings, but not storable in jsonb: a 500 until they were refused up front.
       ["a NUL character in a prompt", { items: [{ ...item, input: { messages: [{ role: "user", content: "a\u0000b" }] } }] }, 400, "invalid_request"],
       ["an unpaired surrogate in metadata", { items: [{ ...item, metadata: { note: "half \ud83d" } }] }, 400, "invalid_request"],
+      ["input nested 300 levels deep", { items: [{ ...item, input: { ...item.input, deep: JSON.parse("[".repeat(300) + "]".repeat(300)) } }] }, 400, "invalid_request"],
+      // Deeper than any recursive walk (ours, zod's, JSON.stringify's) could go: still a clean 400.
+      ["input nested 100,000 levels deep", `{"items":[{"customer_item_id":"d","model":"gpt-4o-mini","input":{"input":"x","deep":${"[".repeat(100_000)}${"]".repeat(100_000)}}}]}`, 400, "invalid_request"],
       ["an unpaired surrogate in a key", { items: [{ ...item, input: { ...item.input, ["\udc00"]: 1 } }] }, 400, "invalid_request"],
       ["duplicate customer_item_id", { items: [item, { ...good[1]!, customer_item_id: item.customer_item_id }] }, 400, "invalid_request"],
       ["items and input_file_id", { items: good, input_file_id: "file_x" }, 400, "invalid_request"],
@@ -117,6 +120,10 @@ describe("bad input on create", () => {
       expect(res.body.error.request_id, name).toBeTruthy();
       expect(typeof res.body.error.message, name).toBe("string");
     }
+    // The same deep item to a quote (no idempotency record to compute first): 400 as well.
+    const deep = `{"items":[{"customer_item_id":"d","model":"gpt-4o-mini","input":{"input":"x","deep":${"[".repeat(100_000)}${"]".repeat(100_000)}}}]}`;
+    const deepQuote = await call(srv.base, "POST", "/v1/quotes/model", { key, body: deep });
+    expect([deepQuote.status, deepQuote.body.error.code]).toEqual([400, "invalid_request"]);
     const after = await snapshot();
     // Only 404/422 outcomes are stored against their idempotency keys (as Stripe does); nothing else moved.
     expect({ ...after, stored_responses: 0 }).toEqual({ ...before, stored_responses: 0 });

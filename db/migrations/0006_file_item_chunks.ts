@@ -25,10 +25,16 @@ export async function up(knex: Knex): Promise<void> {
     t.primary(["file_id", "seq"]);
   });
   await knex.raw("ALTER TABLE file_item_chunks ALTER COLUMN items SET STORAGE EXTERNAL");
+  // Existing uploads are cut as the parser cuts them: at most 1,000 items, and a new chunk at every
+  // 8 MB of text (so no chunk nears PostgreSQL's 1 GB value limit, whatever the items' size).
   await knex.raw(`
     INSERT INTO file_item_chunks (file_id, seq, first_idx, lines, items)
-    SELECT file_id, idx / 1000, min(idx), array_agg(line ORDER BY idx), string_agg(item, E'\\n' ORDER BY idx)
-    FROM file_items GROUP BY file_id, idx / 1000`);
+    SELECT file_id, (row_number() OVER (PARTITION BY file_id ORDER BY min(idx)) - 1)::int, min(idx),
+           array_agg(line ORDER BY idx), string_agg(item, E'\\n' ORDER BY idx)
+      FROM (SELECT file_id, idx, line, item, idx / 1000 AS by_count,
+                   sum(octet_length(item)) OVER (PARTITION BY file_id ORDER BY idx) / 8388608 AS by_size
+              FROM file_items) AS f
+     GROUP BY file_id, by_count, by_size`);
   await knex.schema.dropTable("file_items");
 }
 

@@ -196,8 +196,10 @@ export async function resultTextsPage(db: Db, batchId: string, afterIdx: number,
  * usually newer than the table's statistics, so the planner guesses a few hundred rows for it and
  * picks a bitmap scan of every remaining item plus a sort — on each page: 0.5 s a page, spilling
  * to disk, on a 100,000-item batch. Without sorts or bitmap scans to choose, it walks the index.
+ * Call it with the pool, not inside a transaction: there the settings would last to its end.
  */
 async function inKeyOrder<T>(db: Db, page: (trx: Db) => Promise<T>): Promise<T> {
+  if ((db as { isTransaction?: boolean }).isTransaction) throw new Error("inKeyOrder runs its own transaction: call it with the pool");
   return db.transaction(async (trx) => {
     await trx.raw("SET LOCAL enable_sort = off");
     await trx.raw("SET LOCAL enable_bitmapscan = off");

@@ -142,11 +142,14 @@ export function operationOf(item: ManifestItem, manifestDefault?: Operation): Op
 // are valid in JSON text (as \u escapes) and in JS strings, so they must be refused up front.
 const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 
+/** Deeper than this, a value is refused: the walks here and PostgreSQL's jsonb parser recurse. */
+export const MAX_NESTING = 256;
+
 /** The first string (key or value) in `value` that PostgreSQL can't store, with its path and why. */
 export function unstorableString(value: unknown): { path: (string | number)[]; message: string } | undefined {
   // The path is built on the way back out, so the walk over a valid item allocates nothing.
   const path: (string | number)[] = [];
-  const bad = findBad(value, path);
+  const bad = findBad(value, path, 0);
   return bad === undefined ? undefined : { path: path.reverse(), message: bad };
 }
 
@@ -156,16 +159,18 @@ function badString(s: string): string | undefined {
   return undefined;
 }
 
-function findBad(value: unknown, path: (string | number)[]): string | undefined {
+function findBad(value: unknown, path: (string | number)[], depth: number): string | undefined {
   if (typeof value === "string") return badString(value);
+  if (value === null || typeof value !== "object") return undefined;
+  if (depth >= MAX_NESTING) return `is nested more than ${MAX_NESTING} levels deep`;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const bad = findBad(value[i], path);
+      const bad = findBad(value[i], path, depth + 1);
       if (bad) return (path.push(i), bad);
     }
-  } else if (value !== null && typeof value === "object") {
+  } else {
     for (const k in value) {
-      const bad = badString(k) ?? findBad((value as Record<string, unknown>)[k], path);
+      const bad = badString(k) ?? findBad((value as Record<string, unknown>)[k], path, depth + 1);
       if (bad) return (path.push(k), bad);
     }
   }

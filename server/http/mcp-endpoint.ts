@@ -10,7 +10,11 @@ const MCP_PATHS = new Set(["/mcp", "/mcp/"]);
 // that an API process whose clients never speak MCP should not carry.
 let mcpModules: Promise<[typeof import("@modelcontextprotocol/sdk/server/streamableHttp.js"), typeof import("../../mcp/in-process.js"), typeof import("../../mcp/server.js")]> | undefined;
 const loadMcp = () =>
-  (mcpModules ??= Promise.all([import("@modelcontextprotocol/sdk/server/streamableHttp.js"), import("../../mcp/in-process.js"), import("../../mcp/server.js")]));
+  (mcpModules ??= Promise.all([import("@modelcontextprotocol/sdk/server/streamableHttp.js"), import("../../mcp/in-process.js"), import("../../mcp/server.js")])
+    .catch((err: unknown) => {
+      mcpModules = undefined; // a failed load is tried again by the next request, not cached
+      throw err;
+    }));
 
 /**
  * `/mcp`: the MCP tools over Streamable HTTP, stateless — every POST gets a fresh server and

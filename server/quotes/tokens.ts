@@ -35,7 +35,14 @@ const counters = new Map<string, Promise<Counter>>();
 function counterFor(family: string): { family: string; counter: Promise<Counter> } {
   const f = LOADERS[family] ? family : (PROXY_FAMILY[family] ?? "o200k");
   let c = counters.get(f);
-  if (!c) counters.set(f, (c = LOADERS[f]!()));
+  if (!c) {
+    // A failed load is tried again at the next quote, not cached.
+    c = LOADERS[f]!().catch((err: unknown) => {
+      counters.delete(f);
+      throw err;
+    });
+    counters.set(f, c);
+  }
   return { family: f, counter: c };
 }
 

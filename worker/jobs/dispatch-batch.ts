@@ -2,7 +2,7 @@ import * as batchesQ from "../../db/queries/batches.js";
 import type { WorkUnitRow } from "../../db/queries/batches.js";
 import type { Db } from "../../db/connection.js";
 import type { Lane } from "../../server/catalog/types.js";
-import type { BatchWorkerDeps } from "./batch-context.js";
+import { finalizeIfDone, type BatchWorkerDeps } from "./batch-context.js";
 import { spawnWorkUnits } from "./fallback.js";
 
 /**
@@ -28,6 +28,8 @@ export async function dispatchBatch(deps: BatchWorkerDeps, batchId: string): Pro
     for (const u of units) await deps.jobs.send(trx, "submit", { work_unit_id: u.id });
     await batchesQ.updateBatch(trx, batchId, { status: "dispatched", dispatched_at: trx.fn.now() });
     await batchesQ.addRouteEvent(trx, batchId, "dispatched", { work_units: units });
+    // Every item may have failed here (no usable lane): nothing else would then finalize the batch.
+    await finalizeIfDone(trx, deps, batchId);
   });
 }
 
@@ -58,12 +60,15 @@ async function rerouteUnavailable(trx: Db, deps: BatchWorkerDeps, batchId: strin
     const at = wu.fallback_order.findIndex((id) => usable(snapshot.laneById.get(id)));
     const gone = !snapshot.laneById.has(wu.lane_id);
     if (at === -1 && !gone) continue;
-    const rows = (await trx("batch_items").where({ work_unit_id: wu.id, status: "queued" }).select("idx")) as { idx: number }[];
+    // `processing` too: a submit re-sent by the stale-batch sweep may have started some (it then
+    // finds its unit failed and records nothing).
+    const open = ["queued", "processing"];
+    const rows = (await trx("batch_items").where({ work_unit_id: wu.id }).whereIn("status", open).select("idx")) as { idx: number }[];
     const idxs = rows.map((r) => r.idx);
     await batchesQ.updateWorkUnit(trx, wu.id, { status: "failed", finished_at: trx.fn.now() });
     const reason = gone ? "the lane is no longer offered" : "the lane is unhealthy";
     if (at === -1) {
-      await trx("batch_items").where({ work_unit_id: wu.id, status: "queued" }).update({
+      await trx("batch_items").where({ work_unit_id: wu.id }).whereIn("status", open).update({
         status: "failed", finished_at: trx.fn.now(),
         error: JSON.stringify({ code: "lane_unavailable", message: `${wu.lane_id}: ${reason}, and no lane of its fallback ladder is available.` }),
       });

@@ -19,7 +19,12 @@ export async function reviveStaleBatches(deps: BatchWorkerDeps, staleAfterSecond
     .select("id", "status");
   for (const b of stale as { id: string; status: string }[]) {
     await deps.db.transaction(async (trx) => {
-      if (["pending", "queued", "routing"].includes(b.status)) await deps.jobs.send(trx, "dispatch", { batch_id: b.id });
+      // Before dispatch has finished, its own step is the one to send: it sends the submits.
+      if (["pending", "queued", "routing"].includes(b.status)) {
+        await deps.jobs.send(trx, "dispatch", { batch_id: b.id });
+        await trx("batches").where({ id: b.id }).update({ updated_at: trx.fn.now() });
+        return;
+      }
       if (b.status === "cancelling") await deps.jobs.send(trx, "cancel", { batch_id: b.id });
       const units = await trx("work_units").where({ batch_id: b.id }).whereIn("status", ["pending", "submitted"]).select("id", "status");
       for (const u of units as { id: string; status: string }[]) {

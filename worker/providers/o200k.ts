@@ -11,7 +11,13 @@ let loading: Promise<O200k> | undefined;
 
 export async function loadO200k(): Promise<void> {
   if (loaded) return;
-  loading ??= import("gpt-tokenizer/encoding/o200k_base").then((m) => (loaded = m));
+  loading ??= import("gpt-tokenizer/encoding/o200k_base").then(
+    (m) => (loaded = m),
+    (err: unknown) => {
+      loading = undefined; // tried again at the next use, not cached
+      throw err;
+    },
+  );
   await loading;
 }
 

@@ -17,7 +17,6 @@ const INT4_OID = 23;
 export class BinaryRows {
   private buf: Buffer;
   private at = 0;
-  rows = 0;
 
   constructor(initialBytes = 64 * 1024) {
     this.buf = Buffer.allocUnsafe(initialBytes);
@@ -27,7 +26,6 @@ export class BinaryRows {
   row(fields: number): this {
     this.room(2);
     this.at = this.buf.writeInt16BE(fields, this.at);
-    this.rows++;
     return this;
   }
 
@@ -97,7 +95,6 @@ export class BinaryRows {
     const out = this.buf.subarray(0, this.at);
     this.buf = Buffer.allocUnsafe(this.buf.length);
     this.at = 0;
-    this.rows = 0;
     return out;
   }
 

@@ -143,7 +143,7 @@ export function operationOf(item: ManifestItem, manifestDefault?: Operation): Op
 const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 
 /** Deeper than this, a value is refused: the walks here and PostgreSQL's jsonb parser recurse. */
-export const MAX_NESTING = 256;
+const MAX_NESTING = 256;
 
 /** The first string (key or value) in `value` that PostgreSQL can't store, with its path and why. */
 export function unstorableString(value: unknown): { path: (string | number)[]; message: string } | undefined {

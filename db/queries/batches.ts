@@ -227,13 +227,15 @@ export async function laneSummary(db: Db, batchId: string) {
 }
 
 /** Keyset page of finished items in manifest order: the last page costs what the first does. */
+/** Item statuses reported as a failed result (cancelled and expired keep their own error code). */
+export const FAILED_RESULT_STATUSES: readonly string[] = ["failed", "cancelled", "expired"];
+
 export async function resultsPage(db: Db, batchId: string, afterIdx: number, limit: number, status?: "completed" | "failed"): Promise<BatchItemRow[]> {
   return inKeyOrder(db, async (trx) => {
     const q = trx<BatchItemRow>("batch_items").where({ batch_id: batchId }).andWhere("idx", ">", afterIdx).orderBy("idx").limit(limit);
-    // Cancelled and expired items are reported as failed (with their own error code).
     if (status === "completed") q.andWhere("status", "completed");
-    else if (status === "failed") q.whereIn("status", ["failed", "cancelled", "expired"]);
-    else q.whereIn("status", ["completed", "failed", "cancelled", "expired"]);
+    else if (status === "failed") q.whereIn("status", FAILED_RESULT_STATUSES);
+    else q.whereIn("status", ["completed", ...FAILED_RESULT_STATUSES]);
     return q;
   });
 }

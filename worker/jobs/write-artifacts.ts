@@ -9,7 +9,7 @@ import type { BatchWorkerDeps } from "./batch-context.js";
 const PAGE = 5000;
 
 async function* lines(deps: BatchWorkerDeps, batchId: string, completed: boolean) {
-  const statuses = completed ? ["completed"] : ["failed", "cancelled", "expired"];
+  const statuses = completed ? ["completed"] : batchesQ.FAILED_RESULT_STATUSES;
   let after = -1;
   for (;;) {
     const rows = await batchesQ.resultTextsPage(deps.db, batchId, after, PAGE, statuses);

@@ -1,5 +1,4 @@
 import fs from "node:fs/promises";
-import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -9,6 +8,7 @@ import { migrate } from "../db/migrate.js";
 import { syncSeedCatalog } from "../server/catalog/store.js";
 import { loadConfig } from "../server/config.js";
 import { createApp } from "../server/http/app.js";
+import { listen } from "../server/http/listen.js";
 import { createLogger } from "../server/logger.js";
 import { startPlatform } from "../server/platform.js";
 
@@ -35,9 +35,7 @@ export async function startBenchPlatform(env: Record<string, string> = {}): Prom
   const config = loadConfig({ LOG_LEVEL: "silent", BATCHROUTER_DATA_DIR: dir, RATE_LIMIT_PER_KEY_PER_MIN: "1000000", RATE_LIMIT_PER_IP_PER_MIN: "1000000", ...env });
   const platform = await startPlatform({ config, db, url, logger: createLogger(process.env.BENCH_LOG_LEVEL ?? "silent"), role: "all", worker: { simulator: { turnaroundMs: 0 } } });
   const { app } = createApp(platform.appDeps);
-  const server = await new Promise<Server>((resolve) => {
-    const s = app.listen(0, "127.0.0.1", () => resolve(s));
-  });
+  const server = await listen(app, 0, "127.0.0.1");
   return {
     base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     db,

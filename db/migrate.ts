@@ -8,6 +8,7 @@ import * as m0005 from "./migrations/0005_file_items_text.js";
 import * as m0006 from "./migrations/0006_file_item_chunks.js";
 import * as m0007 from "./migrations/0007_batch_item_output_json.js";
 import * as m0008 from "./migrations/0008_quote_plan_json.js";
+import * as m0009 from "./migrations/0009_delivery_webhooks_per_environment.js";
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -22,6 +23,7 @@ const MIGRATIONS: [string, Migration][] = [
   ["0006_file_item_chunks", m0006],
   ["0007_batch_item_output_json", m0007],
   ["0008_quote_plan_json", m0008],
+  ["0009_delivery_webhooks_per_environment", m0009],
 ];
 
 const source: Knex.MigrationSource<[string, Migration]> = {

@@ -2,7 +2,7 @@ import type { ZodType } from "zod";
 import type { Actor } from "../server/accounts/actor.js";
 import { getAccount, requireScope } from "../server/accounts/service.js";
 import type { Scope } from "../server/accounts/schemas.js";
-import { createBatch } from "../server/batches/create.js";
+import { CREATE_BATCH_SECRET_FIELDS, createBatch } from "../server/batches/create.js";
 import { createBatchSchema, listBatchesQuery, resultsQuery } from "../server/batches/schemas.js";
 import * as batches from "../server/batches/service.js";
 import { listModels, listWorkflowProducts } from "../server/catalog/presenters.js";
@@ -39,8 +39,8 @@ export function inProcessPlatform(deps: AppDeps, actor: Actor, request: { origin
     if (!r.success) throw validationError(where, r.error);
     return r.data;
   };
-  const idempotent = (path: string, body: Json, key: string, status: number, run: () => Promise<Json>) =>
-    guardedIdempotency(deps, actor, request.requestId, { path, body, key, status }, run);
+  const idempotent = (path: string, body: Json, key: string, status: number, run: () => Promise<Json>, secretFields?: readonly string[]) =>
+    guardedIdempotency(deps, actor, request.requestId, { path, body, key, status, secretFields }, run);
 
   return {
     transport: "http",
@@ -58,7 +58,7 @@ export function inProcessPlatform(deps: AppDeps, actor: Actor, request: { origin
     listWorkflowProducts: () => guard(null, async () => listWorkflowProducts(await deps.catalog.get())),
     quote: (body) => guard("quote", () => quotes.quoteManifest(deps, actor, parse(quoteRequestSchema, body, "body"))),
     createBatch: (body, key) => guard("submit", () =>
-      idempotent("/v1/batches", body, key, 202, async () => ({ batch: await createBatch(deps, actor, parse(createBatchSchema, body, "body")) }))),
+      idempotent("/v1/batches", body, key, 202, async () => ({ batch: await createBatch(deps, actor, parse(createBatchSchema, body, "body")) }), CREATE_BATCH_SECRET_FIELDS)),
     getBatch: (id) => guard("read", () => batches.getBatch(deps, actor, id, false)),
     listBatches: (query) => guard("read", () => batches.listBatches(deps, actor, parse(listBatchesQuery, query, "query"))),
     results: (id, query) => guard("read", () => batches.results(deps, actor, id, parse(resultsQuery, query, "query"))),
@@ -79,10 +79,10 @@ export function inProcessPlatform(deps: AppDeps, actor: Actor, request: { origin
  */
 async function guardedIdempotency(
   deps: AppDeps, actor: Actor, requestId: string,
-  req: { path: string; body: Json; key: string; status: number },
+  req: { path: string; body: Json; key: string; status: number; secretFields?: readonly string[] },
   run: () => Promise<Json>,
 ): Promise<Idempotent> {
-  const call = { db: deps.db, scope: `${actor.org_id}:${actor.environment}`, key: req.key, fingerprint: jsonFingerprint("POST", req.path, req.body), requestId };
+  const call = { db: deps.db, scope: `${actor.org_id}:${actor.environment}`, key: req.key, fingerprint: jsonFingerprint("POST", req.path, req.body), requestId, secretFields: req.secretFields };
   const outcome = await runIdempotent(call, async () => ({ status: req.status, body: await run(), headers: {} }));
   const body = outcome.response.body as Json;
   if (outcome.replayed && outcome.response.status >= 400) {

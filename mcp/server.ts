@@ -1,4 +1,5 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { answerInvalidParams } from "./invalid-params.js";
 import type { Platform } from "./platform.js";
 import { getAccount, registerAgent } from "./tools/account.js";
 import { cancelBatch, getArtifactUrl, getBatchResults, getBatchStatus, listBatches } from "./tools/batches.js";
@@ -31,5 +32,7 @@ const INSTRUCTIONS = [
 export function buildMcpServer(platform: Platform, opts: Omit<ToolEnv, "platform"> = {}): McpServer {
   const server = new McpServer(SERVER_INFO, { instructions: INSTRUCTIONS });
   registerTools(server, TOOLS, { platform, ...opts });
+  // Last, so it wraps every request handler, the SDK's own (initialize, ping) and ours.
+  answerInvalidParams(server.server);
   return server;
 }

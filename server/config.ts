@@ -22,6 +22,12 @@ export const configSchema = z.object({
   BATCHROUTER_SIGNUP_CREDIT_USD: usd.default("0"),
   BATCHROUTER_TEST_CREDIT_USD: usd.default("100"),
   BATCHROUTER_ALLOW_PRIVATE_WEBHOOKS: flag,
+  /** Browser origins (comma-separated, e.g. `https://console.example.com`) allowed to call /mcp besides the server's own. */
+  BATCHROUTER_ALLOWED_ORIGINS: z
+    .string()
+    .default("")
+    .transform((v) => v.split(",").map((o) => o.trim()).filter(Boolean))
+    .pipe(z.array(z.string().url("each entry must be an origin such as https://app.example.com"))),
   RATE_LIMIT_PER_KEY_PER_MIN: z.coerce.number().int().positive().default(600),
   RATE_LIMIT_PER_IP_PER_MIN: z.coerce.number().int().positive().default(1200),
   AGENT_REGISTER_PER_IP_PER_HOUR: z.coerce.number().int().positive().default(20),
@@ -57,4 +63,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...parsed.data,
     BATCHROUTER_DATA_DIR: path.resolve(parsed.data.BATCHROUTER_DATA_DIR),
   });
+}
+
+/**
+ * The base URL clients reach the API at, for links sent where there is no request to take the
+ * origin from (webhook events): BATCHROUTER_PUBLIC_URL, else the address the API listens on.
+ */
+export function publicBaseUrl(config: Pick<Config, "BATCHROUTER_PUBLIC_URL" | "HOST" | "PORT">): string {
+  if (config.BATCHROUTER_PUBLIC_URL) return config.BATCHROUTER_PUBLIC_URL.replace(/\/+$/, "");
+  const host = config.HOST === "0.0.0.0" || config.HOST === "::" ? "127.0.0.1" : config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST;
+  return `http://${host}:${config.PORT}`;
 }

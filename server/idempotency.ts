@@ -21,6 +21,11 @@ export interface IdempotentCall {
   key: string;
   fingerprint: string;
   requestId: string;
+  /**
+   * Fields (dotted paths) of the success body that are secrets shown once (a new API key): stored — and so
+   * replayed — as null, so no secret ever sits in the idempotency store or reaches a second caller.
+   */
+  secretFields?: readonly string[];
 }
 
 /** The request's identity: method, path and body (canonical JSON, or the raw bytes' base64). */
@@ -65,7 +70,23 @@ export async function runIdempotent(call: IdempotentCall, run: () => Promise<Sto
     }
     throw err;
   }
-  if (response.status < 400) await idem.complete(db, scope, key, response.status, JSON.stringify(response.body ?? null), response.headers);
+  if (response.status < 400) await idem.complete(db, scope, key, response.status, JSON.stringify(withoutSecrets(response.body ?? null, call.secretFields)), response.headers);
   else await idem.release(db, scope, key);
   return { replayed: false, response };
+}
+
+/** The body to keep for replays: each secret field (a dotted path, "batch.webhook.secret") set to null. */
+function withoutSecrets(body: unknown, fields: readonly string[] | undefined): unknown {
+  let kept = body;
+  for (const field of fields ?? []) kept = nulled(kept, field.split("."));
+  return kept;
+}
+
+/** A copy of `value` with the field at `path` set to null; `value` itself when the path isn't there. */
+function nulled(value: unknown, path: string[]): unknown {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+  const [head, ...rest] = path as [string, ...string[]];
+  const obj = value as Record<string, unknown>;
+  if (!(head in obj)) return value;
+  return { ...obj, [head]: rest.length === 0 ? null : nulled(obj[head], rest) };
 }

@@ -4,6 +4,7 @@ import { syncSeedCatalog } from "./catalog/store.js";
 import { loadConfig } from "./config.js";
 import { openDatabase } from "./database.js";
 import { createApp } from "./http/app.js";
+import { listen } from "./http/listen.js";
 import { createLogger } from "./logger.js";
 import { startPlatform } from "./platform.js";
 
@@ -29,10 +30,7 @@ async function main() {
   let server: Server | null = null;
   if (role !== "worker") {
     const { app } = createApp(platform.appDeps);
-    server = await new Promise<Server>((resolve, reject) => {
-      const s = app.listen(config.PORT, config.HOST, () => resolve(s));
-      s.once("error", reject);
-    });
+    server = await listen(app, config.PORT, config.HOST);
     const address = server.address();
     const port = typeof address === "object" && address ? address.port : config.PORT;
     const base = config.BATCHROUTER_PUBLIC_URL ?? `http://${config.HOST === "0.0.0.0" ? "127.0.0.1" : config.HOST}:${port}`;

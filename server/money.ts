@@ -19,6 +19,15 @@ export function parseUsd(value: string): Micros {
   return m[1] ? -micros : micros;
 }
 
+/** parseUsd, or undefined for text that isn't an amount or is past 2^53 micro-dollars. */
+export function tryParseUsd(value: string): Micros | undefined {
+  try {
+    return parseUsd(value);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Formats micro-dollars as a decimal string with exactly 6 places. */
 export function formatUsd(micros: Micros | bigint): string {
   const v = BigInt(micros);

@@ -84,7 +84,7 @@ const ended = (id: string) => waitFor(`delivery ${id} to end`, async () => {
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  await database.db("orgs").insert({ id: orgId, name: "Hooks Inc", webhook_url: `http://127.0.0.1:1/unused`, webhook_secret_enc: seal(orgSecret) });
+  await database.db("orgs").insert({ id: orgId, name: "Hooks Inc" });
   receiver = http.createServer((req, res) => {
     let body = "";
     req.setEncoding("utf8");
@@ -99,7 +99,11 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
   base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-  await database.db("orgs").where({ id: orgId }).update({ webhook_url: `${base}/org-default` });
+  // The test environment's default webhook; the live one points elsewhere and must never be used.
+  await database.db("delivery_webhooks").insert([
+    { org_id: orgId, environment: "test", url: `${base}/org-default`, secret_enc: seal(orgSecret) },
+    { org_id: orgId, environment: "live", url: `${base}/live-default`, secret_enc: seal("live-default-secret") },
+  ]);
 
   boss = createBoss(database.url, { supervise: true });
   boss.on("error", () => undefined);
@@ -185,7 +189,7 @@ describe("webhook delivery", () => {
     expect(jobs.rows[0].n).toBe(0);
   });
 
-  it("sends a batch without its own webhook to the org default, signed with the org's secret; progress at most every 30 s", async () => {
+  it("sends a batch without its own webhook to its environment's default, signed with that secret; progress at most every 30 s", async () => {
     const batchId = await insertBatch(null);
     const emit = (type: "batch.progress" | "batch.submitted") =>
       database.db.transaction((trx) => emitBatchEvent(trx, boss, type, facts(batchId)));
@@ -196,6 +200,7 @@ describe("webhook delivery", () => {
     const got = received.filter((r) => r.path === "/org-default");
     expect(got.map((r) => JSON.parse(r.body).type).sort()).toEqual(["batch.progress", "batch.submitted"]);
     for (const r of got) expect(verifyStandardWebhook(r.body, orgSecret, r.headers)).toEqual({ ok: true });
+    expect(received.filter((r) => r.path === "/live-default")).toEqual([]);
     expect((await listDeliveries(database.db, orgId, "test", batchId)).data.map((d) => d.id)).toEqual([progress, submitted]);
   });
 

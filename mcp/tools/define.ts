@@ -1,6 +1,8 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { CallToolRequestSchema, ErrorCode, McpError, type CallToolResult, type ToolAnnotations } from "@modelcontextprotocol/sdk/types.js";
 import type { z } from "zod";
+import { jsonPointer } from "../../server/json-pointer.js";
+import { unstorableValue } from "../../server/text-guard.js";
 import { PlatformError, type Json, type Platform } from "../platform.js";
 import { toolError } from "./errors.js";
 
@@ -31,17 +33,23 @@ export interface Tool<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject
 export const defineTool = <I extends z.ZodObject, O extends z.ZodObject>(tool: Tool<I, O>): Tool =>
   tool as unknown as Tool;
 
-/** Zod issues as the API's `details.errors[] = {path, message}`, with JSON-Pointer paths. */
-function invalidArguments(error: z.ZodError): PlatformError {
-  const errors = error.issues.map((i) => ({ path: `/${i.path.map(String).join("/")}`, message: i.message }));
+/** Issues as the API's `details.errors[] = {path, message}`, with JSON-Pointer paths. */
+function invalidArguments(issues: readonly { path: readonly PropertyKey[]; message: string }[]): PlatformError {
+  const errors = issues.map((i) => ({ path: jsonPointer(i.path), message: i.message }));
   const first = errors[0]!;
   return new PlatformError("invalid_request", `Invalid arguments: ${first.path === "/" ? "" : `${first.path}: `}${first.message}.`, 400, { errors });
 }
 
 /** Validates, runs and answers one call; every failure is a tool error, never a thrown one. */
 async function handle(tool: Tool, rawArgs: unknown, env: ToolEnv): Promise<CallToolResult> {
+  // /mcp reads its own body (no JSON body parser, so no HTTP-edge guard): a NUL or lone surrogate
+  // in any string — a metadata value, an id, a cursor — would reach PostgreSQL and fail there as an
+  // internal error. One check here covers every tool and both transports. Before the schema, so
+  // nesting too deep for a recursive parse is refused first.
+  const unstorable = unstorableValue(rawArgs);
+  if (unstorable) return toolError(invalidArguments([unstorable]), env, tool.name);
   const args = tool.input.safeParse(rawArgs ?? {});
-  if (!args.success) return toolError(invalidArguments(args.error), env, tool.name);
+  if (!args.success) return toolError(invalidArguments(args.error.issues), env, tool.name);
   let outcome: ToolOutcome;
   try {
     outcome = await tool.run(args.data as never, env);

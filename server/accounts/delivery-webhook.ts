@@ -1,8 +1,8 @@
 import { z } from "zod";
 import type { Db } from "../../db/connection.js";
+import * as hooksQ from "../../db/queries/delivery-webhooks.js";
 import type { Config } from "../config.js";
 import { decrypt, deriveKey, encrypt } from "../crypto.js";
-import { errors } from "../errors.js";
 import { checkWebhookUrl } from "../webhooks/url-guard.js";
 import type { Actor } from "./actor.js";
 
@@ -17,28 +17,35 @@ interface Deps {
   secret: Buffer;
 }
 
-const sealKey = (deps: Deps) => deriveKey(deps.secret, "webhook-secret");
+export const webhookSealKey = (platformSecret: Buffer) => deriveKey(platformSecret, "webhook-secret");
 
-function present(url: string | null, sealed: string | null, deps: Deps) {
-  if (!url || !sealed) return { object: "delivery_webhook", url: null, secret_last4: null };
-  return { object: "delivery_webhook", url, secret_last4: decrypt(sealKey(deps), sealed).slice(-4) };
+function present(row: { url: string | null; secret_enc: string } | undefined, deps: Deps) {
+  return {
+    object: "delivery_webhook",
+    url: row?.url ?? null,
+    // A row without a URL only holds the secret that signs batches naming their own webhook_url.
+    secret_last4: row ? decrypt(webhookSealKey(deps.secret), row.secret_enc).slice(-4) : null,
+  };
 }
 
-/** PUT /v1/auth/account/delivery-webhook: the org's default webhook (both environments share it). */
+/**
+ * PUT /v1/auth/account/delivery-webhook: the default webhook of the key's environment (test and
+ * live each have their own, so a test key can never redirect live events). Its secret also signs
+ * this environment's batches that give a webhook_url without a secret, from their creation on.
+ */
 export async function setDeliveryWebhook(deps: Deps, actor: Actor, input: z.infer<typeof deliveryWebhookInput>) {
   checkWebhookUrl(input.url, { allowPrivate: deps.config.BATCHROUTER_ALLOW_PRIVATE_WEBHOOKS });
-  const sealed = encrypt(sealKey(deps), input.secret);
-  await deps.db("orgs").where({ id: actor.org_id }).update({ webhook_url: input.url, webhook_secret_enc: sealed });
-  return present(input.url, sealed, deps);
+  const sealed = encrypt(webhookSealKey(deps.secret), input.secret);
+  await hooksQ.putDeliveryWebhook(deps.db, actor.org_id, actor.environment, input.url, sealed);
+  return present({ url: input.url, secret_enc: sealed }, deps);
 }
 
 export async function getDeliveryWebhook(deps: Deps, actor: Actor) {
-  const org = await deps.db("orgs").where({ id: actor.org_id }).first("webhook_url", "webhook_secret_enc");
-  if (!org) throw errors.notFound("account");
-  return present(org.webhook_url, org.webhook_secret_enc, deps);
+  return present(await hooksQ.getDeliveryWebhook(deps.db, actor.org_id, actor.environment), deps);
 }
 
+/** Removes the environment's default webhook and its secret (batches already created keep theirs). */
 export async function deleteDeliveryWebhook(deps: Deps, actor: Actor) {
-  await deps.db("orgs").where({ id: actor.org_id }).update({ webhook_url: null, webhook_secret_enc: null });
+  await hooksQ.deleteDeliveryWebhook(deps.db, actor.org_id, actor.environment);
   return { object: "delivery_webhook", url: null, secret_last4: null, deleted: true };
 }

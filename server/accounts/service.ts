@@ -137,8 +137,21 @@ export async function createKey(deps: AccountDeps, actor: Actor, input: CreateKe
   if (expiresAt && expiresAt.getTime() <= Date.now()) {
     throw errors.invalidRequest("`expires_at` must be in the future.", [{ path: "/expires_at", message: "must be in the future" }]);
   }
-  const { secret, row } = await issueKey(deps.db, actor.org_id, environment, input.name ?? input.label ?? null, input.scopes ?? SCOPES, expiresAt);
+  // A key grants only what it holds: by default its own scopes, never more (scopes only narrow).
+  const scopes = input.scopes ?? actor.scopes;
+  refuseScopesNotHeld(actor, scopes, "grant");
+  const { secret, row } = await issueKey(deps.db, actor.org_id, environment, input.name ?? input.label ?? null, scopes, expiresAt);
   return { ...presentKey(row), api_key: secret };
+}
+
+/** 403 unless `actor` holds every scope in `scopes`: a key can't grant, or take over, more than it has. */
+function refuseScopesNotHeld(actor: Actor, scopes: readonly Scope[], action: "grant" | "rotate" | "revoke"): void {
+  const missing = [...new Set(scopes)].filter((s) => !actor.scopes.includes(s));
+  if (missing.length === 0) return;
+  const what = action === "grant"
+    ? "A key can only grant scopes it holds itself"
+    : `A key can only ${action} keys whose scopes it holds itself`;
+  throw new AppError("forbidden", `${what}; this key lacks ${missing.map((m) => `\`${m}\``).join(", ")}.`, { missing_scopes: missing, held_scopes: actor.scopes });
 }
 
 export async function listKeys(deps: AccountDeps, actor: Actor) {
@@ -154,6 +167,8 @@ async function ownKey(deps: AccountDeps, actor: Actor, id: string): Promise<ApiK
 
 export async function rotateKey(deps: AccountDeps, actor: Actor, id: string, graceSeconds: number) {
   const row = await ownKey(deps, actor, id);
+  // Rotating hands out the key's new secret, so it would be a way to gain that key's scopes.
+  refuseScopesNotHeld(actor, row.scopes as Scope[], "rotate");
   if (row.revoked_at) throw new AppError("invalid_state", "A revoked key cannot be rotated.");
   const secret = newKeySecret(row.environment);
   const rotated = await keysQ.rotateKeySecret(deps.db, row.id, hashSecret(secret), visiblePrefix(secret), graceSeconds);
@@ -162,6 +177,7 @@ export async function rotateKey(deps: AccountDeps, actor: Actor, id: string, gra
 
 export async function revokeKey(deps: AccountDeps, actor: Actor, id: string) {
   const row = await ownKey(deps, actor, id);
+  refuseScopesNotHeld(actor, row.scopes as Scope[], "revoke");
   return presentKey(await keysQ.revokeKey(deps.db, row.id));
 }
 

@@ -8,6 +8,7 @@ import { STANDARD_FEE_BPS } from "../catalog/fees.js";
 import type { CatalogSnapshot, CatalogStore } from "../catalog/store.js";
 import { SLA_DEADLINE_HOURS, type Lane, type SlaTier } from "../catalog/types.js";
 import type { Config } from "../config.js";
+import type { ArtifactStore } from "../files/artifact-store.js";
 import { AppError, errors } from "../errors.js";
 import { newId } from "../ids.js";
 import type { JobSender } from "../jobs/batches.js";
@@ -19,7 +20,7 @@ import { emitBatchEvent } from "./events.js";
 import { presentBatch } from "./present.js";
 import type { CreateBatchRequest } from "./schemas.js";
 import { unitLimit } from "./unit-limits.js";
-import { resolveWebhook, type WebhookTarget } from "./webhook-target.js";
+import { requestedWebhook, webhookForBatch, type WebhookTarget } from "./webhook-target.js";
 
 export interface BatchDeps {
   db: Db;
@@ -28,6 +29,7 @@ export interface BatchDeps {
   catalog: CatalogStore;
   jobs: JobSender;
   secret: Buffer;
+  artifacts: ArtifactStore;
 }
 
 interface PlanUnit {
@@ -96,7 +98,7 @@ export async function createBatch(deps: BatchDeps, actor: Actor, req: CreateBatc
   const snapshot = await deps.catalog.get();
   const rawItems = req.items ?? (await loadManifestItems(deps.db, actor, req.input_file_id!));
   const prepared = await prepareItems(snapshot, rawItems, { operation: req.operation ?? req.task, model: req.model });
-  const webhook: WebhookTarget | null = resolveWebhook(deps, req);
+  const requested = requestedWebhook(deps.config, req);
 
   let quote: QuoteRow | undefined;
   if (req.quote_id) {
@@ -111,7 +113,9 @@ export async function createBatch(deps: BatchDeps, actor: Actor, req: CreateBatc
   const batchId = newId("bat");
   const now = new Date();
   const slaDeadline = deadline(constraints.sla_tier, now);
+  let webhook: WebhookTarget | null = null;
   const row = await deps.db.transaction(async (trx) => {
+    webhook = requested && (await webhookForBatch(trx, deps.secret, actor, requested));
     if (quote) {
       const claimed = await trx("quotes").where({ id: quote.id }).whereNull("batch_id").andWhere("expires_at", ">", trx.fn.now())
         .update({ batch_id: batchId, accepted_at: trx.fn.now() });
@@ -140,11 +144,17 @@ export async function createBatch(deps: BatchDeps, actor: Actor, req: CreateBatc
     });
     await deps.jobs.send(trx, "dispatch", { batch_id: batchId });
     await deps.jobs.send(trx, "expire", { batch_id: batchId }, { startAfter: slaDeadline });
-    if (deps.boss) await emitBatchEvent(trx, deps.boss, batch, "batch.submitted");
+    if (deps.boss) await emitBatchEvent(trx, { boss: deps.boss, artifacts: deps.artifacts, config: deps.config }, batch, "batch.submitted");
     return batch;
   });
-  return presentBatch(deps.db, row);
+  const presented = await presentBatch(deps.db, row);
+  const newSecret = (webhook as WebhookTarget | null)?.newSecret;
+  // Shown once: the idempotency record keeps this answer without it (CREATE_BATCH_SECRET_FIELDS).
+  return newSecret ? { ...presented, webhook: { ...presented.webhook, secret: newSecret } } : presented;
 }
+
+/** Where the create answer (`{batch}`) carries a secret shown once: a webhook signing secret made for it. */
+export const CREATE_BATCH_SECRET_FIELDS = ["batch.webhook.secret"] as const;
 
 async function writeWorkUnits(trx: Trx, batchId: string, snapshot: CatalogSnapshot, plan: Plan, prepared: PreparedItems) {
   const units: Parameters<typeof batchesQ.insertWorkUnits>[1] = [];

@@ -5,21 +5,45 @@ import { hostedToolSchema, operationSchema, type Operation } from "../catalog/ty
  * One manifest item, whatever provider runs it (spec/api.md §3b). Used by quotes, batch creation,
  * uploaded manifests and the MCP tools, so the field descriptions are what an agent reads.
  */
-const textPart = z.looseObject({ type: z.enum(["text", "input_text", "output_text"]), text: z.string() });
-const imagePart = z.looseObject({
-  type: z.enum(["image_url", "input_image"]),
-  image_url: z.union([z.string(), z.looseObject({ url: z.string() })]),
+export const TEXT_PART_TYPES: ReadonlySet<string> = new Set(["text", "input_text", "output_text"]);
+export const IMAGE_PART_TYPES: ReadonlySet<string> = new Set(["image_url", "input_image"]);
+
+/**
+ * Images are fetched by the provider that runs the item, so only URLs a provider can and should
+ * fetch are taken: public https URLs and inline data: URIs. file:, http:, ftp: and the rest are
+ * refused here rather than handed on (file:///etc/passwd must never leave as a request).
+ */
+export const IMAGE_URL_RULE = "an image must be an https: URL or a data: URI (data:image/…;base64,…)";
+export const isAllowedImageUrl = (url: string): boolean => /^https:\/\/[^\s]+$/i.test(url) || /^data:image\/[a-z0-9.+-]+[;,]/i.test(url);
+
+/** One content part: text, image (https or data URL), or another typed part passed through as sent. */
+const contentPart = z.looseObject({ type: z.string().min(1) }).superRefine((part, ctx) => {
+  const p = part as Record<string, unknown>;
+  if (TEXT_PART_TYPES.has(part.type) && typeof p.text !== "string") {
+    ctx.addIssue({ code: "custom", path: ["text"], message: "a text part needs `text` (a string)" });
+  }
+  if (IMAGE_PART_TYPES.has(part.type)) {
+    const image = p.image_url;
+    const nested = image !== null && typeof image === "object";
+    const url = nested ? (image as Record<string, unknown>).url : image;
+    if (typeof url !== "string") ctx.addIssue({ code: "custom", path: nested ? ["image_url", "url"] : ["image_url"], message: `needs \`image_url\`: ${IMAGE_URL_RULE}` });
+    else if (!isAllowedImageUrl(url)) ctx.addIssue({ code: "custom", path: nested ? ["image_url", "url"] : ["image_url"], message: IMAGE_URL_RULE });
+  }
 });
-const contentPart = z.union([textPart, imagePart, z.looseObject({ type: z.string() })]);
 
 export const messageSchema = z.looseObject({
   role: z.enum(["system", "developer", "user", "assistant", "tool"]).describe("Who speaks."),
   content: z.union([z.string(), z.array(contentPart), z.null()]).describe("Text, or content parts (text, image_url / input_image)."),
 });
 
+/** The tool types an item may name: function tools, and the hosted tools of the catalog. */
+export const TOOL_TYPES: readonly string[] = ["function", ...hostedToolSchema.options];
+const TOOL_TYPE_SET: ReadonlySet<string> = new Set(TOOL_TYPES);
+
 export const toolSchema = z
   .looseObject({
-    type: z.string().min(1).describe('"function" for a function tool, or a hosted tool name such as "web_search".'),
+    type: z.string().refine((t) => TOOL_TYPE_SET.has(t), { message: `unknown tool type; one of ${TOOL_TYPES.join(", ")}` })
+      .describe('"function" for a function tool, or a hosted tool name such as "web_search".'),
   })
   .describe("A tool the model may call.");
 
@@ -36,11 +60,24 @@ export const itemSchema = z.strictObject({
 
 export type ManifestItem = z.infer<typeof itemSchema>;
 
+/**
+ * An element of a Responses-style `input` array: a message when it has a `role`, else a content
+ * part. Chosen by shape rather than by a union, so a bad image URL inside a message is reported as
+ * such, not as "matches neither".
+ */
+const inputElement = z.unknown().superRefine((v, ctx) => {
+  const schema = v !== null && typeof v === "object" && "role" in v ? messageSchema : contentPart;
+  const r = schema.safeParse(v);
+  if (!r.success) for (const issue of r.error.issues) ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
+});
+
 const responsesInput = z
   .looseObject({
     messages: z.array(messageSchema).min(1).optional(),
-    input: z.union([z.string().min(1), z.array(z.union([messageSchema, contentPart])).min(1)]).optional(),
+    input: z.union([z.string().min(1), z.array(inputElement).min(1)]).optional(),
     instructions: z.string().optional(),
+    temperature: z.number().min(0).max(2).optional(),
+    top_p: z.number().min(0).max(1).optional(),
     max_tokens: z.number().int().positive().optional(),
     max_output_tokens: z.number().int().positive().optional(),
     tools: z.array(toolSchema).optional(),
@@ -136,43 +173,4 @@ export function operationOf(item: ManifestItem, manifestDefault?: Operation): Op
   if (item.operation) return item.operation;
   if (manifestDefault) return manifestDefault;
   return hasImage(item.input) ? "vision" : "responses";
-}
-
-// jsonb, where a batch keeps its items, holds neither U+0000 nor unpaired UTF-16 surrogates; both
-// are valid in JSON text (as \u escapes) and in JS strings, so they must be refused up front.
-const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
-
-/** Deeper than this, a value is refused: the walks here and PostgreSQL's jsonb parser recurse. */
-const MAX_NESTING = 256;
-
-/** The first string (key or value) in `value` that PostgreSQL can't store, with its path and why. */
-export function unstorableString(value: unknown): { path: (string | number)[]; message: string } | undefined {
-  // The path is built on the way back out, so the walk over a valid item allocates nothing.
-  const path: (string | number)[] = [];
-  const bad = findBad(value, path, 0);
-  return bad === undefined ? undefined : { path: path.reverse(), message: bad };
-}
-
-function badString(s: string): string | undefined {
-  if (s.includes("\u0000")) return "contains a NUL character (\\u0000), which can't be stored; remove it";
-  if (!isWellFormed(s)) return "contains an unpaired UTF-16 surrogate (\\ud800-\\udfff), which is not valid Unicode";
-  return undefined;
-}
-
-function findBad(value: unknown, path: (string | number)[], depth: number): string | undefined {
-  if (typeof value === "string") return badString(value);
-  if (value === null || typeof value !== "object") return undefined;
-  if (depth >= MAX_NESTING) return `is nested more than ${MAX_NESTING} levels deep`;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const bad = findBad(value[i], path, depth + 1);
-      if (bad) return (path.push(i), bad);
-    }
-  } else {
-    for (const k in value) {
-      const bad = badString(k) ?? findBad((value as Record<string, unknown>)[k], path, depth + 1);
-      if (bad) return (path.push(k), bad);
-    }
-  }
-  return undefined;
 }

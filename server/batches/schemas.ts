@@ -4,7 +4,7 @@ import { manifestShape } from "../quotes/schemas.js";
 export const createBatchSchema = z
   .strictObject({
     ...manifestShape,
-    quote_id: z.string().max(64).optional().describe("A quote (qlock_…) whose locked price this batch takes; its items must be the quoted ones."),
+    quote_id: z.string().min(1).max(64).optional().describe("A quote (qlock_…) whose locked price this batch takes; its items must be the quoted ones."),
   })
   .superRefine((v, ctx) => {
     if ((v.items === undefined) === (v.input_file_id === undefined)) {

@@ -16,17 +16,18 @@ describe("fast path", () => {
   const w = <T,>(good: fc.Arbitrary<T>) => fc.oneof({ arbitrary: good, weight: 12 }, { arbitrary: bad, weight: 1 });
   const opt = { requiredKeys: [] as never[] };
   const text = fc.string({ minLength: 1, maxLength: 5 });
+  const imageUrl = fc.oneof(text, fc.constantFrom("https://img.example/a.png", "data:image/png;base64,AAAA", "file:///etc/passwd", "http://img.example/a.png"));
   const part = fc.oneof(
     fc.record({ type: w(fc.constantFrom("text", "input_text")), text: w(text) }, opt),
-    fc.record({ type: w(fc.constantFrom("image_url", "input_image", "x")), image_url: w(fc.oneof(text, fc.record({ url: w(text) }))) }, opt),
+    fc.record({ type: w(fc.constantFrom("image_url", "input_image", "x")), image_url: w(fc.oneof(imageUrl, fc.record({ url: w(imageUrl) }))) }, opt),
   );
   const message = fc.record({
     role: w(fc.constantFrom("system", "developer", "user", "assistant", "tool")),
     content: w(fc.oneof(fc.string({ maxLength: 3 }), fc.constant(null), fc.array(w(part), { maxLength: 3 }))),
     name: text,
   }, { requiredKeys: ["role", "content"] });
-  const extras = { instructions: w(text), max_tokens: w(fc.integer({ min: 1, max: 99 })), max_output_tokens: w(fc.integer({ min: 1, max: 99 })), temperature: fc.double() };
-  const tools = w(fc.array(fc.record({ type: w(text) }, opt), { maxLength: 2 }));
+  const extras = { instructions: w(text), max_tokens: w(fc.integer({ min: 1, max: 99 })), max_output_tokens: w(fc.integer({ min: 1, max: 99 })), temperature: w(fc.double({ min: 0, max: 2, noNaN: true })), top_p: w(fc.double({ min: 0, max: 1, noNaN: true })) };
+  const tools = w(fc.array(fc.record({ type: w(fc.constantFrom("function", "web_search", "no_such_tool")) }, opt), { maxLength: 2 }));
   const input = fc.oneof(
     fc.record({ messages: w(fc.array(w(message), { minLength: 1, maxLength: 3 })), tools, ...extras }, { requiredKeys: ["messages"] }),
     fc.record({ input: w(fc.oneof(text, fc.array(w(fc.oneof(message, part)), { minLength: 1, maxLength: 3 }))), tools, ...extras }, { requiredKeys: ["input"] }),
@@ -66,6 +67,7 @@ describe("fast path", () => {
       chat("a", "hi", { metadata: Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`k${i}`, "v".repeat(500 + d)])) }),
       JSON.stringify({ customer_item_id: "e", operation: "embeddings", input: { input: Array.from({ length: 2048 + d }, () => "t") } }),
       oai("x".repeat(256 + d), "/v1/embeddings", { input: "t", dimensions: 1 - d }),
+      oai("t", "/v1/chat/completions", { messages: [{ role: "user", content: "hi" }], temperature: 2 + d / 1000, top_p: 1 - d * 1.5 }),
     ]),
   ];
 

@@ -4,10 +4,14 @@ import {
   itemSchema,
   openAiBatchLineSchema,
   operationOf,
-  unstorableString,
+  IMAGE_PART_TYPES,
+  isAllowedImageUrl,
+  TEXT_PART_TYPES,
+  TOOL_TYPES,
   type ManifestItem,
 } from "../batches/item-schema.js";
 import type { Operation } from "../catalog/types.js";
+import { unstorableJson } from "../text-guard.js";
 
 /**
  * Per-line checks of a manifest: one decoded line (a JSON object) against the shared item schema,
@@ -145,7 +149,20 @@ function fastMetadata(m: unknown): boolean {
   return true;
 }
 
-const fastPart = (p: unknown): boolean => isObj(p) && typeof p.type === "string";
+/** A content part as contentPart (item-schema.ts) decides it: text needs text, images an allowed URL. */
+function fastPart(p: unknown): boolean {
+  if (!isObj(p) || !str(p.type, 1, Infinity)) return false;
+  if (TEXT_PART_TYPES.has(p.type)) return typeof p.text === "string";
+  if (!IMAGE_PART_TYPES.has(p.type)) return true;
+  const image = p.image_url;
+  const url = image !== null && typeof image === "object" ? (image as Obj).url : image;
+  return typeof url === "string" && isAllowedImageUrl(url);
+}
+
+// As inputElement (item-schema.ts): an element with a role is a message, any other a part.
+const fastInputElement = (e: unknown): boolean => (isObj(e) && "role" in e ? fastMessage(e) : fastPart(e));
+const TOOL_TYPE_SET: ReadonlySet<unknown> = new Set(TOOL_TYPES);
+const between = (v: unknown, min: number, max: number): boolean => typeof v === "number" && v >= min && v <= max;
 
 function fastMessage(m: unknown): boolean {
   if (!isObj(m) || !ROLES.has(m.role)) return false;
@@ -165,7 +182,7 @@ function fastResponsesInput(input: Obj): boolean {
         has = true;
         break;
       case "input":
-        if (typeof v === "string" ? v.length === 0 : !(Array.isArray(v) && v.length > 0 && v.every((e) => fastPart(e) || fastMessage(e)))) return false;
+        if (typeof v === "string" ? v.length === 0 : !(Array.isArray(v) && v.length > 0 && v.every(fastInputElement))) return false;
         has = true;
         break;
       case "instructions":
@@ -176,7 +193,13 @@ function fastResponsesInput(input: Obj): boolean {
         if (!posInt(v)) return false;
         break;
       case "tools":
-        if (!Array.isArray(v) || !v.every((t) => isObj(t) && str(t.type, 1, Infinity))) return false;
+        if (!Array.isArray(v) || !v.every((t) => isObj(t) && TOOL_TYPE_SET.has(t.type))) return false;
+        break;
+      case "temperature":
+        if (!between(v, 0, 2)) return false;
+        break;
+      case "top_p":
+        if (!between(v, 0, 1)) return false;
         break;
     }
   }
@@ -274,13 +297,8 @@ function fmix(h: number): number {
 
 // ---- storability ----
 
-// A string jsonb refuses can only be in JSON text as a \u escape (a raw NUL is not valid JSON;
-// UTF-8 can't encode a surrogate), so this cheap test on the text spares walking almost every item.
-const SUSPECT = /\\u(?:0000|d[89a-f])/i;
-
 /** Why PostgreSQL would refuse this item (`json` is its JSON text), or undefined; refused later, it would be a 500. */
 export function unstorable(json: string, item: unknown): string | undefined {
-  if (!SUSPECT.test(json)) return undefined;
-  const bad = unstorableString(item);
+  const bad = unstorableJson(json, item);
   return bad && `${bad.path.length > 0 ? `${pathText(bad.path)} ` : ""}${bad.message}`;
 }

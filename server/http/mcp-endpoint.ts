@@ -1,4 +1,5 @@
 import type Koa from "koa";
+import { checkMcpOrigin } from "./mcp-origin.js";
 import { AppError, isAppError } from "../errors.js";
 import type { AppContext, AppDeps, AppState, RateLimiters } from "./context.js";
 import { requireActor } from "./middleware/auth.js";
@@ -22,11 +23,16 @@ const loadMcp = () =>
  * process behind a load balancer can answer. Mounted before the JSON body parser: the transport
  * reads its own body (capped like every JSON body). GET (a server-to-client event stream) and
  * DELETE (ending a session) have nothing to do without sessions, so they answer 405, which
- * clients take as "no stream here".
+ * clients take as "no stream here". Browsers are held to the MCP specification's DNS-rebinding
+ * rule first (mcp-origin.ts): a foreign Origin or Host gets 403 forbidden.
  */
 export function mountMcp(app: Koa<AppState, AppContext>, deps: AppDeps, limiters: RateLimiters): void {
   app.use(async (ctx, next) => {
     if (!MCP_PATHS.has(ctx.path)) return next();
+    // Before auth: a page on another origin (or rebinding its name to us) learns nothing, not even
+    // whether a key is valid. Raw headers, not ctx.host: X-Forwarded-Host is the page's to set.
+    const refused = checkMcpOrigin(deps.config, { origin: ctx.req.headers.origin, host: ctx.req.headers.host });
+    if (refused) throw new AppError("forbidden", refused);
     const actor = await requireActor(ctx, deps, limiters).catch((err: unknown) => {
       // RFC 6750: a 401 names the scheme, so MCP clients know to send a Bearer key.
       if (isAppError(err) && err.code === "unauthorized") throw new AppError(err.code, err.message, err.details, { "WWW-Authenticate": 'Bearer realm="batchrouter"' });

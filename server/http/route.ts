@@ -3,6 +3,8 @@ import { z, type ZodType } from "zod";
 import type { Actor } from "../accounts/actor.js";
 import type { Scope } from "../accounts/schemas.js";
 import { AppError } from "../errors.js";
+import { jsonPointer } from "../json-pointer.js";
+import { unstorableValue } from "../text-guard.js";
 import type { AppContext, AppDeps, RateLimiters } from "./context.js";
 import { requireActor } from "./middleware/auth.js";
 import { withIdempotency, type IdempotencyMode } from "./middleware/idempotency.js";
@@ -41,6 +43,8 @@ export interface RouteSpec<B = unknown, Q = unknown, P = unknown> {
    * without it the key is ignored and a retried upload just makes a second file.
    */
   idempotency?: IdempotencyMode | "none" | "content-sha256";
+  /** Top-level fields of the success body holding a secret shown once: never stored for, or sent by, a replay. */
+  secretFields?: readonly string[];
   /** The handler reads the request body itself (the JSON body middleware skips the route). */
   streamsBody?: true;
   /** An extra, narrower per-IP limiter for endpoints that create accounts. */
@@ -55,7 +59,7 @@ export interface RouteSpec<B = unknown, Q = unknown, P = unknown> {
 /** Zod issues as the contract's `details.errors[] = {path, message}` with JSON-Pointer paths. */
 export function validationError(where: "body" | "query" | "path", error: z.ZodError): AppError {
   const errs = error.issues.map((i) => ({
-    path: `/${i.path.map((p) => String(p).replace(/~/g, "~0").replace(/\//g, "~1")).join("/")}`.replace(/\/$/, "") || "/",
+    path: jsonPointer(i.path),
     message: i.message,
   }));
   const first = errs[0];
@@ -68,6 +72,17 @@ function parse<T>(schema: ZodType<T> | undefined, value: unknown, where: "body" 
   const r = schema.safeParse(value);
   if (!r.success) throw validationError(where, r.error);
   return r.data;
+}
+
+/**
+ * Path ids and query values reach SQL as text: a NUL (`%00`) or an unpaired surrogate there would
+ * be a 500 from PostgreSQL, so every route refuses them here, before its own schema runs.
+ */
+function refuseUnstorable(values: Record<string, unknown>, where: "query" | "path"): void {
+  const bad = unstorableValue(values);
+  if (!bad) return;
+  const path = jsonPointer(bad.path.slice(0, 1));
+  throw new AppError("invalid_request", `Invalid ${where}: ${path}: ${bad.message}.`, { location: where, errors: [{ path, message: bad.message }] });
 }
 
 export function defineRoute<B, Q, P>(spec: RouteSpec<B, Q, P>): RouteSpec {
@@ -85,6 +100,8 @@ export function mountRoutes(router: Router, routes: RouteSpec[], deps: AppDeps, 
       if (spec.limiter) await consume(c, limiters[spec.limiter], c.ip);
       const actor = spec.auth === "none" ? (undefined as unknown as Actor) : await requireActor(c, deps, limiters, spec.auth === "any" ? undefined : spec.auth);
       const execute = async () => {
+        refuseUnstorable(ctx.params, "path");
+        refuseUnstorable(ctx.query, "query");
         const params = parse(spec.params, ctx.params, "path");
         const query = parse(spec.query, ctx.query, "query");
         // No body at all reads as {} (optional bodies); an explicit JSON null is a wrong type.
@@ -106,7 +123,7 @@ export function mountRoutes(router: Router, routes: RouteSpec[], deps: AppDeps, 
         c.state.rawBody = Buffer.from(`upload ${JSON.stringify(declared)}`);
         await withIdempotency(c, deps.db, "optional", execute);
       } else if (spec.method === "post" || spec.idempotency === "required") {
-        await withIdempotency(c, deps.db, spec.idempotency ?? "optional", execute);
+        await withIdempotency(c, deps.db, spec.idempotency ?? "optional", execute, spec.secretFields);
       } else {
         await execute();
       }

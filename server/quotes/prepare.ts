@@ -1,11 +1,13 @@
 import {
-  candidateModels, checkItemInput, itemSchema, operationOf, toolNeeds, unstorableString, type ManifestItem,
+  candidateModels, checkItemInput, itemSchema, operationOf, toolNeeds, type ManifestItem,
 } from "../batches/item-schema.js";
 import type { CatalogSnapshot } from "../catalog/store.js";
 import type { Operation } from "../catalog/types.js";
 import { fastNative, isObj } from "../files/manifest-line.js";
 import { AppError } from "../errors.js";
+import { jsonPointer } from "../json-pointer.js";
 import type { RoutingItem } from "../routing/types.js";
+import { unstorableValue } from "../text-guard.js";
 import { estimateInputTokens, estimateOutputTokens } from "./tokens.js";
 
 const MAX_LISTED_ERRORS = 100;
@@ -23,7 +25,6 @@ export interface PreparedItems {
 }
 
 type FieldError = { path: string; message: string };
-const pointer = (parts: (string | number)[]) => `/${parts.map((p) => String(p).replace(/~/g, "~0").replace(/\//g, "~1")).join("/")}`;
 
 /**
  * Validates raw items (schema, input per operation, unique ids, known models) and turns them into
@@ -45,26 +46,26 @@ export async function prepareItems(snapshot: CatalogSnapshot, raw: unknown[], de
     }
     const parsed = itemSchema.safeParse(raw[i]);
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) errs.push({ path: pointer([base, i, ...(issue.path as (string | number)[])]), message: issue.message });
+      for (const issue of parsed.error.issues) errs.push({ path: jsonPointer([base, i, ...(issue.path as (string | number)[])]), message: issue.message });
       continue;
     }
     const item = parsed.data;
     const operation = operationOf(item, defaults.operation);
     const issues = checkItemInput(item, operation);
-    for (const issue of issues) errs.push({ path: pointer([base, i, ...issue.path]), message: issue.message });
+    for (const issue of issues) errs.push({ path: jsonPointer([base, i, ...issue.path]), message: issue.message });
     if (issues.length === 0) accept(i, item, operation);
   }
   function accept(i: number, item: ManifestItem, operation: Operation) {
-    const unstorable = unstorableString(item);
-    if (unstorable) errs.push({ path: pointer([base, i, ...unstorable.path]), message: unstorable.message });
+    const unstorable = unstorableValue(item);
+    if (unstorable) errs.push({ path: jsonPointer([base, i, ...unstorable.path]), message: unstorable.message });
     const first = seen.get(item.customer_item_id);
-    if (first !== undefined) errs.push({ path: pointer([base, i, "customer_item_id"]), message: `duplicate of ${base}[${first}]: customer_item_id must be unique` });
+    if (first !== undefined) errs.push({ path: jsonPointer([base, i, "customer_item_id"]), message: `duplicate of ${base}[${first}]: customer_item_id must be unique` });
     else seen.set(item.customer_item_id, i);
     const candidates = candidateModels(item, defaults.model);
-    if (candidates.length === 0) errs.push({ path: pointer([base, i, "model"]), message: "no model: set `model` on the item or the manifest" });
+    if (candidates.length === 0) errs.push({ path: jsonPointer([base, i, "model"]), message: "no model: set `model` on the item or the manifest" });
     for (const m of candidates) {
       if (!snapshot.modelBySlug.has(m)) {
-        errs.push({ path: pointer([base, i, item.model === m ? "model" : "model_options"]), message: `unknown model "${m}"; GET /v1/catalog/models lists the models` });
+        errs.push({ path: jsonPointer([base, i, item.model === m ? "model" : "model_options"]), message: `unknown model "${m}"; GET /v1/catalog/models lists the models` });
       }
     }
     items.push(item);
@@ -109,7 +110,7 @@ export async function prepareItems(snapshot: CatalogSnapshot, raw: unknown[], de
  */
 export async function prepareVolume(snapshot: CatalogSnapshot, models: string[], count: number, operation: Operation, samples: unknown[] | undefined): Promise<PreparedItems> {
   const errs = models
-    .map((m, i) => (snapshot.modelBySlug.has(m) ? null : { path: pointer(["models", i]), message: `unknown model "${m}"; GET /v1/catalog/models lists the models` }))
+    .map((m, i) => (snapshot.modelBySlug.has(m) ? null : { path: jsonPointer(["models", i]), message: `unknown model "${m}"; GET /v1/catalog/models lists the models` }))
     .filter((e): e is FieldError => e !== null);
   if (errs.length) throw new AppError("invalid_request", `Invalid models: ${errs[0]!.path}: ${errs[0]!.message}`, { location: "body", errors: errs });
 

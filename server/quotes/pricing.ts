@@ -23,7 +23,8 @@ export function priceTotals(subtotal: number, feeRateBps: number, discountBps = 
 
 /** The largest provider subtotal whose total (with fee) stays within `maxTotal`. */
 export function subtotalCeiling(maxTotal: number, feeRateBps: number): number {
-  let s = Math.floor((maxTotal * 10_000) / (10_000 + feeRateBps));
+  // In BigInt: maxTotal may be up to 2^53, and maxTotal × 10,000 would lose digits as a double.
+  let s = Number((BigInt(maxTotal) * 10_000n) / BigInt(10_000 + feeRateBps));
   while (priceTotals(s + 1, feeRateBps).total <= maxTotal) s++;
   while (s > 0 && priceTotals(s, feeRateBps).total > maxTotal) s--;
   return s;

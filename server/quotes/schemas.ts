@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { itemSchema } from "../batches/item-schema.js";
+import { formatUsd, tryParseUsd } from "../money.js";
 import {
   operationSchema, privacyTierSchema, providerPreferencesSchema, regionSchema, routingModeSchema, slaTierSchema,
 } from "../catalog/types.js";
@@ -7,12 +8,17 @@ import {
 export const MAX_INLINE_ITEMS = 100_000;
 export const MAX_ESTIMATED_ITEMS = 1_000_000;
 
+/** The largest amount we take: 2^53 − 1 micro-dollars, the most an integer count holds exactly. */
+const MAX_USD = formatUsd(Number.MAX_SAFE_INTEGER);
+
+const usdAmount = z
+  .string()
+  .regex(/^\d+(\.\d{1,6})?$/, "a decimal USD amount with up to 6 places")
+  .refine((v) => tryParseUsd(v) !== undefined, `at most ${MAX_USD} USD`);
+
 /** A decimal USD string or a Money object, as the contract allows for `max_price`. */
 export const moneyInput = z
-  .union([
-    z.string().regex(/^\d+(\.\d{1,6})?$/, "a decimal USD amount with up to 6 places"),
-    z.strictObject({ amount: z.string().regex(/^\d+(\.\d{1,6})?$/, "a decimal USD amount with up to 6 places"), currency: z.literal("usd").default("usd") }),
-  ])
+  .union([usdAmount, z.strictObject({ amount: usdAmount, currency: z.literal("usd").default("usd") })])
   .transform((v) => (typeof v === "string" ? v : v.amount));
 
 export const webhookInput = z.strictObject({
@@ -42,7 +48,7 @@ export const constraintFields = {
 export const manifestShape = {
   items: z.array(z.unknown()).min(1).max(MAX_INLINE_ITEMS).optional()
     .describe("The model calls: {customer_item_id, operation?, model?, model_options?, input, metadata?, tools?, max_output_tokens?}."),
-  input_file_id: z.string().max(64).optional().describe("An uploaded manifest (POST /v1/batches/input-manifests)."),
+  input_file_id: z.string().min(1).max(64).optional().describe("An uploaded manifest (POST /v1/batches/input-manifests)."),
   models: z.array(z.string().min(1).max(200)).min(1).max(20).optional().describe("Volume quote: the candidate models."),
   model: z.string().min(1).max(200).optional().describe("Volume quote: one model; or the default model of items without one."),
   estimated_items: z.number().int().positive().max(MAX_ESTIMATED_ITEMS).optional().describe("Volume quote: how many items you will send."),

@@ -114,24 +114,25 @@ export async function enqueueEvent(trx: Db, boss: PgBoss, input: EnqueueEventInp
 }
 
 /**
- * Where a batch's events go: its own webhook, else the org default. A batch webhook given without
- * its own secret (`delivery.webhook_url`) is signed with the org's. Null when there is no URL, or
- * no secret to sign with (every delivery is signed).
+ * Where a batch's events go: its own webhook, else its environment's default. A batch webhook
+ * carries the secret it was created with (its own, or the environment's then); batches from before
+ * secrets were kept on the batch fall back to the environment's. Null when there is no URL, or no
+ * secret to sign with (every delivery is signed).
  */
 export async function webhookTargetFor(db: Db, batchId: string): Promise<{ org_id: string; url: string; secretSealed: string } | null> {
   const row = await db("batches")
-    .join("orgs", "orgs.id", "batches.org_id")
+    .leftJoin("delivery_webhooks", (j) => j.on("delivery_webhooks.org_id", "batches.org_id").andOn("delivery_webhooks.environment", "batches.environment"))
     .where("batches.id", batchId)
-    .first<{ org_id: string; b_url: string | null; b_secret: string | null; o_url: string | null; o_secret: string | null } | undefined>(
+    .first<{ org_id: string; b_url: string | null; b_secret: string | null; d_url: string | null; d_secret: string | null } | undefined>(
       "batches.org_id as org_id",
       "batches.webhook_url as b_url",
       "batches.webhook_secret_enc as b_secret",
-      "orgs.webhook_url as o_url",
-      "orgs.webhook_secret_enc as o_secret",
+      "delivery_webhooks.url as d_url",
+      "delivery_webhooks.secret_enc as d_secret",
     );
   if (!row) return null;
-  const url = row.b_url ?? row.o_url;
-  const secretSealed = row.b_url ? (row.b_secret ?? row.o_secret) : row.o_secret;
+  const url = row.b_url ?? row.d_url;
+  const secretSealed = row.b_url ? (row.b_secret ?? row.d_secret) : row.d_secret;
   return url && secretSealed ? { org_id: row.org_id, url, secretSealed } : null;
 }
 

@@ -1,10 +1,10 @@
 import fs from "node:fs/promises";
-import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { loadConfig, type Config } from "../../server/config.js";
 import { createApp } from "../../server/http/app.js";
+import { listen } from "../../server/http/listen.js";
 import { createLogger } from "../../server/logger.js";
 import { startPlatform, type Platform } from "../../server/platform.js";
 import type { WorkerDeps } from "../../worker/registry.js";
@@ -41,9 +41,7 @@ export async function startTestServer(env: Record<string, string> = {}, opts: Te
     worker: worker ? { retryBaseMs: 20, simulator: { turnaroundMs: 0 }, webhooks: { retry: { retryDelay: 0, retryBackoff: false }, pollingIntervalSeconds: 0.5 }, ...worker } : undefined,
   });
   const { app } = createApp(platform.appDeps);
-  const server = await new Promise<Server>((resolve) => {
-    const s = app.listen(0, "127.0.0.1", () => resolve(s));
-  });
+  const server = await listen(app, config.PORT, "127.0.0.1");
   const { port } = server.address() as AddressInfo;
   return {
     base: `http://127.0.0.1:${port}`,

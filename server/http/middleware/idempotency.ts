@@ -11,7 +11,7 @@ function fingerprintOf(ctx: AppContext): string {
 }
 
 /** The Idempotency-Key header around a route handler (semantics in server/idempotency.ts). */
-export async function withIdempotency(ctx: AppContext, db: Db, mode: IdempotencyMode, run: () => Promise<void>): Promise<void> {
+export async function withIdempotency(ctx: AppContext, db: Db, mode: IdempotencyMode, run: () => Promise<void>, secretFields?: readonly string[]): Promise<void> {
   const key = ctx.get("Idempotency-Key");
   if (!key) {
     if (mode === "required") throw new AppError("idempotency_key_required", "This endpoint requires an `Idempotency-Key` header (8–128 characters).");
@@ -22,7 +22,7 @@ export async function withIdempotency(ctx: AppContext, db: Db, mode: Idempotency
   }
   const actor = ctx.state.actor;
   const scope = actor ? `${actor.org_id}:${actor.environment}` : `ip:${ctx.ip}`;
-  const outcome = await runIdempotent({ db, scope, key, fingerprint: fingerprintOf(ctx), requestId: ctx.state.requestId }, async (): Promise<StoredResponse> => {
+  const outcome = await runIdempotent({ db, scope, key, fingerprint: fingerprintOf(ctx), requestId: ctx.state.requestId, secretFields }, async (): Promise<StoredResponse> => {
     await run();
     const location = ctx.response.get("Location");
     const headers: Record<string, string> = location ? { Location: location } : {};

@@ -1,5 +1,8 @@
+import { isUtf8 } from "node:buffer";
 import getRawBody from "raw-body";
 import { AppError } from "../../errors.js";
+import { jsonPointer } from "../../json-pointer.js";
+import { unstorableJson } from "../../text-guard.js";
 import type { AppMiddleware } from "../context.js";
 
 export const JSON_BODY_LIMIT = 10 * 1024 * 1024;
@@ -20,10 +23,11 @@ export const streamsOwnBody = (method: string, path: string): boolean =>
  */
 export function jsonBody(): AppMiddleware {
   return async (ctx, next) => {
-    if (streamsOwnBody(ctx.method, ctx.path)) return next();
     const length = ctx.request.length;
     const hasBody = (length !== undefined && length > 0) || ctx.get("Transfer-Encoding") !== "";
     if (!hasBody) return next();
+    checkBodyEncoding(ctx);
+    if (streamsOwnBody(ctx.method, ctx.path)) return next();
     if (length !== undefined && length > JSON_BODY_LIMIT) {
       throw new AppError("payload_too_large", `JSON bodies are limited to ${JSON_BODY_LIMIT} bytes.`, { limit_bytes: JSON_BODY_LIMIT });
     }
@@ -40,6 +44,8 @@ export function jsonBody(): AppMiddleware {
       throw new AppError("invalid_request", "The request body could not be read.");
     }
     ctx.state.rawBody = raw;
+    // Decoding would silently turn invalid bytes into U+FFFD; the upload endpoints refuse them too.
+    if (!isUtf8(raw)) throw new AppError("invalid_json", "The body is not valid UTF-8.");
     const text = raw.toString("utf8");
     if (text.trim() === "") return next();
     try {
@@ -47,6 +53,28 @@ export function jsonBody(): AppMiddleware {
     } catch (e) {
       throw new AppError("invalid_json", `The body is not valid JSON: ${(e as Error).message}`);
     }
+    const bad = unstorableJson(text, ctx.state.body);
+    if (bad) {
+      const path = jsonPointer(bad.path);
+      throw new AppError("invalid_request", `Invalid body: ${path === "/" ? "" : `${path}: `}${bad.message}.`, { location: "body", errors: [{ path, message: bad.message }] });
+    }
     return next();
   };
+}
+
+const UTF8 = new Set(["utf-8", "utf8"]);
+
+/**
+ * Bodies are UTF-8 as sent: a compressed body would be read as garbage JSON, and another charset
+ * would be decoded wrongly, so both are refused up front (uploads included) rather than misread.
+ */
+function checkBodyEncoding(ctx: Parameters<AppMiddleware>[0]): void {
+  const encoding = ctx.get("Content-Encoding").trim().toLowerCase();
+  if (encoding !== "" && encoding !== "identity") {
+    throw new AppError("unsupported_media_type", `Content-Encoding "${encoding}" is not supported; send the body uncompressed.`, { content_encoding: encoding });
+  }
+  const charset = ctx.request.charset?.toLowerCase() ?? "";
+  if (charset !== "" && !UTF8.has(charset)) {
+    throw new AppError("unsupported_media_type", `charset "${charset}" is not supported; send UTF-8.`, { charset });
+  }
 }

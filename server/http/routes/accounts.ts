@@ -9,7 +9,7 @@ export function accountRoutes(deps: AppDeps) {
     defineRoute({
       method: "post", path: "/v1/auth/agent-register", tag: "accounts", auth: "none", limiter: "agentRegister", status: 201,
       summary: "Sign up without an email: a new org with a live and a test API key.",
-      body: agentRegisterInput,
+      body: agentRegisterInput, secretFields: ["api_key", "test_api_key"],
       handler: async (_ctx, { body }) => accounts.registerAgent(deps, body),
     }),
     defineRoute({
@@ -20,7 +20,7 @@ export function accountRoutes(deps: AppDeps) {
     defineRoute({
       method: "post", path: "/v1/auth/account/api-keys", tag: "accounts", auth: "keys", status: 201,
       summary: "Create an API key; the secret is shown once, in this answer.",
-      body: createKeyInput,
+      body: createKeyInput, secretFields: ["api_key"],
       handler: async (_ctx, { actor, body }) => accounts.createKey(deps, actor, body),
     }),
     defineRoute({
@@ -31,7 +31,7 @@ export function accountRoutes(deps: AppDeps) {
     defineRoute({
       method: "post", path: "/v1/auth/account/api-keys/:id/rotate", tag: "accounts", auth: "keys",
       summary: "A new secret for the same key id; the old one works for `grace_seconds` more.",
-      params: keyIdParams, body: rotateKeyInput,
+      params: keyIdParams, body: rotateKeyInput, secretFields: ["api_key"],
       handler: async (_ctx, { actor, params, body }) => accounts.rotateKey(deps, actor, params.id, body.grace_seconds),
     }),
     defineRoute({

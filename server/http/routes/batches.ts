@@ -1,4 +1,4 @@
-import { createBatch } from "../../batches/create.js";
+import { CREATE_BATCH_SECRET_FIELDS, createBatch } from "../../batches/create.js";
 import { artifactQuery, batchIdParams, createBatchSchema, getBatchQuery, listBatchesQuery, resultsQuery } from "../../batches/schemas.js";
 import * as batches from "../../batches/service.js";
 import { optimizationQuery, optimizationReport } from "../../batches/optimization.js";
@@ -11,7 +11,7 @@ export function batchRoutes(deps: AppDeps) {
     defineRoute({
       method: "post", path: "/v1/batches", tag: "batches", auth: "submit", status: 202, idempotency: "required",
       summary: "Create a batch from items or an uploaded manifest; reserves the quoted total at once.",
-      body: createBatchSchema,
+      body: createBatchSchema, secretFields: CREATE_BATCH_SECRET_FIELDS,
       handler: async (_ctx, { actor, body }) => ({ batch: await createBatch(deps, actor, body) }),
     }),
     defineRoute({

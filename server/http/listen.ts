@@ -1,0 +1,47 @@
+import { createServer, type Server } from "node:http";
+import type { Socket } from "node:net";
+import type Koa from "koa";
+import { newId } from "../ids.js";
+
+/** Node's parser codes for a request too large to read, and for one too slow to arrive. */
+const STATUS_BY_CODE: Record<string, [number, string, string]> = {
+  HPE_HEADER_OVERFLOW: [431, "Request Header Fields Too Large", "The request's headers are too large."],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, "Request Timeout", "The request took too long to arrive."],
+};
+
+/**
+ * Answers a request Node's HTTP parser refused (a header value with a bare CR, LF, NUL or other
+ * control character, a malformed request line…) in the error envelope with an X-Request-Id, instead
+ * of Node's bare `400 Bad Request`: such a request never reaches Koa, so clients would otherwise get
+ * the one answer of the API without a code to branch on.
+ */
+export function answerClientError(err: NodeJS.ErrnoException & { bytesParsed?: number }, socket: Socket): void {
+  // A reset or half-closed socket can take no answer; anything written would throw EPIPE.
+  if (err.code === "ECONNRESET" || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, message] = STATUS_BY_CODE[err.code ?? ""] ?? [400, "Bad Request", "The request could not be parsed: a header or the request line is malformed (control characters such as CR, LF or NUL are not allowed in header values)."];
+  const requestId = newId("req");
+  const body = JSON.stringify({
+    error: { code: "invalid_request", message, details: { parser_code: err.code ?? null }, request_id: requestId },
+  });
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** An HTTP server for the Koa app, listening, with parser errors answered in the envelope. */
+export async function listen(app: Koa<any, any>, port: number, host: string): Promise<Server> {
+  const server = createServer(app.callback());
+  server.on("clientError", answerClientError);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return server;
+}

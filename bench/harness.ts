@@ -34,7 +34,7 @@ export async function startBenchPlatform(env: Record<string, string> = {}): Prom
   await syncSeedCatalog(db);
   const config = loadConfig({ LOG_LEVEL: "silent", BATCHROUTER_DATA_DIR: dir, RATE_LIMIT_PER_KEY_PER_MIN: "1000000", RATE_LIMIT_PER_IP_PER_MIN: "1000000", ...env });
   const platform = await startPlatform({ config, db, url, logger: createLogger(process.env.BENCH_LOG_LEVEL ?? "silent"), role: "all", worker: { simulator: { turnaroundMs: 0 } } });
-  const { app } = createApp(platform.appDeps);
+  const { app } = createApp(platform.appDeps, platform.mcp);
   const server = await listen(app, 0, "127.0.0.1");
   return {
     base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,

@@ -9,8 +9,8 @@ import { listModels, listWorkflowProducts } from "../server/catalog/presenters.j
 import { modelFilterQuery } from "../server/catalog/schemas.js";
 import { isAppError } from "../server/errors.js";
 import { jsonFingerprint, runIdempotent } from "../server/idempotency.js";
-import type { AppDeps } from "../server/http/context.js";
-import { validationError } from "../server/http/route.js";
+import type { AppDeps } from "../server/deps.js";
+import { validationError } from "../server/validation.js";
 import { recordFeedback } from "../server/learning/feedback.js";
 import { feedbackInput } from "../server/learning/schemas.js";
 import { quoteRequestSchema } from "../server/quotes/schemas.js";

@@ -29,7 +29,7 @@ async function main() {
 
   let server: Server | null = null;
   if (role !== "worker") {
-    const { app } = createApp(platform.appDeps);
+    const { app } = createApp(platform.appDeps, platform.mcp);
     server = await listen(app, config.PORT, config.HOST);
     const address = server.address();
     const port = typeof address === "object" && address ? address.port : config.PORT;

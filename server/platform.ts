@@ -7,7 +7,8 @@ import { CatalogStore } from "./catalog/store.js";
 import type { Config } from "./config.js";
 import { resolvePlatformSecret } from "./crypto.js";
 import { createArtifactStore } from "./files/artifact-store.js";
-import type { AppDeps } from "./http/context.js";
+import { createMcpHttpHandler } from "../mcp/http-handler.js";
+import type { AppDeps, McpHttpHandler } from "./deps.js";
 import { createBatchQueues, createJobSender } from "./jobs/batches.js";
 import { createBoss } from "./jobs/boss.js";
 import { createWebhookQueue } from "./jobs/webhooks.js";
@@ -17,6 +18,8 @@ export type Role = "all" | "api" | "worker";
 
 export interface Platform {
   appDeps: AppDeps;
+  /** Answers /mcp; pass to createApp. */
+  mcp: McpHttpHandler;
   boss: PgBoss;
   stop(): Promise<void>;
 }
@@ -58,8 +61,10 @@ export async function startPlatform(opts: {
   }
   // No provider credentials are configured yet, so every provider reports "simulated".
   const modes = executionModes((await catalog.get()).catalog.providers, opts.worker?.credentials ?? {});
+  const appDeps: AppDeps = { config, db, boss, logger, catalog, jobs, artifacts, secret, providerModes: () => modes };
   return {
-    appDeps: { config, db, boss, logger, catalog, jobs, artifacts, secret, providerModes: () => modes },
+    appDeps,
+    mcp: createMcpHttpHandler(appDeps),
     boss,
     async stop() {
       stopping = true;

@@ -1,5 +1,6 @@
 import Router from "@koa/router";
 import Koa from "koa";
+import type { McpHttpHandler } from "../deps.js";
 import type { AppDeps, AppState, AppContext } from "./context.js";
 import { errorEnvelope } from "./middleware/errors.js";
 import { jsonBody } from "./middleware/json-body.js";
@@ -18,8 +19,11 @@ import { quoteRoutes } from "./routes/quotes.js";
 import { healthRoutes } from "./routes/health.js";
 import { metaRoutes } from "./routes/meta.js";
 
-/** Builds the Koa application: one middleware chain, every route from its spec. */
-export function createApp(deps: AppDeps) {
+/**
+ * Builds the Koa application: one middleware chain, every route from its spec. `mcp` answers
+ * /mcp (injected by the composition root; without it /mcp is not served).
+ */
+export function createApp(deps: AppDeps, mcp?: McpHttpHandler) {
   const app = new Koa<AppState, AppContext>({ proxy: deps.config.TRUST_PROXY });
   app.silent = true; // errors are logged by the error middleware, with the request id
   const limiters = createRateLimiters(deps.db, deps.config);
@@ -48,7 +52,7 @@ export function createApp(deps: AppDeps) {
     if (ctx.path !== "/healthz" && ctx.path !== "/readyz") await consume(ctx, limiters.perIp, ctx.ip);
     await next();
   });
-  mountMcp(app, deps, limiters);
+  mountMcp(app, deps, limiters, mcp);
   app.use(jsonBody());
   app.use(router.routes());
   app.use(router.allowedMethods());

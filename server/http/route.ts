@@ -3,8 +3,9 @@ import { z, type ZodType } from "zod";
 import type { Actor } from "../accounts/actor.js";
 import type { Scope } from "../accounts/schemas.js";
 import { AppError } from "../errors.js";
-import { jsonPointer } from "../json-pointer.js";
 import { unstorableValue } from "../text-guard.js";
+import { validationError } from "../validation.js";
+import { jsonPointer } from "../json-pointer.js";
 import type { AppContext, AppDeps, RateLimiters } from "./context.js";
 import { requireActor } from "./middleware/auth.js";
 import { withIdempotency, type IdempotencyMode } from "./middleware/idempotency.js";
@@ -13,24 +14,27 @@ import { consume } from "./middleware/rate-limit.js";
 
 type Method = "get" | "post" | "put" | "delete";
 
-export interface RouteInput<B, Q, P> {
+type Auth = Scope | "any" | "none";
+
+export interface RouteInput<B, Q, P, A extends Auth = Auth> {
   body: B;
   query: Q;
   params: P;
-  actor: Actor;
+  /** The caller's key; a public route (`auth: "none"`) has none. */
+  actor: A extends "none" ? undefined : Actor;
 }
 
 /**
  * One endpoint: its schemas are both what the server validates with and what /v1/openapi.json
  * publishes, so the two can't disagree.
  */
-export interface RouteSpec<B = unknown, Q = unknown, P = unknown> {
+export interface RouteSpec<B = unknown, Q = unknown, P = unknown, A extends Auth = Auth> {
   method: Method;
   path: string;
   summary: string;
   tag: string;
   /** A scope the key needs, "any" for any valid key, "none" for a public endpoint. */
-  auth: Scope | "any" | "none";
+  auth: A;
   body?: ZodType<B>;
   query?: ZodType<Q>;
   params?: ZodType<P>;
@@ -53,19 +57,9 @@ export interface RouteSpec<B = unknown, Q = unknown, P = unknown> {
   /** Optional extra documentation of the success body. */
   response?: ZodType;
   /** Returns the JSON body, or sets ctx.body itself (streams) and returns undefined. */
-  handler: (ctx: AppContext, input: RouteInput<B, Q, P>) => Promise<unknown>;
+  handler: (ctx: AppContext, input: RouteInput<B, Q, P, A>) => Promise<unknown>;
 }
 
-/** Zod issues as the contract's `details.errors[] = {path, message}` with JSON-Pointer paths. */
-export function validationError(where: "body" | "query" | "path", error: z.ZodError): AppError {
-  const errs = error.issues.map((i) => ({
-    path: jsonPointer(i.path),
-    message: i.message,
-  }));
-  const first = errs[0];
-  const message = first ? `Invalid ${where}: ${first.path === "/" ? "" : `${first.path}: `}${first.message}` : `Invalid ${where}.`;
-  return new AppError("invalid_request", message, { location: where, errors: errs });
-}
 
 function parse<T>(schema: ZodType<T> | undefined, value: unknown, where: "body" | "query" | "path"): T {
   if (!schema) return undefined as T;
@@ -85,7 +79,7 @@ function refuseUnstorable(values: Record<string, unknown>, where: "query" | "pat
   throw new AppError("invalid_request", `Invalid ${where}: ${path}: ${bad.message}.`, { location: where, errors: [{ path, message: bad.message }] });
 }
 
-export function defineRoute<B, Q, P>(spec: RouteSpec<B, Q, P>): RouteSpec {
+export function defineRoute<B, Q, P, A extends Auth>(spec: RouteSpec<B, Q, P, A>): RouteSpec {
   return spec as unknown as RouteSpec;
 }
 
@@ -98,7 +92,7 @@ export function mountRoutes(router: Router, routes: RouteSpec[], deps: AppDeps, 
     router[spec.method](spec.path, async (ctx) => {
       const c = ctx as unknown as AppContext;
       if (spec.limiter) await consume(c, limiters[spec.limiter], c.ip);
-      const actor = spec.auth === "none" ? (undefined as unknown as Actor) : await requireActor(c, deps, limiters, spec.auth === "any" ? undefined : spec.auth);
+      const actor = spec.auth === "none" ? undefined : await requireActor(c, deps, limiters, spec.auth === "any" ? undefined : spec.auth);
       const execute = async () => {
         refuseUnstorable(ctx.params, "path");
         refuseUnstorable(ctx.query, "query");
@@ -106,7 +100,7 @@ export function mountRoutes(router: Router, routes: RouteSpec[], deps: AppDeps, 
         const query = parse(spec.query, ctx.query, "query");
         // No body at all reads as {} (optional bodies); an explicit JSON null is a wrong type.
         const body = parse(spec.body, c.state.body === undefined ? {} : c.state.body, "body");
-        const result = await spec.handler(c, { body, query, params, actor });
+        const result = await spec.handler(c, { body, query, params, actor } as RouteInput<unknown, unknown, unknown>);
         if (result !== undefined) {
           c.status = spec.status ?? 200;
           c.body = result;

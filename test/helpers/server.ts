@@ -40,7 +40,7 @@ export async function startTestServer(env: Record<string, string> = {}, opts: Te
     config, db: database.db, url: database.url, logger, role: worker ? "all" : "api",
     worker: worker ? { retryBaseMs: 20, simulator: { turnaroundMs: 0 }, webhooks: { retry: { retryDelay: 0, retryBackoff: false }, pollingIntervalSeconds: 0.5 }, ...worker } : undefined,
   });
-  const { app } = createApp(platform.appDeps);
+  const { app } = createApp(platform.appDeps, platform.mcp);
   const server = await listen(app, config.PORT, "127.0.0.1");
   const { port } = server.address() as AddressInfo;
   return {

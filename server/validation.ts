@@ -1,0 +1,14 @@
+import type { z } from "zod";
+import { AppError } from "./errors.js";
+import { jsonPointer } from "./json-pointer.js";
+
+/** Zod issues as the contract's `details.errors[] = {path, message}` with JSON-Pointer paths. */
+export function validationError(where: "body" | "query" | "path", error: z.ZodError): AppError {
+  const errs = error.issues.map((i) => ({
+    path: jsonPointer(i.path),
+    message: i.message,
+  }));
+  const first = errs[0];
+  const message = first ? `Invalid ${where}: ${first.path === "/" ? "" : `${first.path}: `}${first.message}` : `Invalid ${where}.`;
+  return new AppError("invalid_request", message, { location: where, errors: errs });
+}

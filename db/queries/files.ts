@@ -27,6 +27,16 @@ export async function finishUpload(db: Db, id: string, v: Pick<FileRow, "bytes" 
   return f as FileRow;
 }
 
+/** A batch's result file of one purpose (`batch_output`…), if written. */
+export async function findBatchFile(db: Db, batchId: string, purpose: string): Promise<Pick<FileRow, "id"> | undefined> {
+  return db("files").where({ batch_id: batchId, purpose }).first("id");
+}
+
+/** A rewritten result file's new size and hash. */
+export async function updateFileContent(db: Db, id: string, v: Pick<FileRow, "bytes" | "sha256">): Promise<void> {
+  await db("files").where({ id }).update({ bytes: v.bytes, sha256: v.sha256 });
+}
+
 export async function getFile(db: Db, orgId: string, environment: string, id: string): Promise<FileRow | undefined> {
   return db<FileRow>("files").where({ id, org_id: orgId, environment: environment as FileRow["environment"] }).whereNull("deleted_at").first();
 }

@@ -1,6 +1,8 @@
 import type PgBoss from "pg-boss";
 import type { Db, Trx } from "../../db/connection.js";
+import { insertItems, type NewBatchItem } from "../../db/queries/batch-items.js";
 import * as batchesQ from "../../db/queries/batches.js";
+import { insertWorkUnits } from "../../db/queries/work-units.js";
 import { getQuote, type QuoteRow } from "../../db/queries/quotes.js";
 import type { Actor } from "../accounts/actor.js";
 import { post } from "../billing/ledger.js";
@@ -157,7 +159,7 @@ export async function createBatch(deps: BatchDeps, actor: Actor, req: CreateBatc
 export const CREATE_BATCH_SECRET_FIELDS = ["batch.webhook.secret"] as const;
 
 async function writeWorkUnits(trx: Trx, batchId: string, snapshot: CatalogSnapshot, plan: Plan, prepared: PreparedItems) {
-  const units: Parameters<typeof batchesQ.insertWorkUnits>[1] = [];
+  const units: Parameters<typeof insertWorkUnits>[1] = [];
   const itemUnits: { idxs: number[]; wuId: string; laneId: string }[] = [];
   for (const unit of plan.units) {
     const lane = snapshot.laneById.get(unit.lane_id);
@@ -175,8 +177,8 @@ async function writeWorkUnits(trx: Trx, batchId: string, snapshot: CatalogSnapsh
       itemUnits.push({ idxs, wuId, laneId: lane.lane_id });
     }
   }
-  await batchesQ.insertWorkUnits(trx, units);
-  const stored = await batchesQ.insertItems(trx, (function* (): Generator<batchesQ.NewBatchItem> {
+  await insertWorkUnits(trx, units);
+  const stored = await insertItems(trx, (function* (): Generator<NewBatchItem> {
     for (const { idxs, wuId, laneId } of itemUnits) {
       for (const idx of idxs) {
         const r = prepared.routing[idx]!;

@@ -1,6 +1,7 @@
 import type PgBoss from "pg-boss";
 import type { Db } from "../../db/connection.js";
-import { itemCounts, type BatchRow } from "../../db/queries/batches.js";
+import { itemCounts } from "../../db/queries/batch-items.js";
+import type { BatchRow } from "../../db/queries/batches.js";
 import { publicBaseUrl, type Config } from "../config.js";
 import type { ArtifactStore } from "../files/artifact-store.js";
 import { emitBatchEvent as emit, type WebhookEventType } from "../webhooks/events.js";
@@ -32,6 +33,9 @@ export async function emitBatchEvent(trx: Db, deps: EventDeps, batch: BatchRow, 
     error_file_url: await fileLink(deps, batch, "errors"),
   });
 }
+
+/** A `batch.progress` event, at most every 30 s per batch (the slot is claimed atomically). */
+export const noteProgress = (trx: Db, deps: EventDeps, batch: BatchRow) => emitBatchEvent(trx, deps, batch, "batch.progress");
 
 /** An absolute, signed download link to one of the batch's files, or null before it exists. */
 async function fileLink(deps: EventDeps, batch: BatchRow, kind: "output" | "errors"): Promise<string | null> {

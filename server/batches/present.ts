@@ -1,5 +1,6 @@
 import type { Db } from "../../db/connection.js";
-import { itemCounts, laneSummary, type BatchRow } from "../../db/queries/batches.js";
+import { itemCounts, laneSummary } from "../../db/queries/batch-items.js";
+import type { BatchRow } from "../../db/queries/batches.js";
 import { money } from "../money.js";
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { manifestShape } from "../quotes/schemas.js";
+import { BATCH_STATUSES } from "./lifecycle.js";
 
 export const createBatchSchema = z
   .strictObject({
@@ -18,8 +19,7 @@ export const createBatchSchema = z
   });
 export type CreateBatchRequest = z.infer<typeof createBatchSchema>;
 
-export const BATCH_STATUSES = ["pending", "queued", "routing", "dispatched", "processing", "completing", "completed", "failed", "cancelling", "cancelled", "expired"] as const;
-export const TERMINAL_STATUSES = new Set(["completed", "failed", "cancelled", "expired"]);
+export { BATCH_STATUSES };
 
 export const batchIdParams = z.object({ id: z.string().max(64).describe("The batch id (bat_…).") });
 

@@ -1,6 +1,8 @@
 import type { Db } from "../../db/connection.js";
 import * as batchesQ from "../../db/queries/batches.js";
 import type { BatchRow } from "../../db/queries/batches.js";
+import { laneSummary, resultsPage, type BatchItemRow, type ResultTextRow } from "../../db/queries/batch-items.js";
+import { workUnitsOf } from "../../db/queries/work-units.js";
 import type { Actor } from "../accounts/actor.js";
 import { AppError, errors } from "../errors.js";
 import type { ArtifactStore } from "../files/artifact-store.js";
@@ -8,7 +10,7 @@ import type { JobSender } from "../jobs/batches.js";
 import { money } from "../money.js";
 import { splitPage } from "../pagination.js";
 import { legacyState, presentBatch } from "./present.js";
-import { TERMINAL_STATUSES } from "./schemas.js";
+import { FAILED_RESULT_STATUSES, RESULT_STATUSES, TERMINAL_STATUSES, requestCancel, type BatchStatus } from "./lifecycle.js";
 
 export interface BatchReadDeps {
   db: Db;
@@ -30,7 +32,7 @@ export async function getBatch(deps: BatchReadDeps, actor: Actor, id: string, wi
   return { batch, id: b.id, object: "batch", status: b.status, state: legacyState(b.status) };
 }
 
-export async function listBatches(deps: BatchReadDeps, actor: Actor, q: { limit: number; cursor?: string; after?: string; status?: string }) {
+export async function listBatches(deps: BatchReadDeps, actor: Actor, q: { limit: number; cursor?: string; after?: string; status?: BatchStatus }) {
   const rows = await batchesQ.listBatches(deps.db, actor.org_id, actor.environment, q.limit + 1, q.cursor ?? q.after, q.status);
   const { kept, has_more, next_cursor } = splitPage(rows, q.limit, (b) => b.id);
   return { object: "list", data: await Promise.all(kept.map((b) => presentBatch(deps.db, b))), has_more, next_cursor };
@@ -44,27 +46,13 @@ export async function cancelBatch(deps: BatchReadDeps, actor: Actor, id: string)
   await deps.db.transaction(async (trx) => {
     const b = await batchesQ.getBatch(trx, actor.org_id, actor.environment, id);
     if (!b) throw errors.notFound("batch");
-    const locked = (await batchesQ.getBatchById(trx, b.id, true))!;
-    if (TERMINAL_STATUSES.has(locked.status)) {
-      throw new AppError("invalid_state", `Batch ${id} is already ${locked.status}.`, { status: locked.status });
-    }
-    if (locked.status === "cancelling") return;
-    // Items of a unit still `pending` never reached a provider, even those a submit in flight has
-    // just marked `processing`: that submit finds its unit cancelled and records nothing, so they are
-    // cancelled here too (left `processing`, they would hold the batch in `cancelling` for ever).
-    const pending = trx("work_units").where({ batch_id: id, status: "pending" }).select("id");
-    await trx("batch_items").where({ batch_id: id }).whereIn("status", ["queued", "retry", "processing"]).whereIn("work_unit_id", pending)
-      .update({ status: "cancelled", error: JSON.stringify({ code: "cancelled", message: "The batch was cancelled before this item reached a provider." }), finished_at: trx.fn.now() });
-    await trx("work_units").where({ batch_id: id, status: "pending" }).update({ status: "cancelled", finished_at: trx.fn.now() });
-    await batchesQ.updateBatch(trx, id, { status: "cancelling", cancelled_at: trx.fn.now() });
-    await batchesQ.addRouteEvent(trx, id, "cancelled", { by: actor.key_id });
-    await deps.jobs.send(trx, "cancel", { batch_id: id });
+    await requestCancel(trx, deps.jobs, b.id, actor.key_id);
   });
   return getBatch(deps, actor, id, false);
 }
 
 /** One result, as the results endpoint and the output/errors files show it. */
-export function presentResult(it: batchesQ.BatchItemRow) {
+export function presentResult(it: BatchItemRow) {
   const [provider, model] = (it.lane_id ?? "").split("/");
   return {
     customer_item_id: it.customer_item_id,
@@ -85,7 +73,7 @@ export function presentResult(it: batchesQ.BatchItemRow) {
  * `resultTextsPage`): the output files of a 100,000-item batch are written without parsing and
  * re-serialising every output. Same fields, same order; a test holds the two together.
  */
-export function resultLine(r: batchesQ.ResultTextRow): string {
+export function resultLine(r: ResultTextRow): string {
   const [provider, model] = (r.lane_id ?? "").split("/");
   const completed = r.status === "completed";
   const error = completed ? "null" : (r.error ?? JSON.stringify({ code: r.status, message: `item ${r.status}` }));
@@ -101,7 +89,8 @@ export async function results(deps: BatchReadDeps, actor: Actor, id: string, q: 
     throw new AppError("results_not_ready", `Batch ${id} is ${b.status}; results are ready once it has ended.`, { status: b.status });
   }
   const after = q.cursor === undefined ? -1 : Number(q.cursor);
-  const rows = await batchesQ.resultsPage(deps.db, id, after, q.limit + 1, q.status);
+  const statuses = q.status === "completed" ? ["completed" as const] : q.status === "failed" ? FAILED_RESULT_STATUSES : RESULT_STATUSES;
+  const rows = await resultsPage(deps.db, id, after, q.limit + 1, statuses);
   const { kept, has_more, next_cursor } = splitPage(rows, q.limit, (r) => String(r.idx));
   return { object: "list", batch_id: id, results: kept.map(presentResult), next_cursor, has_more };
 }
@@ -118,7 +107,7 @@ export async function artifactUrl(deps: BatchReadDeps, actor: Actor, id: string,
 
 export async function routeReceipt(deps: BatchReadDeps, actor: Actor, id: string) {
   const b = await ownBatch(deps.db, actor, id);
-  const [events, units] = await Promise.all([batchesQ.routeEvents(deps.db, id), batchesQ.workUnitsOf(deps.db, id)]);
+  const [events, units] = await Promise.all([batchesQ.routeEvents(deps.db, id), workUnitsOf(deps.db, id)]);
   const lanes = b.lanes_report as { selected: boolean }[];
   return {
     object: "route_receipt",
@@ -143,7 +132,7 @@ export async function routeReceipt(deps: BatchReadDeps, actor: Actor, id: string
 
 export async function billingReceipt(deps: BatchReadDeps, actor: Actor, id: string, row?: BatchRow) {
   const b = row ?? (await ownBatch(deps.db, actor, id));
-  const lanes = await batchesQ.laneSummary(deps.db, id);
+  const lanes = await laneSummary(deps.db, id);
   const report = b.lanes_report as { selected: boolean; lane_id: string; rejection_reasons: unknown[] }[];
   return {
     object: "billing_receipt",

@@ -1,5 +1,6 @@
 import type { Db } from "../../db/connection.js";
-import { getBatchById, type BatchRow, type WorkUnitRow } from "../../db/queries/batches.js";
+import { getBatchById, type BatchRow } from "../../db/queries/batches.js";
+import type { WorkUnitRow } from "../../db/queries/work-units.js";
 import { post } from "../billing/ledger.js";
 
 export interface ItemOutcome {

@@ -1,5 +1,6 @@
 import type PgBoss from "pg-boss";
 import type { Db } from "../../db/connection.js";
+import { insertDelivery } from "../../db/queries/webhook-deliveries.js";
 import { webhookEventSchema } from "../catalog/types.js";
 import { newId } from "../ids.js";
 import { enqueueWebhookDelivery } from "../jobs/webhooks.js";
@@ -100,14 +101,13 @@ export interface EnqueueEventInput {
 export async function enqueueEvent(trx: Db, boss: PgBoss, input: EnqueueEventInput): Promise<string> {
   if (!trx.isTransaction) throw new Error("enqueueEvent needs a transaction: the row and its job commit together");
   const { payload } = input;
-  await trx("webhook_deliveries").insert({
+  await insertDelivery(trx, {
     id: payload.id,
     batch_id: payload.batch_id,
     org_id: input.org_id,
     type: payload.type,
     url: input.url,
     body: JSON.stringify(payload), // the exact bytes signed and sent, on every attempt
-    status: "pending",
   });
   await enqueueWebhookDelivery(trx, boss, { delivery_id: payload.id, secret_sealed: input.secretSealed });
   return payload.id;

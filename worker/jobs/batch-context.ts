@@ -1,6 +1,7 @@
 import type PgBoss from "pg-boss";
 import type { Db } from "../../db/connection.js";
-import type { RequestItem, WorkUnitRow } from "../../db/queries/batches.js";
+import type { RequestItem } from "../../db/queries/batch-items.js";
+import type { WorkUnitRow } from "../../db/queries/work-units.js";
 import type { ManifestItem } from "../../server/batches/item-schema.js";
 import type { CatalogStore } from "../../server/catalog/store.js";
 import type { Lane, Operation } from "../../server/catalog/types.js";
@@ -26,8 +27,6 @@ export interface BatchWorkerDeps {
   /** Base of the jittered retry backoff for failed items (ms); small in tests. */
   retryBaseMs: number;
 }
-
-export const OPEN_ITEM_STATUSES = ["queued", "processing", "retry"];
 
 export async function laneOf(deps: BatchWorkerDeps, laneId: string): Promise<Lane> {
   const lane = (await deps.catalog.get()).laneById.get(laneId);
@@ -59,12 +58,4 @@ export const idxOfItemId = (itemId: string): number => Number(itemId.slice(itemI
 export function pollDelayMs(submittedAt: Date | null, now = Date.now()): number {
   const age = submittedAt ? now - submittedAt.getTime() : 0;
   return Math.min(30_000, Math.max(250, Math.floor(age / 4)));
-}
-
-/** Enqueues the finalize step once no item of the batch is still open (in the caller's transaction). */
-export async function finalizeIfDone(trx: Db, deps: BatchWorkerDeps, batchId: string): Promise<boolean> {
-  const open = await trx("batch_items").where({ batch_id: batchId }).whereIn("status", OPEN_ITEM_STATUSES).first(trx.raw("1 AS one"));
-  if (open) return false;
-  await deps.jobs.send(trx, "finalize", { batch_id: batchId });
-  return true;
 }

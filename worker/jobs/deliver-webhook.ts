@@ -1,5 +1,6 @@
 import type PgBoss from "pg-boss";
 import type { Db } from "../../db/connection.js";
+import { getDelivery, recordAttempt } from "../../db/queries/webhook-deliveries.js";
 import { decrypt, deriveKey } from "../../server/crypto.js";
 import { createWebhookQueue, webhookDelivery, type WebhookDeliveryPayload, type WebhookRetryOptions } from "../../server/jobs/webhooks.js";
 import type { Logger } from "../../server/logger.js";
@@ -36,13 +37,6 @@ export class WebhookAttemptError extends Error {
   }
 }
 
-interface Row {
-  id: string;
-  url: string;
-  body: string;
-  status: string;
-}
-
 /**
  * One delivery attempt. Idempotent: a delivery already delivered or failed is left alone. Records
  * every attempt in `attempt_log`; throws WebhookAttemptError when another attempt should follow,
@@ -54,7 +48,7 @@ export async function deliverWebhook(
   payload: WebhookDeliveryPayload,
   opts: { lastAttempt: boolean } = { lastAttempt: false },
 ): Promise<DeliveryOutcome> {
-  const row = await deps.db("webhook_deliveries").where({ id: payload.delivery_id }).first<Row | undefined>("id", "url", "body", "status");
+  const row = await getDelivery(deps.db, payload.delivery_id);
   if (!row || row.status !== "pending") return "skipped";
 
   const startedAt = new Date();
@@ -91,15 +85,7 @@ export async function deliverWebhook(
     ms: Date.now() - startedAt.getTime(),
   };
   const status = ok ? "delivered" : permanent || opts.lastAttempt ? "failed" : "pending";
-  // Guarded on `pending` so a duplicate run can't log onto a delivery that has already ended.
-  await deps.db("webhook_deliveries")
-    .where({ id: row.id, status: "pending" })
-    .update({
-      attempts: deps.db.raw("attempts + 1"),
-      attempt_log: deps.db.raw("attempt_log || ?::jsonb", [JSON.stringify([entry])]),
-      status,
-      delivered_at: ok ? deps.db.fn.now() : null,
-    });
+  await recordAttempt(deps.db, row.id, entry, status);
 
   const what = statusCode !== undefined ? `answered ${statusCode}` : error;
   if (ok) {

@@ -1,8 +1,10 @@
-import * as batchesQ from "../../db/queries/batches.js";
-import type { WorkUnitRow } from "../../db/queries/batches.js";
 import type { Db } from "../../db/connection.js";
+import { endItems, unitItems, type ItemStatus } from "../../db/queries/batch-items.js";
+import * as batchesQ from "../../db/queries/batches.js";
+import { endWorkUnit, workUnitsInStatus } from "../../db/queries/work-units.js";
+import { finalizeIfDone, type BatchStatus } from "../../server/batches/lifecycle.js";
 import type { Lane } from "../../server/catalog/types.js";
-import { finalizeIfDone, type BatchWorkerDeps } from "./batch-context.js";
+import type { BatchWorkerDeps } from "./batch-context.js";
 import { spawnWorkUnits } from "./fallback.js";
 
 /**
@@ -24,17 +26,17 @@ export async function dispatchBatch(deps: BatchWorkerDeps, batchId: string): Pro
     const batch = await batchesQ.getBatchById(trx, batchId, true);
     if (!batch || batch.status !== "routing") return;
     await rerouteUnavailable(trx, deps, batchId);
-    const units = await trx("work_units").where({ batch_id: batchId, status: "pending" }).select("id", "lane_id", "item_count");
+    const units = (await workUnitsInStatus(trx, batchId, ["pending"])).map((u) => ({ id: u.id, lane_id: u.lane_id, item_count: u.item_count }));
     for (const u of units) await deps.jobs.send(trx, "submit", { work_unit_id: u.id });
     await batchesQ.updateBatch(trx, batchId, { status: "dispatched", dispatched_at: trx.fn.now() });
     await batchesQ.addRouteEvent(trx, batchId, "dispatched", { work_units: units });
     // Every item may have failed here (no usable lane): nothing else would then finalize the batch.
-    await finalizeIfDone(trx, deps, batchId);
+    await finalizeIfDone(trx, deps.jobs, batchId);
   });
 }
 
 /** Moves a batch from one of `from` to `to` (one transaction, the batch row locked); false if it was elsewhere. */
-async function advance(db: Db, batchId: string, from: string[], to: string): Promise<boolean> {
+async function advance(db: Db, batchId: string, from: BatchStatus[], to: BatchStatus): Promise<boolean> {
   return db.transaction(async (trx) => {
     const batch = await batchesQ.getBatchById(trx, batchId, true);
     if (!batch) return false;
@@ -54,7 +56,7 @@ const usable = (lane: Lane | undefined): lane is Lane => lane !== undefined && l
  */
 async function rerouteUnavailable(trx: Db, deps: BatchWorkerDeps, batchId: string): Promise<void> {
   const snapshot = await deps.catalog.get();
-  const units = (await trx("work_units").where({ batch_id: batchId, status: "pending" })) as WorkUnitRow[];
+  const units = await workUnitsInStatus(trx, batchId, ["pending"]);
   for (const wu of units) {
     if (usable(snapshot.laneById.get(wu.lane_id))) continue;
     const at = wu.fallback_order.findIndex((id) => usable(snapshot.laneById.get(id)));
@@ -62,16 +64,12 @@ async function rerouteUnavailable(trx: Db, deps: BatchWorkerDeps, batchId: strin
     if (at === -1 && !gone) continue;
     // `processing` too: a submit re-sent by the stale-batch sweep may have started some (it then
     // finds its unit failed and records nothing).
-    const open = ["queued", "processing"];
-    const rows = (await trx("batch_items").where({ work_unit_id: wu.id }).whereIn("status", open).select("idx")) as { idx: number }[];
-    const idxs = rows.map((r) => r.idx);
-    await batchesQ.updateWorkUnit(trx, wu.id, { status: "failed", finished_at: trx.fn.now() });
+    const open: ItemStatus[] = ["queued", "processing"];
+    const idxs = (await unitItems(trx, wu.id, open)).map((r) => r.idx);
+    await endWorkUnit(trx, wu.id, "failed");
     const reason = gone ? "the lane is no longer offered" : "the lane is unhealthy";
     if (at === -1) {
-      await trx("batch_items").where({ work_unit_id: wu.id }).whereIn("status", open).update({
-        status: "failed", finished_at: trx.fn.now(),
-        error: JSON.stringify({ code: "lane_unavailable", message: `${wu.lane_id}: ${reason}, and no lane of its fallback ladder is available.` }),
-      });
+      await endItems(trx, { work_unit_id: wu.id }, open, "failed", { code: "lane_unavailable", message: `${wu.lane_id}: ${reason}, and no lane of its fallback ladder is available.` });
       await batchesQ.addRouteEvent(trx, batchId, "lane_failed", { work_unit_id: wu.id, lane_id: wu.lane_id, item_count: idxs.length, reason });
       continue;
     }

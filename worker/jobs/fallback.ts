@@ -1,6 +1,7 @@
 import type { Db } from "../../db/connection.js";
-import * as batchesQ from "../../db/queries/batches.js";
-import type { WorkUnitRow } from "../../db/queries/batches.js";
+import { assignItems, unitItems, type ItemStatus } from "../../db/queries/batch-items.js";
+import { addRouteEvent } from "../../db/queries/batches.js";
+import { endWorkUnit, insertWorkUnits, type WorkUnitRow } from "../../db/queries/work-units.js";
 import { unitLimit } from "../../server/batches/unit-limits.js";
 import { newId } from "../../server/ids.js";
 import { laneOf, type BatchWorkerDeps } from "./batch-context.js";
@@ -24,14 +25,13 @@ export async function spawnWorkUnits(trx: Db, deps: BatchWorkerDeps, s: Spawn): 
   for (let i = 0; i < s.idxs.length; i += limit) {
     const chunk = s.idxs.slice(i, i + limit);
     const id = newId("wu");
-    await batchesQ.insertWorkUnits(trx, [{
+    await insertWorkUnits(trx, [{
       id, batch_id: s.from.batch_id, lane_id: lane.lane_id, provider: lane.provider, model: lane.model,
       attempt: s.from.attempt + 1, status: "pending", fallback_order: s.fallbackOrder,
       input_per_mtok_micros: s.from.input_per_mtok_micros, output_per_mtok_micros: s.from.output_per_mtok_micros,
       execution: s.from.execution, item_count: chunk.length,
     }]);
-    await trx("batch_items").where({ batch_id: s.from.batch_id }).whereIn("idx", chunk)
-      .update({ work_unit_id: id, lane_id: lane.lane_id, status: "queued" });
+    await assignItems(trx, s.from.batch_id, chunk, id, lane.lane_id);
     await deps.jobs.send(trx, "submit", { work_unit_id: id }, { startAfter: s.startAfter });
     ids.push(id);
   }
@@ -39,15 +39,14 @@ export async function spawnWorkUnits(trx: Db, deps: BatchWorkerDeps, s: Spawn): 
 }
 
 /** Hands a work unit's unfinished items to the next lane of its ladder (never across a constraint: the ladder only holds lanes every item may use). */
-export async function moveToFallback(trx: Db, deps: BatchWorkerDeps, wu: WorkUnitRow, opts: { reason: string; itemStatuses: string[] }): Promise<void> {
+export async function moveToFallback(trx: Db, deps: BatchWorkerDeps, wu: WorkUnitRow, opts: { reason: string; itemStatuses: readonly ItemStatus[] }): Promise<void> {
   const [next, ...rest] = wu.fallback_order;
-  const rows = await trx("batch_items").where({ work_unit_id: wu.id }).whereIn("status", opts.itemStatuses).select("idx");
-  const idxs = rows.map((r: { idx: number }) => r.idx);
-  await batchesQ.updateWorkUnit(trx, wu.id, { status: "failed", finished_at: trx.fn.now() });
+  const idxs = (await unitItems(trx, wu.id, opts.itemStatuses)).map((r) => r.idx);
+  await endWorkUnit(trx, wu.id, "failed");
   if (!next || idxs.length === 0) return;
   // Items already at the provider were never charged an attempt they didn't get; keep their count.
   const ids = await spawnWorkUnits(trx, deps, { laneId: next, from: wu, idxs, fallbackOrder: rest });
-  await batchesQ.addRouteEvent(trx, wu.batch_id, "fallback", {
+  await addRouteEvent(trx, wu.batch_id, "fallback", {
     from_lane_id: wu.lane_id, to_lane_id: next, work_unit_id: wu.id, new_work_unit_ids: ids, item_count: idxs.length, reason: opts.reason,
   });
   deps.logger.warn({ batch_id: wu.batch_id, from: wu.lane_id, to: next, items: idxs.length }, "lane fallback");

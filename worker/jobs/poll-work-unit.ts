@@ -1,11 +1,14 @@
+import { endItems, requestItemsOfWorkUnit, unitItems } from "../../db/queries/batch-items.js";
 import * as batchesQ from "../../db/queries/batches.js";
-import type { BatchRow, WorkUnitRow } from "../../db/queries/batches.js";
+import type { BatchRow } from "../../db/queries/batches.js";
+import { endWorkUnit, getWorkUnit, type WorkUnitRow } from "../../db/queries/work-units.js";
+import { noteProgress } from "../../server/batches/events.js";
+import { finalizeIfDone } from "../../server/batches/lifecycle.js";
 import { applyOutcomes, type ItemOutcome } from "../../server/batches/settlement.js";
 import { MAX_ATTEMPTS, backoffMs } from "../providers/retry-policy.js";
 import type { ItemResult } from "../providers/types.js";
-import { adapterForUnit, finalizeIfDone, idxOfItemId, pollDelayMs, submitRequest, type BatchWorkerDeps } from "./batch-context.js";
+import { adapterForUnit, idxOfItemId, pollDelayMs, submitRequest, type BatchWorkerDeps } from "./batch-context.js";
 import { moveToFallback, spawnWorkUnits } from "./fallback.js";
-import { noteProgress } from "./batch-events.js";
 
 /** Results written and billed per transaction: large enough to amortise, small enough to keep locks short. */
 const CHUNK = 5000;
@@ -18,7 +21,7 @@ const DEGRADED_FAILURE_RATIO = 0.5;
  * the lane looks degraded). Safe to run again at any point after a crash.
  */
 export async function pollWorkUnit(deps: BatchWorkerDeps, workUnitId: string): Promise<void> {
-  const wu = await batchesQ.getWorkUnit(deps.db, workUnitId);
+  const wu = await getWorkUnit(deps.db, workUnitId);
   if (!wu || wu.status !== "submitted" || !wu.provider_ref) return;
   const batch = await batchesQ.getBatchById(deps.db, wu.batch_id);
   if (!batch) return;
@@ -34,7 +37,7 @@ export async function pollWorkUnit(deps: BatchWorkerDeps, workUnitId: string): P
   }
 
   // Every item the unit was submitted with, whatever its state now, so the adapter sees the same set.
-  const items = await batchesQ.requestItemsOfWorkUnit(deps.db, wu.id);
+  const items = await requestItemsOfWorkUnit(deps.db, wu.id);
   const req = submitRequest(wu, lane, items);
   const attemptOf = new Map(items.map((i) => [i.idx, i.attempts]));
   let buffer: ItemOutcome[] = [];
@@ -82,12 +85,13 @@ async function closeWorkUnit(deps: BatchWorkerDeps, wu: WorkUnitRow, retryRatio:
     // The batch row first, then the unit: the order every other writer locks in (expire, cancel,
     // submit), so none of them deadlocks with this one.
     const batch = (await batchesQ.getBatchById(trx, wu.batch_id, true)) as BatchRow;
-    const locked = await batchesQ.getWorkUnit(trx, wu.id, true);
+    const locked = await getWorkUnit(trx, wu.id, true);
     if (!locked || locked.status !== "submitted") return;
-    const retries = (await trx("batch_items").where({ work_unit_id: wu.id, status: "retry" }).select("idx", "attempts")) as { idx: number; attempts: number }[];
+    const retries = await unitItems(trx, wu.id, ["retry"]);
     let movedAway = false;
     if (retries.length > 0 && batch.status === "cancelling") {
-      await trx("batch_items").where({ work_unit_id: wu.id, status: "retry" }).update({ status: "cancelled", finished_at: trx.fn.now() });
+      // Keeps the failed attempt's error: the item was cancelled between attempts.
+      await endItems(trx, { work_unit_id: wu.id }, ["retry"], "cancelled", undefined);
     } else if (retries.length > 0 && retryRatio >= DEGRADED_FAILURE_RATIO && locked.fallback_order.length > 0) {
       await moveToFallback(trx, deps, locked, { reason: `${Math.round(retryRatio * 100)} % of items failed retryably`, itemStatuses: ["retry"] });
       movedAway = true;
@@ -99,8 +103,8 @@ async function closeWorkUnit(deps: BatchWorkerDeps, wu: WorkUnitRow, retryRatio:
       });
       await batchesQ.addRouteEvent(trx, wu.batch_id, "retry", { work_unit_id: wu.id, lane_id: wu.lane_id, item_count: retries.length, new_work_unit_ids: ids, after_ms: delay });
     }
-    if (!movedAway) await batchesQ.updateWorkUnit(trx, wu.id, { status: "collected", finished_at: trx.fn.now() });
+    if (!movedAway) await endWorkUnit(trx, wu.id, "collected");
     await noteProgress(trx, deps, batch);
-    await finalizeIfDone(trx, deps, wu.batch_id);
+    await finalizeIfDone(trx, deps.jobs, wu.batch_id);
   });
 }

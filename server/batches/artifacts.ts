@@ -1,35 +1,43 @@
-import * as batchesQ from "../../db/queries/batches.js";
-import type { BatchRow } from "../../db/queries/batches.js";
-import { insertFile } from "../../db/queries/files.js";
-import { resultLine } from "../../server/batches/service.js";
-import { newId } from "../../server/ids.js";
-import { money } from "../../server/money.js";
-import type { BatchWorkerDeps } from "./batch-context.js";
+import type { Db } from "../../db/connection.js";
+import { laneSummary, resultTextsPage } from "../../db/queries/batch-items.js";
+import { routeEvents, type BatchRow } from "../../db/queries/batches.js";
+import { findBatchFile, insertFile, updateFileContent } from "../../db/queries/files.js";
+import type { ArtifactStore } from "../files/artifact-store.js";
+import { newId } from "../ids.js";
+import { money } from "../money.js";
+import { FAILED_RESULT_STATUSES } from "./lifecycle.js";
+import { resultLine } from "./service.js";
+
+/** What writing a batch's files needs. */
+export interface ArtifactDeps {
+  db: Db;
+  artifacts: ArtifactStore;
+}
 
 const PAGE = 5000;
 
-async function* lines(deps: BatchWorkerDeps, batchId: string, completed: boolean) {
-  const statuses = completed ? ["completed"] : batchesQ.FAILED_RESULT_STATUSES;
+async function* lines(deps: ArtifactDeps, batchId: string, completed: boolean) {
+  const statuses = completed ? (["completed"] as const) : FAILED_RESULT_STATUSES;
   let after = -1;
   for (;;) {
-    const rows = await batchesQ.resultTextsPage(deps.db, batchId, after, PAGE, statuses);
+    const rows = await resultTextsPage(deps.db, batchId, after, PAGE, statuses);
     if (rows.length === 0) return;
     yield rows.map(resultLine).join("");
     after = rows[rows.length - 1]!.idx;
   }
 }
 
-async function* receiptLines(deps: BatchWorkerDeps, batch: BatchRow) {
-  const lanes = await batchesQ.laneSummary(deps.db, batch.id);
+async function* receiptLines(deps: ArtifactDeps, batch: BatchRow) {
+  const lanes = await laneSummary(deps.db, batch.id);
   yield `${JSON.stringify({ type: "summary", batch_id: batch.id, quoted_total: money(batch.quoted_total_micros), item_count: batch.item_count, lanes })}\n`;
-  for (const e of await batchesQ.routeEvents(deps.db, batch.id)) yield `${JSON.stringify({ type: "route_event", ...e })}\n`;
+  for (const e of await routeEvents(deps.db, batch.id)) yield `${JSON.stringify({ type: "route_event", ...e })}\n`;
 }
 
 /**
  * Streams the output, errors and receipt files into the artifact store and records them as files.
  * Keys are fixed per batch, so a re-run overwrites rather than duplicates.
  */
-export async function writeArtifacts(deps: BatchWorkerDeps, batch: BatchRow): Promise<NonNullable<BatchRow["artifacts"]>> {
+export async function writeArtifacts(deps: ArtifactDeps, batch: BatchRow): Promise<NonNullable<BatchRow["artifacts"]>> {
   const kinds = {
     output: () => lines(deps, batch.id, true),
     errors: () => lines(deps, batch.id, false),
@@ -40,9 +48,9 @@ export async function writeArtifacts(deps: BatchWorkerDeps, batch: BatchRow): Pr
   await Promise.all(Object.entries(kinds).map(async ([kind, gen]) => {
     const key = `${batch.org_id}/${batch.id}/${kind}.jsonl`;
     const stored = await deps.artifacts.put(key, gen(), { contentType: "application/x-ndjson" });
-    const existing = await deps.db("files").where({ batch_id: batch.id, purpose: `batch_${kind}` }).first("id");
+    const existing = await findBatchFile(deps.db, batch.id, `batch_${kind}`);
     const fileId = existing?.id ?? newId("file");
-    if (existing) await deps.db("files").where({ id: fileId }).update({ bytes: stored.bytes, sha256: stored.sha256 });
+    if (existing) await updateFileContent(deps.db, fileId, stored);
     else {
       await insertFile(deps.db, {
         id: fileId, org_id: batch.org_id, environment: batch.environment, purpose: `batch_${kind}`,

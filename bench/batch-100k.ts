@@ -5,7 +5,14 @@ import { rssSampler } from "./rss-sampler.js";
 export async function* manifestLines(n: number) {
   const chunk: string[] = [];
   for (let i = 0; i < n; i++) {
-    chunk.push(JSON.stringify({ customer_item_id: `doc-${i}`, model: "gpt-4o-mini", input: { messages: [{ role: "user", content: `Classify ticket ${i}: the export broke after release ${i % 9}.` }] }, max_output_tokens: 64 }));
+    chunk.push(
+      JSON.stringify({
+        customer_item_id: `doc-${i}`,
+        model: "gpt-4o-mini",
+        input: { messages: [{ role: "user", content: `Classify ticket ${i}: the export broke after release ${i % 9}.` }] },
+        max_output_tokens: 64,
+      }),
+    );
     if (chunk.length === 5000) yield `${chunk.splice(0).join("\n")}\n`;
   }
   if (chunk.length) yield `${chunk.join("\n")}\n`;
@@ -23,20 +30,24 @@ async function json(res: Response) {
  */
 export async function benchBatch100k(platform: BenchPlatform, key: string, items = 100_000) {
   const auth = { Authorization: `Bearer ${key}` };
-  const upload = await json(await fetch(`${platform.base}/v1/batches/input-manifests`, {
-    method: "POST",
-    headers: { ...auth, "Content-Type": "application/x-ndjson" },
-    body: ReadableStreamFrom(manifestLines(items)),
-    duplex: "half",
-  } as RequestInit));
+  const upload = await json(
+    await fetch(`${platform.base}/v1/batches/input-manifests`, {
+      method: "POST",
+      headers: { ...auth, "Content-Type": "application/x-ndjson" },
+      body: ReadableStreamFrom(manifestLines(items)),
+      duplex: "half",
+    } as RequestInit),
+  );
   // Not a target, but worth watching: the process runs the API and the worker that does the work.
   const rss = rssSampler(50);
   const t0 = performance.now();
-  const created = await json(await fetch(`${platform.base}/v1/batches`, {
-    method: "POST",
-    headers: { ...auth, "Content-Type": "application/json", "Idempotency-Key": `bench-${Date.now()}` },
-    body: JSON.stringify({ input_file_id: upload.id, sla_tier: "flex" }),
-  }));
+  const created = await json(
+    await fetch(`${platform.base}/v1/batches`, {
+      method: "POST",
+      headers: { ...auth, "Content-Type": "application/json", "Idempotency-Key": `bench-${Date.now()}` },
+      body: JSON.stringify({ input_file_id: upload.id, sla_tier: "flex" }),
+    }),
+  );
   const createdMs = performance.now() - t0;
   const id = created.batch.id as string;
   let state = created.batch.status as string;
@@ -50,7 +61,14 @@ export async function benchBatch100k(platform: BenchPlatform, key: string, items
   for await (const c of file.body as unknown as AsyncIterable<Uint8Array>) bytes += c.length;
   const totalMs = performance.now() - t0;
   const memory = rss.stop();
-  return { state, items, create_ms: Math.round(createdMs), total_s: +(totalMs / 1000).toFixed(1), artifact_mb: +(bytes / 1e6).toFixed(1), ...memory };
+  return {
+    state,
+    items,
+    create_ms: Math.round(createdMs),
+    total_s: +(totalMs / 1000).toFixed(1),
+    artifact_mb: +(bytes / 1e6).toFixed(1),
+    ...memory,
+  };
 }
 
 function ReadableStreamFrom(gen: AsyncGenerator<string>): ReadableStream<Uint8Array> {

@@ -25,15 +25,41 @@ export async function startBenchPlatform(env: Record<string, string> = {}): Prom
   await fs.chmod(dir, 0o755);
   const pg = process.env.BENCH_DATABASE_URL
     ? null
-    : await startEmbeddedPostgres({ dataDir: path.join(dir, "pg"), persistent: false, postgresFlags: ["-c", "fsync=off", "-c", "synchronous_commit=off", ...(process.env.BENCH_PG_SLOW ? ["-c", "session_preload_libraries=auto_explain", "-c", `auto_explain.log_min_duration=${process.env.BENCH_PG_SLOW}`] : [])], log: process.env.BENCH_PG_SLOW ? (l: string) => console.error("PG", l) : undefined });
+    : await startEmbeddedPostgres({
+        dataDir: path.join(dir, "pg"),
+        persistent: false,
+        postgresFlags: [
+          "-c",
+          "fsync=off",
+          "-c",
+          "synchronous_commit=off",
+          ...(process.env.BENCH_PG_SLOW
+            ? ["-c", "session_preload_libraries=auto_explain", "-c", `auto_explain.log_min_duration=${process.env.BENCH_PG_SLOW}`]
+            : []),
+        ],
+        log: process.env.BENCH_PG_SLOW ? (l: string) => console.error("PG", l) : undefined,
+      });
   const adminUrl = process.env.BENCH_DATABASE_URL ?? pg!.url;
   await ensureDatabase(adminUrl, "bench");
   const url = withDatabase(adminUrl, "bench");
   const db = connect(url, { max: 10 });
   await migrate(db);
   await syncSeedCatalog(db);
-  const config = loadConfig({ LOG_LEVEL: "silent", BATCHROUTER_DATA_DIR: dir, RATE_LIMIT_PER_KEY_PER_MIN: "1000000", RATE_LIMIT_PER_IP_PER_MIN: "1000000", ...env });
-  const platform = await startPlatform({ config, db, url, logger: createLogger(process.env.BENCH_LOG_LEVEL ?? "silent"), role: "all", worker: { simulator: { turnaroundMs: 0 } } });
+  const config = loadConfig({
+    LOG_LEVEL: "silent",
+    BATCHROUTER_DATA_DIR: dir,
+    RATE_LIMIT_PER_KEY_PER_MIN: "1000000",
+    RATE_LIMIT_PER_IP_PER_MIN: "1000000",
+    ...env,
+  });
+  const platform = await startPlatform({
+    config,
+    db,
+    url,
+    logger: createLogger(process.env.BENCH_LOG_LEVEL ?? "silent"),
+    role: "all",
+    worker: { simulator: { turnaroundMs: 0 } },
+  });
   const { app } = createApp(platform.appDeps, platform.mcp);
   const server = await listen(app, 0, "127.0.0.1");
   return {

@@ -22,9 +22,13 @@ export interface UploadBench {
 /** One upload of `lines` items; throughput is wall time from the first byte sent to the 201. */
 export async function benchManifestUpload(platform: BenchPlatform, key: string, lines = 1_000_000): Promise<UploadBench> {
   // The client starts (tsx, imports) before the clock does: it says when it is about to send.
-  const client = spawn(process.execPath, [...process.execArgv, fileURLToPath(new URL("./upload-client.ts", import.meta.url)), platform.base, key, String(lines)], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const client = spawn(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(new URL("./upload-client.ts", import.meta.url)), platform.base, key, String(lines)],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   let out = "";
   let sending: () => void;
   const started$ = new Promise<void>((resolve) => (sending = resolve));
@@ -44,7 +48,8 @@ export async function benchManifestUpload(platform: BenchPlatform, key: string, 
     const cpu = process.cpuUsage(cpu0);
     if (code !== 0) throw new Error(`the upload client failed (exit ${code})`);
     const res = JSON.parse(out.slice(out.indexOf("\n") + 1)) as { status: number; body: any };
-    if (res.status !== 201 || res.body.item_count !== lines) throw new Error(`upload failed: ${res.status} ${JSON.stringify(res.body).slice(0, 500)}`);
+    if (res.status !== 201 || res.body.item_count !== lines)
+      throw new Error(`upload failed: ${res.status} ${JSON.stringify(res.body).slice(0, 500)}`);
     // Leave the bench database as it was: the next entry shouldn't pay for a million rows.
     await fetch(`${platform.base}/v1/files/${res.body.id}`, { method: "DELETE", headers: { Authorization: `Bearer ${key}` } });
     return {

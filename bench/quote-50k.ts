@@ -9,9 +9,7 @@ export function makeItems(n: number) {
     model: i % 5 === 0 ? "claude-haiku-4" : "gpt-4o-mini",
     model_options: i % 7 === 0 ? ["gpt-4.1-mini"] : undefined,
     input: {
-      messages: [
-        { role: "user", content: `Summarize ticket ${i}: ${TOPICS[i % TOPICS.length]} broke after release ${i % 12}.${i % 7}.` },
-      ],
+      messages: [{ role: "user", content: `Summarize ticket ${i}: ${TOPICS[i % TOPICS.length]} broke after release ${i % 12}.${i % 7}.` }],
     },
     max_output_tokens: 200,
   }));
@@ -29,5 +27,9 @@ export async function benchQuote50k(platform: BenchPlatform, key: string, runs =
     if (r > 0) times.push(ms); // the first run warms the tokenizers and the catalog cache
   }
   times.sort((a, b) => a - b);
-  return { body_mb: +(body.length / 1e6).toFixed(1), median_ms: Math.round(times[Math.floor(times.length / 2)]!), best_ms: Math.round(times[0]!) };
+  return {
+    body_mb: +(body.length / 1e6).toFixed(1),
+    median_ms: Math.round(times[Math.floor(times.length / 2)]!),
+    best_ms: Math.round(times[0]!),
+  };
 }

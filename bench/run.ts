@@ -28,7 +28,9 @@ async function main() {
     const key = reg.body.test_api_key as string;
     if (only === "quote") {
       const r = await benchQuote50k(platform, key);
-      console.log(`quote, 50,000 inline items (${r.body_mb} MB body): median ${r.median_ms} ms, best ${r.best_ms} ms per quote  [target < 500 ms]`);
+      console.log(
+        `quote, 50,000 inline items (${r.body_mb} MB body): median ${r.median_ms} ms, best ${r.best_ms} ms per quote  [target < 500 ms]`,
+      );
     }
     if (only === "upload") {
       const r = await benchManifestUpload(platform, key, 1_000_000);

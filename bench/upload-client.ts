@@ -37,13 +37,19 @@ const [base, key, lines] = [process.argv[2]!, process.argv[3]!, Number(process.a
 const parts = templates();
 process.stdout.write("sending\n");
 const res = await new Promise<{ status: number; body: unknown }>((resolve, reject) => {
-  const req = http.request(`${base}/v1/batches/input-manifests`, {
-    method: "POST",
-    headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/x-ndjson", "x-batchrouter-item-count": String(lines) },
-  }, (r) => {
-    const chunks: Buffer[] = [];
-    r.on("data", (c: Buffer) => chunks.push(c)).on("end", () => resolve({ status: r.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString()) })).on("error", reject);
-  });
+  const req = http.request(
+    `${base}/v1/batches/input-manifests`,
+    {
+      method: "POST",
+      headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/x-ndjson", "x-batchrouter-item-count": String(lines) },
+    },
+    (r) => {
+      const chunks: Buffer[] = [];
+      r.on("data", (c: Buffer) => chunks.push(c))
+        .on("end", () => resolve({ status: r.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString()) }))
+        .on("error", reject);
+    },
+  );
   req.on("error", reject);
   Readable.from(manifestChunks(lines, parts), { objectMode: false }).pipe(req);
 });

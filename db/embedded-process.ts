@@ -13,7 +13,10 @@ import type { RunAs } from "./embedded-binaries.js";
 export class OutputTail {
   private lines: string[] = [];
   private partial = "";
-  constructor(private readonly log: (line: string) => void, private readonly keep = 40) {}
+  constructor(
+    private readonly log: (line: string) => void,
+    private readonly keep = 40,
+  ) {}
 
   push(chunk: Buffer | string): void {
     const parts = (this.partial + chunk.toString()).split("\n");
@@ -42,8 +45,10 @@ export function hintFor(reason: string, port?: number): string {
     return ` (port ${port} is taken by another process: choose another port or stop that process)`;
   }
   if (/Permission denied|EACCES/i.test(reason)) {
-    return " (the OS user running PostgreSQL can't reach a file or folder: set BATCHROUTER_DATA_DIR " +
-      "to a folder every user can traverse, e.g. /var/lib/batchrouter, or set DATABASE_URL)";
+    return (
+      " (the OS user running PostgreSQL can't reach a file or folder: set BATCHROUTER_DATA_DIR " +
+      "to a folder every user can traverse, e.g. /var/lib/batchrouter, or set DATABASE_URL)"
+    );
   }
   if (/exists but is not empty/.test(reason)) {
     return " (that folder holds other files: point BATCHROUTER_DATA_DIR at a new or empty folder)";
@@ -61,7 +66,11 @@ export function pgEnv(): NodeJS.ProcessEnv {
 /** Spawns a binary as `who`; a spawn failure (EACCES, ENOENT) arrives as the 'error' event we hold. */
 export function spawnPg(file: string, args: string[], who: RunAs | null, cwd: string, detached: boolean): ChildProcess {
   return spawn(file, args, {
-    cwd, env: pgEnv(), detached, stdio: ["ignore", "pipe", "pipe"], ...(who ?? {}),
+    cwd,
+    env: pgEnv(),
+    detached,
+    stdio: ["ignore", "pipe", "pipe"],
+    ...(who ?? {}),
   });
 }
 
@@ -82,7 +91,11 @@ export function runToEnd(file: string, args: string[], who: RunAs | null, cwd: s
 }
 
 /** postmaster.pid: line 1 the pid, line 2 the data dir, line 4 the port, line 8 the status. */
-export interface PidFile { pid: number; port: number; status: string }
+export interface PidFile {
+  pid: number;
+  port: number;
+  status: string;
+}
 
 export async function readPidFile(dataDir: string): Promise<PidFile | null> {
   const raw = await fs.readFile(path.join(dataDir, "postmaster.pid"), "utf8").catch(() => null);
@@ -119,7 +132,7 @@ export async function parentPid(pid: number): Promise<number | null> {
 /** Whether the pid runs the postgres binary; true where /proc can't tell (pid reuse is rare there). */
 export async function isPostgres(pid: number): Promise<boolean> {
   const comm = await fs.readFile(`/proc/${pid}/comm`, "utf8").catch(() => null);
-  return comm === null ? (await isAlive(pid)) : comm.trim() === "postgres";
+  return comm === null ? await isAlive(pid) : comm.trim() === "postgres";
 }
 
 /** Sends `signal`, waits for the pid to exit, escalating to SIGQUIT then SIGKILL if it hangs. */
@@ -149,7 +162,12 @@ export const urlFor = (password: string, port: number): string =>
  */
 export async function probe(port: number, password: string, dataDir: string): Promise<void> {
   const client = new pg.Client({
-    host: "127.0.0.1", port, user: "postgres", password, database: "postgres", connectionTimeoutMillis: 2_000,
+    host: "127.0.0.1",
+    port,
+    user: "postgres",
+    password,
+    database: "postgres",
+    connectionTimeoutMillis: 2_000,
   });
   client.on("error", () => undefined); // a dropped connection must not become an unhandled event
   try {
@@ -165,8 +183,13 @@ export async function probe(port: number, password: string, dataDir: string): Pr
 const realpathOr = (p: string) => fs.realpath(p).catch(() => path.resolve(p));
 
 /** Retries `probe` until it succeeds, `gaveUp()` says the server is gone, or the deadline passes. */
-export async function waitReady(port: number, password: string, dataDir: string,
-  gaveUp: () => string | null, timeoutMs: number): Promise<void> {
+export async function waitReady(
+  port: number,
+  password: string,
+  dataDir: string,
+  gaveUp: () => string | null,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const gone = gaveUp();

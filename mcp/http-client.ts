@@ -3,7 +3,7 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { environmentOfKey, PlatformError, type Json, type KeyEnvironment, type Platform } from "./platform.js";
+import { environmentOfKey, PlatformError, type ErrorCode, type Json, type KeyEnvironment, type Platform } from "./platform.js";
 
 const USER_AGENT = "batchrouter-mcp/0.1";
 
@@ -23,7 +23,10 @@ export class HttpPlatform implements Platform {
   readonly transport = "stdio" as const;
   readonly baseUrl: string;
 
-  constructor(baseUrl: string, private key: string | undefined) {
+  constructor(
+    baseUrl: string,
+    private key: string | undefined,
+  ) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
   }
 
@@ -44,10 +47,12 @@ export class HttpPlatform implements Platform {
   getBatch = async (id: string) => (await this.json("GET", `/v1/batches/${enc(id)}`)).body;
   listBatches = async (query: Json) => (await this.json("GET", "/v1/batches", { query })).body;
   results = async (id: string, query: Json) => (await this.json("GET", `/v1/batches/${enc(id)}/results`, { query })).body;
-  artifactUrl = async (id: string, kind: string) => (await this.json("GET", `/v1/batches/${enc(id)}/artifact-url`, { query: { kind } })).body;
+  artifactUrl = async (id: string, kind: string) =>
+    (await this.json("GET", `/v1/batches/${enc(id)}/artifact-url`, { query: { kind } })).body;
   cancelBatch = async (id: string) => (await this.json("POST", `/v1/batches/${enc(id)}/cancel`)).body;
   createBatch = (body: Json, key: string) => this.json("POST", "/v1/batches", { body, headers: { "Idempotency-Key": key } });
-  sendFeedback = (id: string, body: Json, key: string) => this.json("POST", `/v1/batches/${enc(id)}/feedback`, { body, headers: { "Idempotency-Key": key } });
+  sendFeedback = (id: string, body: Json, key: string) =>
+    this.json("POST", `/v1/batches/${enc(id)}/feedback`, { body, headers: { "Idempotency-Key": key } });
 
   /**
    * Streams a local JSONL file to POST /v1/batches/input-manifests (raw x-ndjson, never read into
@@ -57,7 +62,12 @@ export class HttpPlatform implements Platform {
   async uploadManifest(filePath: string) {
     const abs = path.resolve(filePath);
     const info = await stat(abs).catch((e: NodeJS.ErrnoException) => {
-      throw new PlatformError("invalid_request", `Cannot read file_path ${abs}: ${e.code === "ENOENT" ? "no such file" : e.message}.`, 400, { file_path: abs });
+      throw new PlatformError(
+        "invalid_request",
+        `Cannot read file_path ${abs}: ${e.code === "ENOENT" ? "no such file" : e.message}.`,
+        400,
+        { file_path: abs },
+      );
     });
     if (!info.isFile()) throw new PlatformError("invalid_request", `file_path ${abs} is not a file.`, 400, { file_path: abs });
     const sha = await sha256File(abs);
@@ -88,7 +98,12 @@ export class HttpPlatform implements Platform {
       res = await fetch(url, { method, headers, body, ...(body instanceof ReadableStream ? { duplex: "half" } : {}) } as RequestInit);
     } catch (e) {
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      throw new PlatformError("service_unavailable", `Could not reach BatchRouter at ${this.baseUrl} (${cause?.code ?? cause?.message ?? (e as Error).message}).`, 503, { base_url: this.baseUrl });
+      throw new PlatformError(
+        "service_unavailable",
+        `Could not reach BatchRouter at ${this.baseUrl} (${cause?.code ?? cause?.message ?? (e as Error).message}).`,
+        503,
+        { base_url: this.baseUrl },
+      );
     }
     const text = await res.text();
     let parsed: Json | null = null;
@@ -99,9 +114,25 @@ export class HttpPlatform implements Platform {
     }
     const replayed = res.headers.get("idempotent-replayed") === "true";
     if (res.ok && parsed) return { body: parsed, replayed };
-    const err = parsed?.error as { code?: string; message?: string; details?: Record<string, unknown>; request_id?: string } | undefined;
-    if (err?.code) throw new PlatformError(err.code, err.message ?? err.code, res.status, err.details ?? {}, err.request_id ?? res.headers.get("x-request-id"), replayed);
-    throw new PlatformError("internal_error", `BatchRouter at ${this.baseUrl} answered ${method} ${p} with HTTP ${res.status} and no readable body; is BATCHROUTER_BASE_URL right?`, res.status, { base_url: this.baseUrl }, res.headers.get("x-request-id"));
+    // The server's code as it sent it: a server newer than this command may send a code this
+    // version doesn't list, which the tools' error hints answer with their default.
+    const err = parsed?.error as { code?: ErrorCode; message?: string; details?: Record<string, unknown>; request_id?: string } | undefined;
+    if (err?.code)
+      throw new PlatformError(
+        err.code,
+        err.message ?? err.code,
+        res.status,
+        err.details ?? {},
+        err.request_id ?? res.headers.get("x-request-id"),
+        replayed,
+      );
+    throw new PlatformError(
+      "internal_error",
+      `BatchRouter at ${this.baseUrl} answered ${method} ${p} with HTTP ${res.status} and no readable body; is BATCHROUTER_BASE_URL right?`,
+      res.status,
+      { base_url: this.baseUrl },
+      res.headers.get("x-request-id"),
+    );
   }
 }
 
@@ -114,8 +145,7 @@ function queryString(query: Json | undefined): string {
   return s ? `?${s}` : "";
 }
 
-export const noKey = () =>
-  new PlatformError("unauthorized", "No API key is configured for this MCP server.", 401, { reason: "no_key" });
+export const noKey = () => new PlatformError("unauthorized", "No API key is configured for this MCP server.", 401, { reason: "no_key" });
 
 async function sha256File(file: string): Promise<string> {
   const hash = createHash("sha256");

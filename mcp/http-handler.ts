@@ -2,13 +2,20 @@ import type { AppDeps, McpHttpHandler } from "../server/deps.js";
 
 // The MCP SDK and our tools are loaded at the first /mcp request: ~30 MB of memory (code and heap)
 // that an API process whose clients never speak MCP should not carry.
-let modules: Promise<[typeof import("@modelcontextprotocol/sdk/server/streamableHttp.js"), typeof import("./in-process.js"), typeof import("./server.js")]> | undefined;
+let modules:
+  | Promise<
+      [typeof import("@modelcontextprotocol/sdk/server/streamableHttp.js"), typeof import("./in-process.js"), typeof import("./server.js")]
+    >
+  | undefined;
 const load = () =>
-  (modules ??= Promise.all([import("@modelcontextprotocol/sdk/server/streamableHttp.js"), import("./in-process.js"), import("./server.js")])
-    .catch((err: unknown) => {
-      modules = undefined; // a failed load is tried again by the next request, not cached
-      throw err;
-    }));
+  (modules ??= Promise.all([
+    import("@modelcontextprotocol/sdk/server/streamableHttp.js"),
+    import("./in-process.js"),
+    import("./server.js"),
+  ]).catch((err: unknown) => {
+    modules = undefined; // a failed load is tried again by the next request, not cached
+    throw err;
+  }));
 
 /**
  * The MCP tools over Streamable HTTP, stateless: every request gets a fresh server and transport
@@ -20,7 +27,11 @@ export function createMcpHttpHandler(deps: AppDeps): McpHttpHandler {
     const [{ StreamableHTTPServerTransport }, { inProcessPlatform }, { buildMcpServer }] = await load();
     const platform = inProcessPlatform(deps, actor, { origin, requestId });
     const server = buildMcpServer(platform, { onInternalError: (err, tool) => log.error({ err, tool }, "mcp tool failed") });
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true, maxRequestBodySize: maxBodyBytes });
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      enableJsonResponse: true,
+      maxRequestBodySize: maxBodyBytes,
+    });
     res.on("close", () => {
       void transport.close();
       void server.close();

@@ -7,7 +7,7 @@ import { createBatchSchema, listBatchesQuery, resultsQuery } from "../server/bat
 import * as batches from "../server/batches/service.js";
 import { listModels, listWorkflowProducts } from "../server/catalog/presenters.js";
 import { modelFilterQuery } from "../server/catalog/schemas.js";
-import { isAppError } from "../server/errors.js";
+import { isAppError, type ErrorCode } from "../server/errors.js";
 import { jsonFingerprint, runIdempotent } from "../server/idempotency.js";
 import type { AppDeps } from "../server/deps.js";
 import { validationError } from "../server/validation.js";
@@ -54,22 +54,35 @@ export function inProcessPlatform(deps: AppDeps, actor: Actor, request: { origin
       throw new PlatformError("invalid_request", "file_path works only with the stdio command.", 400);
     },
     getAccount: () => guard(null, () => getAccount(deps, actor)),
-    listModels: (query) => guard(null, async () => listModels(await deps.catalog.get(), parse(modelFilterQuery, query, "query"), deps.providerModes?.() ?? {})),
+    listModels: (query) =>
+      guard(null, async () => listModels(await deps.catalog.get(), parse(modelFilterQuery, query, "query"), deps.providerModes?.() ?? {})),
     listWorkflowProducts: () => guard(null, async () => listWorkflowProducts(await deps.catalog.get())),
     quote: (body) => guard("quote", () => quotes.quoteManifest(deps, actor, parse(quoteRequestSchema, body, "body"))),
-    createBatch: (body, key) => guard("submit", () =>
-      idempotent("/v1/batches", body, key, 202, async () => ({ batch: await createBatch(deps, actor, parse(createBatchSchema, body, "body")) }), CREATE_BATCH_SECRET_FIELDS)),
+    createBatch: (body, key) =>
+      guard("submit", () =>
+        idempotent(
+          "/v1/batches",
+          body,
+          key,
+          202,
+          async () => ({ batch: await createBatch(deps, actor, parse(createBatchSchema, body, "body")) }),
+          CREATE_BATCH_SECRET_FIELDS,
+        ),
+      ),
     getBatch: (id) => guard("read", () => batches.getBatch(deps, actor, id, false)),
     listBatches: (query) => guard("read", () => batches.listBatches(deps, actor, parse(listBatchesQuery, query, "query"))),
     results: (id, query) => guard("read", () => batches.results(deps, actor, id, parse(resultsQuery, query, "query"))),
-    artifactUrl: (id, kind) => guard("read", async () => {
-      const link = await batches.artifactUrl(deps, actor, id, kind as "output" | "errors" | "receipt");
-      // As the HTTP route does: the local store signs paths, completed with the caller's origin.
-      return link.url.startsWith("/") ? { ...link, url: `${request.origin}${link.url}` } : link;
-    }),
+    artifactUrl: (id, kind) =>
+      guard("read", async () => {
+        const link = await batches.artifactUrl(deps, actor, id, kind as "output" | "errors" | "receipt");
+        // As the HTTP route does: the local store signs paths, completed with the caller's origin.
+        return link.url.startsWith("/") ? { ...link, url: `${request.origin}${link.url}` } : link;
+      }),
     cancelBatch: (id) => guard("cancel", () => batches.cancelBatch(deps, actor, id)),
-    sendFeedback: (id, body, key) => guard("feedback", () =>
-      idempotent(`/v1/batches/${id}/feedback`, body, key, 201, () => recordFeedback(deps, actor, id, parse(feedbackInput, body, "body")))),
+    sendFeedback: (id, body, key) =>
+      guard("feedback", () =>
+        idempotent(`/v1/batches/${id}/feedback`, body, key, 201, () => recordFeedback(deps, actor, id, parse(feedbackInput, body, "body"))),
+      ),
   };
 }
 
@@ -78,15 +91,25 @@ export function inProcessPlatform(deps: AppDeps, actor: Actor, request: { origin
  * fingerprint (method, path, canonical body), so a key used over /mcp and over HTTP is one key.
  */
 async function guardedIdempotency(
-  deps: AppDeps, actor: Actor, requestId: string,
+  deps: AppDeps,
+  actor: Actor,
+  requestId: string,
   req: { path: string; body: Json; key: string; status: number; secretFields?: readonly string[] },
   run: () => Promise<Json>,
 ): Promise<Idempotent> {
-  const call = { db: deps.db, scope: `${actor.org_id}:${actor.environment}`, key: req.key, fingerprint: jsonFingerprint("POST", req.path, req.body), requestId, secretFields: req.secretFields };
+  const call = {
+    db: deps.db,
+    scope: `${actor.org_id}:${actor.environment}`,
+    key: req.key,
+    fingerprint: jsonFingerprint("POST", req.path, req.body),
+    requestId,
+    secretFields: req.secretFields,
+  };
   const outcome = await runIdempotent(call, async () => ({ status: req.status, body: await run(), headers: {} }));
   const body = outcome.response.body as Json;
   if (outcome.replayed && outcome.response.status >= 400) {
-    const e = body.error as { code: string; message: string; details?: Record<string, unknown>; request_id?: string };
+    // A stored error envelope of this very server (server/idempotency.ts), so its code is one of ours.
+    const e = body.error as { code: ErrorCode; message: string; details?: Record<string, unknown>; request_id?: string };
     throw new PlatformError(e.code, e.message, outcome.response.status, e.details ?? {}, e.request_id ?? requestId, true);
   }
   return { body, replayed: outcome.replayed };

@@ -51,7 +51,11 @@ describe("answerInvalidParams", () => {
   it("leaves well-formed requests alone", async () => {
     const s = await rawSession(server());
     close = s.close;
-    const init = await s.request("initialize", { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } });
+    const init = await s.request("initialize", {
+      protocolVersion: "2025-06-18",
+      capabilities: {},
+      clientInfo: { name: "t", version: "1" },
+    });
     expect(init.result.serverInfo.name).toBe("batchrouter");
     expect((await s.request("ping")).result).toEqual({});
     expect((await s.request("tools/list")).result.tools.length).toBeGreaterThan(0);

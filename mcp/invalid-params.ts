@@ -55,7 +55,8 @@ export function answerInvalidParams(server: Server): void {
   // A private field of the SDK's Protocol (pinned at 1.32.2): if an upgrade renames it, every
   // MCP server fails to build and every MCP test fails, rather than this fix silently vanishing.
   const handlers = (server as unknown as { _requestHandlers?: unknown })._requestHandlers;
-  if (!(handlers instanceof Map)) throw new Error("MCP SDK internals changed: Protocol._requestHandlers is not a Map (mcp/invalid-params.ts)");
+  if (!(handlers instanceof Map))
+    throw new Error("MCP SDK internals changed: Protocol._requestHandlers is not a Map (mcp/invalid-params.ts)");
   for (const [method, handler] of handlers as Map<string, RequestHandler>) {
     handlers.set(method, (request: unknown, extra: unknown) => {
       try {

@@ -5,13 +5,20 @@
  * services the HTTP routes call). Tools see only this interface, so both serve the same tools.
  */
 
+import type { ErrorCode } from "../server/errors.js";
+
 // Bodies are passed through as the API shapes them; the tools' output schemas describe them.
 export type Json = Record<string, any>;
 
-/** A failure in the API's own vocabulary (spec/api.md "Error codes"), wherever it came from. */
+export type { ErrorCode };
+
+/**
+ * A failure in the API's own vocabulary (spec/api.md "Error codes"), wherever it came from: the
+ * code is typed, so a misspelt one fails typecheck where it is raised or handled.
+ */
 export class PlatformError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly status: number,
     readonly details: Record<string, unknown> = {},
@@ -57,4 +64,11 @@ export interface Platform {
   artifactUrl(id: string, kind: string): Promise<Json>;
   cancelBatch(id: string): Promise<Json>;
   sendFeedback(id: string, body: Json, idempotencyKey: string): Promise<Idempotent>;
+}
+
+/** What every tool runs with. Here rather than in tools/define.ts, so tools/errors.ts needs no import back. */
+export interface ToolEnv {
+  platform: Platform;
+  /** Called with failures that are ours (not the caller's), so the host can log them. */
+  onInternalError?: (err: unknown, tool: string) => void;
 }

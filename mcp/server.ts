@@ -13,8 +13,18 @@ export const SERVER_INFO = { name: "batchrouter", title: "BatchRouter", version:
 
 /** Every tool, in the order an agent meets them. */
 export const TOOLS: Tool[] = [
-  registerAgent, getAccount, listModels, listWorkflowProducts, quoteBatch, submitBatch,
-  getBatchStatus, listBatches, getBatchResults, getArtifactUrl, cancelBatch, sendFeedback,
+  registerAgent,
+  getAccount,
+  listModels,
+  listWorkflowProducts,
+  quoteBatch,
+  submitBatch,
+  getBatchStatus,
+  listBatches,
+  getBatchResults,
+  getArtifactUrl,
+  cancelBatch,
+  sendFeedback,
 ];
 
 const INSTRUCTIONS = [

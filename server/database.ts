@@ -20,7 +20,11 @@ export const embeddedDataDir = (config: Config) => path.join(config.BATCHROUTER_
  * The platform database: DATABASE_URL when set, else the embedded PostgreSQL under the data
  * directory (started, or adopted when a server for that directory is already running).
  */
-export async function openDatabase(config: Config, logger: Logger, opts: { poolMax?: number; preferRunning?: boolean } = {}): Promise<OpenedDatabase> {
+export async function openDatabase(
+  config: Config,
+  logger: Logger,
+  opts: { poolMax?: number; preferRunning?: boolean } = {},
+): Promise<OpenedDatabase> {
   let url: string;
   let embedded: EmbeddedPostgresHandle | null = null;
   if (config.DATABASE_URL) {

@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type PgBoss from "pg-boss";
 import type { Db } from "../db/connection.js";
 import type { Actor } from "./accounts/actor.js";
 import type { CatalogStore } from "./catalog/store.js";
+import type { ProviderMode } from "./catalog/types.js";
 import type { Config } from "./config.js";
 import type { ArtifactStore } from "./files/artifact-store.js";
-import type { JobSender } from "./jobs/batches.js";
+import type { JobSender } from "./jobs/sender.js";
 import type { Logger } from "./logger.js";
 
 /**
@@ -15,7 +15,6 @@ import type { Logger } from "./logger.js";
 export interface AppDeps {
   config: Config;
   db: Db;
-  boss: PgBoss | null;
   logger: Logger;
   catalog: CatalogStore;
   jobs: JobSender;
@@ -23,7 +22,9 @@ export interface AppDeps {
   /** The platform secret (signs artifact URLs, seals webhook secrets). */
   secret: Buffer;
   /** provider slug → "live" | "simulated" | "off", once the catalog is loaded. */
-  providerModes?: () => Record<string, "live" | "simulated" | "off">;
+  providerModes?: () => Record<string, ProviderMode>;
+  /** The `provider/protocol` pairs that run for real (credentials and an adapter): all a live key may use. */
+  liveRoutes?: () => readonly string[];
 }
 
 /** One /mcp request, authenticated and checked by the HTTP layer, for the MCP side to answer. */

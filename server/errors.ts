@@ -68,11 +68,25 @@ export class AppError extends Error {
 
 export const isAppError = (e: unknown): e is AppError => e instanceof AppError;
 
+type Camel<S extends string> = S extends `${infer H}_${infer T}` ? `${H}${Capitalize<Camel<T>>}` : S;
+const camel = (code: string) => code.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+type Factory = (message: string, details?: Record<string, unknown>, headers?: Record<string, string>) => AppError;
+
+/**
+ * One factory per error code (`fail.invalidState(message, details)` for `invalid_state`), so a raise
+ * names its code once, typed: the status always comes from the table above, never a call site.
+ */
+export const fail = Object.fromEntries(
+  (Object.keys(STATUS) as ErrorCode[]).map((code) => [
+    camel(code),
+    ((message, details, headers) => new AppError(code, message, details, headers)) as Factory,
+  ]),
+) as { readonly [C in ErrorCode as Camel<C>]: Factory };
+
 /** Factories for the errors raised in many places, so their wording stays the same. */
 export const errors = {
   notFound: (what: string) => new AppError("not_found", `No such ${what}.`),
-  unauthorized: (message = "A valid API key is required: send `Authorization: Bearer <key>`.") =>
-    new AppError("unauthorized", message),
+  unauthorized: (message = "A valid API key is required: send `Authorization: Bearer <key>`.") => new AppError("unauthorized", message),
   insufficientScope: (scope: string) =>
     new AppError("insufficient_scope", `This API key lacks the \`${scope}\` scope.`, { required_scope: scope }),
   invalidRequest: (message: string, errs: { path: string; message: string }[] = []) =>

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { Db } from "../db/connection.js";
 import * as idem from "../db/queries/idempotency.js";
 import { canonicalJson } from "./canonical-json.js";
-import { AppError, isAppError } from "./errors.js";
+import { fail, isAppError } from "./errors.js";
 
 // Outcomes of a request that ran: replaying them is right. Validation, auth and rate-limit
 // failures are not stored, so the client can fix the request and retry with the same key.
@@ -41,7 +41,10 @@ export const jsonFingerprint = (method: string, path: string, body: unknown) =>
  * alike: the first response is kept 24 h and replayed for the same key and body; another body →
  * 409 idempotency_conflict; a call while the first still runs → 409 idempotency_key_in_use.
  */
-export async function runIdempotent(call: IdempotentCall, run: () => Promise<StoredResponse>): Promise<{ replayed: boolean; response: StoredResponse }> {
+export async function runIdempotent(
+  call: IdempotentCall,
+  run: () => Promise<StoredResponse>,
+): Promise<{ replayed: boolean; response: StoredResponse }> {
   const { db, scope, key, fingerprint } = call;
   if (!(await idem.claim(db, scope, key, fingerprint))) {
     const row = await idem.find(db, scope, key, idem.IDEMPOTENCY_TTL_HOURS);
@@ -49,13 +52,20 @@ export async function runIdempotent(call: IdempotentCall, run: () => Promise<Sto
     // Expired, or released between our insert and read: claim it afresh.
     if (!row || row.expired) return runIdempotent(call, run);
     if (row.fingerprint !== fingerprint) {
-      throw new AppError("idempotency_conflict", "This Idempotency-Key was already used with a different request body.");
+      throw fail.idempotencyConflict("This Idempotency-Key was already used with a different request body.");
     }
     if (row.state === "done") {
-      return { replayed: true, response: { status: row.response_status!, body: JSON.parse(row.response_body!), headers: row.response_headers ?? {} } };
+      return {
+        replayed: true,
+        response: { status: row.response_status!, body: JSON.parse(row.response_body!), headers: row.response_headers ?? {} },
+      };
     }
     if (!(await idem.takeOver(db, scope, key))) {
-      throw new AppError("idempotency_key_in_use", "A request with this Idempotency-Key is still being processed; retry shortly.", {}, { "Retry-After": "1" });
+      throw fail.idempotencyKeyInUse(
+        "A request with this Idempotency-Key is still being processed; retry shortly.",
+        {},
+        { "Retry-After": "1" },
+      );
     }
   }
   let response: StoredResponse;
@@ -70,7 +80,15 @@ export async function runIdempotent(call: IdempotentCall, run: () => Promise<Sto
     }
     throw err;
   }
-  if (response.status < 400) await idem.complete(db, scope, key, response.status, JSON.stringify(withoutSecrets(response.body ?? null, call.secretFields)), response.headers);
+  if (response.status < 400)
+    await idem.complete(
+      db,
+      scope,
+      key,
+      response.status,
+      JSON.stringify(withoutSecrets(response.body ?? null, call.secretFields)),
+      response.headers,
+    );
   else await idem.release(db, scope, key);
   return { replayed: false, response };
 }

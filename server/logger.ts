@@ -7,15 +7,27 @@ export type { Logger };
  * secrets, passwords or prompt text in the first place.
  */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  return pino({
-    level,
-    base: { service: "batchrouter" },
-    redact: {
-      paths: [
-        "authorization", "*.authorization", "headers.authorization", "req.headers.authorization",
-        "req.headers.cookie", "api_key", "*.api_key", "secret", "*.secret", "password", "*.password",
-      ],
-      censor: "[redacted]",
+  return pino(
+    {
+      level,
+      base: { service: "batchrouter" },
+      redact: {
+        paths: [
+          "authorization",
+          "*.authorization",
+          "headers.authorization",
+          "req.headers.authorization",
+          "req.headers.cookie",
+          "api_key",
+          "*.api_key",
+          "secret",
+          "*.secret",
+          "password",
+          "*.password",
+        ],
+        censor: "[redacted]",
+      },
     },
-  }, destination);
+    destination,
+  );
 }

@@ -8,7 +8,6 @@ import { listen } from "./http/listen.js";
 import { createLogger } from "./logger.js";
 import { startPlatform } from "./platform.js";
 
-
 function roleFromArgs(argv: string[]): "all" | "api" | "worker" {
   const arg = argv.find((a) => a.startsWith("--role="))?.slice("--role=".length) ?? "all";
   if (arg !== "all" && arg !== "api" && arg !== "worker") {

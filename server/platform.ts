@@ -1,17 +1,16 @@
 import type PgBoss from "pg-boss";
 import type { Db } from "../db/connection.js";
-import { executionModes } from "../worker/providers/registry.js";
+import { executionModes, liveRoutes } from "../worker/providers/registry.js";
 import { simulatorSettingsSchema } from "../worker/providers/simulator.js";
 import { startWorker, type RunningWorker, type WorkerDeps } from "../worker/registry.js";
 import { CatalogStore } from "./catalog/store.js";
 import type { Config } from "./config.js";
 import { resolvePlatformSecret } from "./crypto.js";
-import { createArtifactStore } from "./files/artifact-store.js";
+import { createArtifactStore } from "./files/artifact-stores.js";
 import { createMcpHttpHandler } from "../mcp/http-handler.js";
 import type { AppDeps, McpHttpHandler } from "./deps.js";
-import { createBatchQueues, createJobSender } from "./jobs/batches.js";
 import { createBoss } from "./jobs/boss.js";
-import { createWebhookQueue } from "./jobs/webhooks.js";
+import { createJobSender, createQueues } from "./jobs/sender.js";
 import type { Logger } from "./logger.js";
 
 export type Role = "all" | "api" | "worker";
@@ -38,30 +37,47 @@ export async function startPlatform(opts: {
 }): Promise<Platform> {
   const { config, db, logger } = opts;
   const secret = await resolvePlatformSecret(config);
-  const catalog = new CatalogStore(db);
+  const catalog = new CatalogStore(db, undefined, config.customEndpoints);
   const boss = createBoss(opts.url, { supervise: opts.role !== "api" });
   let stopping = false;
   // While stopping, the database going away under pg-boss's pool is expected, not an error.
-  boss.on("error", (err) => (stopping ? logger.debug({ err }, "job queue error while stopping") : logger.error({ err }, "job queue error")));
+  boss.on("error", (err) =>
+    stopping ? logger.debug({ err }, "job queue error while stopping") : logger.error({ err }, "job queue error"),
+  );
   await boss.start();
   // Queues must exist before anything is sent to them, whichever process sends first.
-  await createBatchQueues(boss);
-  await createWebhookQueue(boss, opts.worker?.webhooks?.retry);
+  await createQueues(boss, { webhook: opts.worker?.webhooks?.retry });
   let worker: RunningWorker | null = null;
   const jobs = createJobSender(boss, (queue) => worker?.notify(queue));
   // An empty base makes local download links relative; the API completes them with the request's origin.
   const artifacts = await createArtifactStore(config, { publicBaseUrl: config.BATCHROUTER_PUBLIC_URL ?? "", secret });
+  // Credentials are the operator's configured endpoints (a test may pass its own).
+  const credentials = opts.worker?.credentials ?? config.providers;
   if (opts.role !== "api") {
     const simulator = {
       turnaroundMs: config.BATCHROUTER_SIMULATOR_TURNAROUND_MS,
       ...(config.BATCHROUTER_SIMULATOR ? simulatorSettingsSchema.parse(JSON.parse(config.BATCHROUTER_SIMULATOR)) : {}),
       ...opts.worker?.simulator,
     };
-    worker = await startWorker({ db, boss, logger, config, catalog, jobs, artifacts, secret, retryBaseMs: config.BATCHROUTER_RETRY_BASE_MS, ...opts.worker, simulator });
+    worker = await startWorker({
+      db,
+      boss,
+      logger,
+      config,
+      catalog,
+      jobs,
+      artifacts,
+      secret,
+      retryBaseMs: config.BATCHROUTER_RETRY_BASE_MS,
+      ...opts.worker,
+      credentials,
+      simulator,
+    });
   }
-  // No provider credentials are configured yet, so every provider reports "simulated".
-  const modes = executionModes((await catalog.get()).catalog.providers, opts.worker?.credentials ?? {});
-  const appDeps: AppDeps = { config, db, boss, logger, catalog, jobs, artifacts, secret, providerModes: () => modes };
+  const providers = (await catalog.get()).catalog.providers;
+  const modes = executionModes(providers, credentials);
+  const live = liveRoutes(providers, credentials);
+  const appDeps: AppDeps = { config, db, logger, catalog, jobs, artifacts, secret, providerModes: () => modes, liveRoutes: () => live };
   return {
     appDeps,
     mcp: createMcpHttpHandler(appDeps),

@@ -36,7 +36,8 @@ export function unstorableValue(value: unknown): Unstorable | undefined {
 
 function findBad(value: unknown, path: (string | number)[], depth: number): string | undefined {
   if (typeof value === "string") return badString(value);
-  if (typeof value === "number") return Number.isFinite(value) ? undefined : "is a number too large to represent (it overflows to infinity)";
+  if (typeof value === "number")
+    return Number.isFinite(value) ? undefined : "is a number too large to represent (it overflows to infinity)";
   if (value === null || typeof value !== "object") return undefined;
   if (depth >= MAX_NESTING) return `is nested more than ${MAX_NESTING} levels deep`;
   if (Array.isArray(value)) {

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { AppError } from "./errors.js";
+import { type AppError, fail } from "./errors.js";
 import { jsonPointer } from "./json-pointer.js";
 
 /** Zod issues as the contract's `details.errors[] = {path, message}` with JSON-Pointer paths. */
@@ -10,5 +10,5 @@ export function validationError(where: "body" | "query" | "path", error: z.ZodEr
   }));
   const first = errs[0];
   const message = first ? `Invalid ${where}: ${first.path === "/" ? "" : `${first.path}: `}${first.message}` : `Invalid ${where}.`;
-  return new AppError("invalid_request", message, { location: where, errors: errs });
+  return fail.invalidRequest(message, { location: where, errors: errs });
 }

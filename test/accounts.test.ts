@@ -28,12 +28,19 @@ describe("agent sign-up", () => {
     const live = await call(srv.base, "GET", "/v1/auth/account", { key: agent.api_key });
     expect(live.status).toBe(200);
     expect(live.body).toMatchObject({
-      org_id: agent.org_id, name: "summariser", environment: "live",
+      org_id: agent.org_id,
+      name: "summariser",
+      environment: "live",
       credit_balance: { amount: "0.000000", currency: "usd" },
-      available_balance: money, reserved_balance: money,
+      available_balance: money,
+      reserved_balance: money,
     });
     const test = await call(srv.base, "GET", "/v1/auth/account", { key: agent.test_api_key });
-    expect(test.body).toMatchObject({ org_id: agent.org_id, environment: "test", credit_balance: { amount: "25.000000", currency: "usd" } });
+    expect(test.body).toMatchObject({
+      org_id: agent.org_id,
+      environment: "test",
+      credit_balance: { amount: "25.000000", currency: "usd" },
+    });
   });
 
   it("creates a login user when email and password are given, and refuses a taken email", async () => {
@@ -54,7 +61,8 @@ describe("API keys", () => {
   it("creates a key shown once, lists keys without secrets, and enforces scopes", async () => {
     const agent = await registerAgent(srv.base);
     const created = await call(srv.base, "POST", "/v1/auth/account/api-keys", {
-      key: agent.api_key, body: { label: "reader", scopes: ["read"] },
+      key: agent.api_key,
+      body: { label: "reader", scopes: ["read"] },
     });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ name: "reader", scopes: ["read"], environment: "live", status: "active" });
@@ -98,7 +106,10 @@ describe("API keys", () => {
     expect((await call(srv.base, "GET", "/v1/auth/account", { key: oldSecret })).status).toBe(200);
     expect((await call(srv.base, "GET", "/v1/auth/account", { key: rotated.body.api_key })).status).toBe(200);
 
-    const now = await call(srv.base, "POST", `/v1/auth/account/api-keys/${made.body.id}/rotate`, { key: agent.api_key, body: { grace_seconds: 0 } });
+    const now = await call(srv.base, "POST", `/v1/auth/account/api-keys/${made.body.id}/rotate`, {
+      key: agent.api_key,
+      body: { grace_seconds: 0 },
+    });
     expect(now.status).toBe(200);
     expect((await call(srv.base, "GET", "/v1/auth/account", { key: rotated.body.api_key })).status).toBe(401);
     expect((await call(srv.base, "GET", "/v1/auth/account", { key: now.body.api_key })).status).toBe(200);
@@ -117,19 +128,28 @@ describe("API keys", () => {
     const soon = new Date(Date.now() + 60_000).toISOString();
     const expiring = await call(srv.base, "POST", "/v1/auth/account/api-keys", { key: agent.api_key, body: { expires_at: soon } });
     expect(expiring.body.expires_at).toBe(soon);
-    await srv.database.db("api_keys").where({ id: expiring.body.id }).update({ expires_at: new Date(Date.now() - 1000) });
+    await srv.database
+      .db("api_keys")
+      .where({ id: expiring.body.id })
+      .update({ expires_at: new Date(Date.now() - 1000) });
     const expired = await call(srv.base, "GET", "/v1/auth/account", { key: expiring.body.api_key });
     expect(expired.status).toBe(401);
     expect(expired.body.error.message).toMatch(/expired/);
 
-    const past = await call(srv.base, "POST", "/v1/auth/account/api-keys", { key: agent.api_key, body: { expires_at: "2001-01-01T00:00:00Z" } });
+    const past = await call(srv.base, "POST", "/v1/auth/account/api-keys", {
+      key: agent.api_key,
+      body: { expires_at: "2001-01-01T00:00:00Z" },
+    });
     expect(past.status).toBe(400);
   });
 
   it("keeps orgs and environments apart: another org's or environment's key is 404", async () => {
     const a = await registerAgent(srv.base);
     const b = await registerAgent(srv.base);
-    for (const [key, id] of [[b.api_key, a.api_key_id], [a.test_api_key, a.api_key_id]] as const) {
+    for (const [key, id] of [
+      [b.api_key, a.api_key_id],
+      [a.test_api_key, a.api_key_id],
+    ] as const) {
       const rotate = await call(srv.base, "POST", `/v1/auth/account/api-keys/${id}/rotate`, { key, body: {} });
       expect(rotate.status).toBe(404);
       const revoke = await call(srv.base, "DELETE", `/v1/auth/account/api-keys/${id}`, { key });
@@ -155,8 +175,13 @@ describe("API keys", () => {
     const agent = await registerAgent(srv.base);
     const legacy = "ob_live_LegacyKeyFromTheOldPlatform0001";
     await srv.database.db("api_keys").insert({
-      id: newId("key"), org_id: agent.org_id, environment: "live", name: "legacy", prefix: "ob_live_Lega",
-      secret_hash: hashSecret(legacy), scopes: ["read"],
+      id: newId("key"),
+      org_id: agent.org_id,
+      environment: "live",
+      name: "legacy",
+      prefix: "ob_live_Lega",
+      secret_hash: hashSecret(legacy),
+      scopes: ["read"],
     });
     const res = await call(srv.base, "GET", "/v1/auth/account", { key: legacy });
     expect(res.status).toBe(200);
@@ -170,7 +195,10 @@ describe("API keys", () => {
     expect(res.status).toBe(401);
     const rows = await srv.database.db("api_keys").where({ org_id: agent.org_id, environment: "test" });
     // Store the test secret under its live-looking twin's hash to prove the environment check, not the hash, refuses it.
-    await srv.database.db("api_keys").where({ id: rows[0].id }).update({ secret_hash: hashSecret(forged) });
+    await srv.database
+      .db("api_keys")
+      .where({ id: rows[0].id })
+      .update({ secret_hash: hashSecret(forged) });
     const crossed = await call(srv.base, "GET", "/v1/auth/account", { key: forged });
     expect(crossed.status).toBe(401);
     expect(crossed.body.error.message).toMatch(/test environment/);

@@ -8,15 +8,17 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { buffer } from "node:stream/consumers";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../server/config.js";
-import { buildLocalUrl, createArtifactStore, type ArtifactStore } from "../server/files/artifact-store.js";
+import { buildLocalUrl, type ArtifactStore } from "../server/files/artifact-store.js";
+import { createArtifactStore } from "../server/files/artifact-stores.js";
 import type { AppContext, AppDeps, AppState, RateLimiters } from "../server/http/context.js";
 import { errorEnvelope } from "../server/http/middleware/errors.js";
 import { requestId } from "../server/http/middleware/request-id.js";
 import { mountRoutes } from "../server/http/route.js";
 import { artifactRoutes } from "../server/http/routes/artifacts.js";
 import { createLogger } from "../server/logger.js";
+import { waitFor } from "./helpers/wait.js";
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
@@ -69,7 +71,10 @@ describe("GET /v1/artifacts/download (local store)", () => {
   it("serves the exact bytes through a signed link, with length, type and filename", async () => {
     const body = Buffer.concat([Buffer.from('{"custom_id":"a","output":"ok"}\n'), randomBytes(3 * 1024 * 1024)]);
     const stored = await store.put("org_a/bat_1/output.jsonl", chunked(body));
-    const { url, expires_at } = await store.signedUrl("org_a/bat_1/output.jsonl", { expiresInSeconds: 900, filename: "bat_1-output.jsonl" });
+    const { url, expires_at } = await store.signedUrl("org_a/bat_1/output.jsonl", {
+      expiresInSeconds: 900,
+      filename: "bat_1-output.jsonl",
+    });
     expect(url.startsWith(`${base}/v1/artifacts/download?`)).toBe(true);
     expect(Date.parse(expires_at) - Date.now()).toBeGreaterThan(890_000);
 
@@ -155,7 +160,13 @@ describe("S3 artifact store against s3rver", () => {
 
   beforeAll(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), "batchrouter-s3rver-"));
-    s3rver = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory: path.join(dir, "s3"), configureBuckets: [{ name: bucket, configs: [] }] });
+    s3rver = new S3rver({
+      address: "127.0.0.1",
+      port: 0,
+      silent: true,
+      directory: path.join(dir, "s3"),
+      configureBuckets: [{ name: bucket, configs: [] }],
+    });
     const { port } = await s3rver.run();
     s3rver.httpServer.prependListener("request", (req: { method?: string; url?: string }) => requests.push(`${req.method} ${req.url}`));
     const config = loadConfig({
@@ -219,7 +230,11 @@ describe("S3 artifact store against s3rver", () => {
     async function* broken() {
       yield randomBytes(9 * 1024 * 1024);
       // Fail only once the first part is on its way, so the multipart upload is really in flight.
-      await vi.waitFor(() => expect(requests.some((r) => r.includes("partNumber=1"))).toBe(true));
+      await waitFor(
+        () => (requests.some((r) => r.includes("partNumber=1")) ? true : undefined),
+        10_000,
+        "lib-storage to send part 1 of the multipart upload",
+      );
       throw new Error("producer died");
     }
     await expect(store.put("org_a/bat_3/output.jsonl", broken())).rejects.toThrow("producer died");
@@ -230,7 +245,14 @@ describe("S3 artifact store against s3rver", () => {
 
   it("an unreachable bucket fails the put instead of leaving the producer stuck", async () => {
     const down = await createArtifactStore(
-      loadConfig({ BATCHROUTER_DATA_DIR: dir, S3_BUCKET: bucket, S3_ENDPOINT: "http://127.0.0.1:1", S3_ACCESS_KEY_ID: "x", S3_SECRET_ACCESS_KEY: "y", S3_FORCE_PATH_STYLE: "1" }),
+      loadConfig({
+        BATCHROUTER_DATA_DIR: dir,
+        S3_BUCKET: bucket,
+        S3_ENDPOINT: "http://127.0.0.1:1",
+        S3_ACCESS_KEY_ID: "x",
+        S3_SECRET_ACCESS_KEY: "y",
+        S3_FORCE_PATH_STYLE: "1",
+      }),
       { publicBaseUrl: "http://api.test", secret: randomBytes(32) },
     );
     await expect(down.put("org_a/bat_5/output.jsonl", chunked(randomBytes(20 * 1024 * 1024)))).rejects.toThrow();

@@ -22,9 +22,9 @@ const AUTHED: [string, string][] = [
   ["GET", "/v1/billing/ledger"],
 ];
 const BODIES: [string, unknown][] = [
-  ["malformed JSON", "{\"name\":"],
+  ["malformed JSON", '{"name":'],
   ["a JSON array", "[1,2,3]"],
-  ["a JSON string", "\"hello\""],
+  ["a JSON string", '"hello"'],
   ["null", "null"],
   ["wrong types", { name: ["x"], scopes: "read", grace_seconds: "soon", expires_at: 7, agent_name: {} }],
   ["unknown fields", { nonsense: true }],
@@ -34,7 +34,11 @@ const BODIES: [string, unknown][] = [
 
 async function snapshot() {
   const db = srv.database.db;
-  const [orgs, keys, ledger] = await Promise.all([db("orgs").count("* as n"), db("api_keys").select("id", "secret_hash", "revoked_at", "name").orderBy("id"), db("ledger_entries").count("* as n")]);
+  const [orgs, keys, ledger] = await Promise.all([
+    db("orgs").count("* as n"),
+    db("api_keys").select("id", "secret_hash", "revoked_at", "name").orderBy("id"),
+    db("ledger_entries").count("* as n"),
+  ]);
   return JSON.stringify({ orgs, keys, ledger });
 }
 
@@ -45,7 +49,11 @@ describe("bad input never answers 500 and changes nothing", () => {
     for (const [method, path] of AUTHED) {
       for (const key of keys) {
         const headers = key === "Basic abc" ? { Authorization: "Basic abc" } : undefined;
-        const res = await call(srv.base, method, path.replace("KEY", agent.api_key_id), { key: headers ? undefined : key, headers, body: method === "POST" ? {} : undefined });
+        const res = await call(srv.base, method, path.replace("KEY", agent.api_key_id), {
+          key: headers ? undefined : key,
+          headers,
+          body: method === "POST" ? {} : undefined,
+        });
         expect(res.status, `${method} ${path} with ${key}`).toBe(401);
         expect(res.body.error.code).toBe("unauthorized");
         expect(res.body.error.request_id).toBeTruthy();

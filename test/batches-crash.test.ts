@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { allResults, expectBatchSettled, expectLedgerBalanced, makeItems, micros, mustCreate, untilTerminal } from "./helpers/batches.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
-import { runTs, waitFor as waitForOutput, type Running } from "./helpers/process.js";
+import { runTs, waitForOutput, type Running } from "./helpers/process.js";
 import { registerAgent, startTestServer, waitFor, type TestServer } from "./helpers/server.js";
 
 let database: TestDatabase;
@@ -52,13 +52,20 @@ describe("a worker killed with SIGKILL mid-batch", () => {
 
     // Kill it as soon as results start landing: the mini unit's 1,800 results are written in two
     // chunks, so this is usually between them, with the haiku unit still at its provider.
-    const atKill = await waitFor(async () => {
-      const rows = await db("batch_items").where({ batch_id: batch.id }).whereIn("status", ["completed", "failed", "retry"]).count("* as n");
-      const n = Number(rows[0]!.n);
-      if (n === 0) return undefined;
-      first.child.kill("SIGKILL");
-      return n;
-    }, 30_000, "the first results");
+    const atKill = await waitFor(
+      async () => {
+        const rows = await db("batch_items")
+          .where({ batch_id: batch.id })
+          .whereIn("status", ["completed", "failed", "retry"])
+          .count("* as n");
+        const n = Number(rows[0]!.n);
+        if (n === 0) return undefined;
+        first.child.kill("SIGKILL");
+        return n;
+      },
+      30_000,
+      "the first results",
+    );
     await first.exited;
     expect(atKill).toBeGreaterThan(0);
     expect(atKill).toBeLessThan(2000);
@@ -66,7 +73,10 @@ describe("a worker killed with SIGKILL mid-batch", () => {
 
     // pg-boss gives a dead worker's active jobs back only once their expiry (15 min by default) has
     // passed and a supervisor's maintenance has run: compress that wait rather than sit it out.
-    await db.withSchema("pgboss").from("job").where({ state: "active" })
+    await db
+      .withSchema("pgboss")
+      .from("job")
+      .where({ state: "active" })
       .update({ started_on: db.raw("now() - expire_in - interval '1 second'") });
     await srv.platform.boss.expire();
 
@@ -78,7 +88,13 @@ describe("a worker killed with SIGKILL mid-batch", () => {
     const results = await allResults(srv.base, key, batch.id);
     expect(results.map((r) => r.customer_item_id)).toEqual(items.map((i) => i.customer_item_id));
     const completed = results.filter((r) => r.status === "completed");
-    expect(done.batch.counts).toMatchObject({ total: 2000, completed: completed.length, failed: 2000 - completed.length, queued: 0, processing: 0 });
+    expect(done.batch.counts).toMatchObject({
+      total: 2000,
+      completed: completed.length,
+      failed: 2000 - completed.length,
+      queued: 0,
+      processing: 0,
+    });
     expect(completed.length).toBeGreaterThanOrEqual(1990);
 
     // Billed once: each settlement posting is unique, and together they are the item costs plus fee.
@@ -87,7 +103,9 @@ describe("a worker killed with SIGKILL mid-batch", () => {
     const keys = await db("ledger_entries").where({ batch_id: batch.id }).pluck("posting_key");
     expect(new Set(keys).size).toBe(keys.length);
     // What was settled before the kill still stands (postings are never undone or repeated).
-    const settledAtKill = ledgerAtKill.filter((e: any) => e.kind === "settlement").reduce((s: number, e: any) => s - Number(e.reserved_delta), 0);
+    const settledAtKill = ledgerAtKill
+      .filter((e: any) => e.kind === "settlement")
+      .reduce((s: number, e: any) => s - Number(e.reserved_delta), 0);
     expect(money.settled).toBeGreaterThanOrEqual(settledAtKill);
     await expectLedgerBalanced(db, agent.org_id, "test");
 

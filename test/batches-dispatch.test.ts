@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CatalogSnapshot, CatalogStore } from "../server/catalog/store.js";
-import type { BatchWorkerDeps } from "../worker/jobs/batch-context.js";
+import type { BatchWorkerDeps } from "../worker/batch-context.js";
 import { dispatchBatch } from "../worker/jobs/dispatch-batch.js";
 import { finalizeBatch } from "../worker/jobs/finalize-batch.js";
 import { createSimulator } from "../worker/providers/simulator.js";
@@ -17,11 +17,18 @@ afterAll(async () => api?.close());
 
 function workerDeps(catalog: Pick<CatalogStore, "get">): BatchWorkerDeps {
   const d = api.platform.appDeps;
-  return { ...d, catalog: catalog as CatalogStore, simulator: createSimulator({ turnaroundMs: 0 }), credentials: {}, retryBaseMs: 10 } as unknown as BatchWorkerDeps;
+  return {
+    ...d,
+    catalog: catalog as CatalogStore,
+    simulator: createSimulator({ turnaroundMs: 0 }),
+    credentials: {},
+    retryBaseMs: 10,
+  } as unknown as BatchWorkerDeps;
 }
 
 const statusOf = async (key: string, id: string) => (await call(api.base, "GET", `/v1/batches/${id}`, { key })).body.status as string;
-const routeOf = (srv: TestServer, key: string, id: string) => call(srv.base, "GET", `/v1/batches/${id}/route-receipt`, { key }).then((r) => r.body);
+const routeOf = (srv: TestServer, key: string, id: string) =>
+  call(srv.base, "GET", `/v1/batches/${id}/route-receipt`, { key }).then((r) => r.body);
 
 describe("dispatch", () => {
   it("passes through queued and routing to dispatched, each visible, and carries on from either after a crash", async () => {
@@ -39,7 +46,11 @@ describe("dispatch", () => {
     release();
     await dispatching;
     expect(await statusOf(key, batch.id)).toBe("dispatched");
-    const submits = await api.database.db.withSchema("pgboss").from("job").where({ name: "wu.submit" }).whereRaw("data->>'work_unit_id' IN (SELECT id FROM work_units WHERE batch_id = ?)", [batch.id]);
+    const submits = await api.database.db
+      .withSchema("pgboss")
+      .from("job")
+      .where({ name: "wu.submit" })
+      .whereRaw("data->>'work_unit_id' IN (SELECT id FROM work_units WHERE batch_id = ?)", [batch.id]);
     expect(submits).toHaveLength(1);
 
     // A worker that died after either step: the next run carries on from it.
@@ -68,11 +79,21 @@ describe("dispatch", () => {
     };
     await dispatchBatch(workerDeps({ get: without }), batch.id);
     const items = await api.database.db("batch_items").where({ batch_id: batch.id });
-    expect(items.map((i: { status: string; error: { code: string } }) => [i.status, i.error?.code])).toEqual(Array(4).fill(["failed", "lane_unavailable"]));
+    expect(items.map((i: { status: string; error: { code: string } }) => [i.status, i.error?.code])).toEqual(
+      Array(4).fill(["failed", "lane_unavailable"]),
+    );
     const route = await routeOf(api, key, batch.id);
-    expect(route.events.find((e: { kind: string }) => e.kind === "lane_failed")).toMatchObject({ lane_id: unit.lane_id, item_count: 4, reason: "the lane is no longer offered" });
+    expect(route.events.find((e: { kind: string }) => e.kind === "lane_failed")).toMatchObject({
+      lane_id: unit.lane_id,
+      item_count: 4,
+      reason: "the lane is no longer offered",
+    });
     // Nothing is left to collect, so dispatch itself enqueued the finalize step; run it as the worker would.
-    const finalize = await api.database.db.withSchema("pgboss").from("job").where({ name: "batch.finalize" }).whereRaw("data->>'batch_id' = ?", [batch.id]);
+    const finalize = await api.database.db
+      .withSchema("pgboss")
+      .from("job")
+      .where({ name: "batch.finalize" })
+      .whereRaw("data->>'batch_id' = ?", [batch.id]);
     expect(finalize).toHaveLength(1);
     await finalizeBatch(workerDeps(real), batch.id);
     const ended = await call(api.base, "GET", `/v1/batches/${batch.id}`, { key });
@@ -106,11 +127,20 @@ describe("a lane that went unhealthy after the quote", () => {
     const done = await untilTerminal(srv.base, key, batch.id);
     expect(done.status).toBe("completed");
     const route = await routeOf(srv, key, batch.id);
-    expect(route.fallbacks).toEqual([expect.objectContaining({ from_lane_id: unit.lane_id, to_lane_id: unit.fallback_order[0], item_count: 6, reason: "the lane is unhealthy at dispatch" })]);
+    expect(route.fallbacks).toEqual([
+      expect.objectContaining({
+        from_lane_id: unit.lane_id,
+        to_lane_id: unit.fallback_order[0],
+        item_count: 6,
+        reason: "the lane is unhealthy at dispatch",
+      }),
+    ]);
     const locked = quote.quote_lanes.find((l: { lane_id: string }) => l.lane_id === unit.lane_id).unit_price;
     for (const r of await allResults(srv.base, key, batch.id)) {
       expect(r).toMatchObject({ status: "completed", lane_id: unit.fallback_order[0] });
-      expect(micros(r.cost)).toBe(Math.ceil((r.usage.input_tokens * micros(locked.input_per_mtok) + r.usage.output_tokens * micros(locked.output_per_mtok)) / 1e6));
+      expect(micros(r.cost)).toBe(
+        Math.ceil((r.usage.input_tokens * micros(locked.input_per_mtok) + r.usage.output_tokens * micros(locked.output_per_mtok)) / 1e6),
+      );
     }
     await expectBatchSettled(srv.database.db, batch.id);
     await expectLedgerBalanced(srv.database.db, agent.org_id, "test");

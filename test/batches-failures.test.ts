@@ -13,7 +13,8 @@ async function server(worker: Exclude<TestServerOptions["worker"], true | undefi
   return s;
 }
 
-const routeOf = (srv: TestServer, key: string, id: string) => call(srv.base, "GET", `/v1/batches/${id}/route-receipt`, { key }).then((r) => r.body);
+const routeOf = (srv: TestServer, key: string, id: string) =>
+  call(srv.base, "GET", `/v1/batches/${id}/route-receipt`, { key }).then((r) => r.body);
 const itemRows = (srv: TestServer, id: string) => srv.database.db("batch_items").where({ batch_id: id }).orderBy("idx");
 
 describe("item failures on a healthy lane", () => {
@@ -22,10 +23,17 @@ describe("item failures on a healthy lane", () => {
     const agent = await registerAgent(srv.base);
     const key = agent.test_api_key;
     const triggers: Record<number, string> = {
-      1: "[simulate:content_policy]", 2: "[simulate:content_policy]", 4: "[simulate:invalid_input]", 5: "[simulate:invalid_input]",
-      7: "[simulate:rate_limit]", 8: "[simulate:server_error]", 9: "[simulate:timeout]",
+      1: "[simulate:content_policy]",
+      2: "[simulate:content_policy]",
+      4: "[simulate:invalid_input]",
+      5: "[simulate:invalid_input]",
+      7: "[simulate:rate_limit]",
+      8: "[simulate:server_error]",
+      9: "[simulate:timeout]",
     };
-    const items = makeItems(20, { prefix: "f", text: (i) => triggers[i] }).map((it, i) => (i % 3 === 0 ? { ...it, metadata: { n: `#${i}`, quote: 'say "hi" \\ 😊' } } : it));
+    const items = makeItems(20, { prefix: "f", text: (i) => triggers[i] }).map((it, i) =>
+      i % 3 === 0 ? { ...it, metadata: { n: `#${i}`, quote: 'say "hi" \\ 😊' } } : it,
+    );
     const batch = await mustCreate(srv.base, key, { items });
     const done = await untilTerminal(srv.base, key, batch.id);
     expect(done.status).toBe("completed");
@@ -60,7 +68,10 @@ describe("item failures on a healthy lane", () => {
       const link = await call(srv.base, "GET", `/v1/batches/${batch.id}/artifact-url?kind=${kind}`, { key });
       const text = await (await fetch(link.body.url)).text();
       expect(text.endsWith("\n")).toBe(true);
-      return text.trim().split("\n").map((l) => JSON.parse(l));
+      return text
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
     };
     expect(await file("output")).toEqual(results.filter((r) => r.status === "completed"));
     expect(await file("errors")).toEqual(results.filter((r) => r.status === "failed"));
@@ -79,8 +90,15 @@ describe("item failures on a healthy lane", () => {
     expect(money.settled).toBe(0);
     expect(money.released).toBe(Number(money.batch.reserved_micros));
     const errors = await call(srv.base, "GET", `/v1/batches/${bad.id}/artifact-url?kind=errors`, { key });
-    const lines = (await (await fetch(errors.body.url)).text()).trim().split("\n").map((l) => JSON.parse(l));
-    expect(lines.map((l) => [l.customer_item_id, l.error.code])).toEqual([["all-bad-0", "invalid_input"], ["all-bad-1", "invalid_input"], ["all-bad-2", "invalid_input"]]);
+    const lines = (await (await fetch(errors.body.url)).text())
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.customer_item_id, l.error.code])).toEqual([
+      ["all-bad-0", "invalid_input"],
+      ["all-bad-1", "invalid_input"],
+      ["all-bad-2", "invalid_input"],
+    ]);
     await expectLedgerBalanced(srv.database.db, agent.org_id, "test");
   });
 });
@@ -103,7 +121,11 @@ describe("a lane that is down", () => {
 
     const route = await routeOf(srv, key, batch.id);
     expect(route.fallbacks).toHaveLength(1);
-    expect(route.fallbacks[0]).toMatchObject({ from_lane_id: "openai/gpt-4o-mini/us/batch", to_lane_id: unit.fallback_order[0], item_count: 12 });
+    expect(route.fallbacks[0]).toMatchObject({
+      from_lane_id: "openai/gpt-4o-mini/us/batch",
+      to_lane_id: unit.fallback_order[0],
+      item_count: 12,
+    });
     expect(route.fallbacks[0].reason).toMatch(/submit failed/);
     expect(route.work_units.map((u: any) => [u.lane_id, u.status])).toEqual([
       ["openai/gpt-4o-mini/us/batch", "failed"],
@@ -115,7 +137,9 @@ describe("a lane that is down", () => {
     for (const r of results) {
       expect(r).toMatchObject({ status: "completed", lane_id: unit.fallback_order[0] });
       // Billed at the quoted lane's prices, not the fallback lane's list price.
-      expect(micros(r.cost)).toBe(Math.ceil((r.usage.input_tokens * micros(locked.input_per_mtok) + r.usage.output_tokens * micros(locked.output_per_mtok)) / 1e6));
+      expect(micros(r.cost)).toBe(
+        Math.ceil((r.usage.input_tokens * micros(locked.input_per_mtok) + r.usage.output_tokens * micros(locked.output_per_mtok)) / 1e6),
+      );
     }
     const bill = (await call(srv.base, "GET", `/v1/batches/${batch.id}/billing-receipt`, { key })).body;
     expect(micros(bill.settled_total)).toBeLessThanOrEqual(micros(quote.pricing_estimate.total));
@@ -152,14 +176,18 @@ describe("random faults at scale", () => {
     const items = [...makeItems(120, { prefix: "r-mini" }), ...makeItems(80, { prefix: "r-haiku", model: "claude-haiku-4" })];
     const batch = await mustCreate(srv.base, key, { items });
     let sawRetries = false;
-    const done = await waitFor(async () => {
-      const res = await call(srv.base, "GET", `/v1/batches/${batch.id}`, { key });
-      const c = res.body.batch.counts;
-      // Items waiting for another attempt still count, in exactly one bucket.
-      expect(c.queued + c.processing + c.completed + c.failed + c.cancelled + c.expired).toBe(200);
-      if ((await srv.database.db("batch_items").where({ batch_id: batch.id }).where("attempts", ">", 1).first())) sawRetries = true;
-      return ["completed", "failed"].includes(res.body.status) ? res.body : undefined;
-    }, 45_000, "the faulty batch to end");
+    const done = await waitFor(
+      async () => {
+        const res = await call(srv.base, "GET", `/v1/batches/${batch.id}`, { key });
+        const c = res.body.batch.counts;
+        // Items waiting for another attempt still count, in exactly one bucket.
+        expect(c.queued + c.processing + c.completed + c.failed + c.cancelled + c.expired).toBe(200);
+        if (await srv.database.db("batch_items").where({ batch_id: batch.id }).where("attempts", ">", 1).first()) sawRetries = true;
+        return ["completed", "failed"].includes(res.body.status) ? res.body : undefined;
+      },
+      45_000,
+      "the faulty batch to end",
+    );
     expect(sawRetries).toBe(true);
     const results = await allResults(srv.base, key, batch.id, "limit=37");
     expect(results.map((r) => r.customer_item_id)).toEqual(items.map((i) => i.customer_item_id));

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sumEntries } from "../db/queries/ledger.js";
+import { untilTerminal } from "./helpers/batches.js";
 import { call, registerAgent, startTestServer, waitFor, type TestServer } from "./helpers/server.js";
 
 let srv: TestServer;
@@ -8,15 +9,12 @@ beforeAll(async () => {
 });
 afterAll(async () => srv?.close());
 
-const ITEM = { customer_item_id: "item-1", operation: "responses", model: "gpt-4o-mini", input: { messages: [{ role: "user", content: "Summarize: revenue rose 12% on renewals." }] } };
-const TERMINAL = ["completed", "failed", "canceled", "cancelled", "expired"];
-
-async function untilTerminal(key: string, id: string) {
-  return waitFor(async () => {
-    const res = await call(srv.base, "GET", `/v1/batches/${id}`, { key });
-    return TERMINAL.includes(res.body.state) ? res.body : undefined;
-  }, 30_000, `batch ${id} to end`);
-}
+const ITEM = {
+  customer_item_id: "item-1",
+  operation: "responses",
+  model: "gpt-4o-mini",
+  input: { messages: [{ role: "user", content: "Summarize: revenue rose 12% on renewals." }] },
+};
 
 describe("quickstart flow A, on the simulator", () => {
   it("quotes, creates once per idempotency key, runs, returns results and settles the ledger", async () => {
@@ -39,7 +37,7 @@ describe("quickstart flow A, on the simulator", () => {
     expect(await srv.database.db("batches").where({ org_id: agent.org_id }).count("* as n")).toEqual([{ n: 1 }]);
 
     const id = created.body.batch.id;
-    const done = await untilTerminal(key, id);
+    const done = await untilTerminal(srv.base, key, id);
     expect(done.batch.status).toBe("completed");
     expect(done.status).toBe("completed");
     expect(done.batch.counts).toMatchObject({ total: 1, completed: 1, failed: 0 });
@@ -63,7 +61,10 @@ describe("quickstart flow A, on the simulator", () => {
     expect(link.body).toMatchObject({ kind: "output", format: "jsonl" });
     const file = await fetch(link.body.url);
     expect(file.status).toBe(200);
-    const lines = (await file.text()).trim().split("\n").map((l) => JSON.parse(l));
+    const lines = (await file.text())
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines).toEqual([expect.objectContaining({ customer_item_id: "item-1", status: "completed" })]);
 
     // The reservation was released down to what was spent, and the ledger sums to the balance.
@@ -85,8 +86,19 @@ describe("quickstart flow B, exactly as the JavaScript program runs it", () => {
     const BASE_URL = srv.base;
     const headers = { Authorization: `Bearer ${agent.test_api_key}`, "Content-Type": "application/json" };
     const manifest = {
-      sla_tier: "standard", routing_mode: "sla_aware", privacy_tier: "standard", allowed_regions: ["global"],
-      items: [{ customer_item_id: "support_rollup_001", operation: "responses", model: "gpt-5.4-mini", model_options: ["gpt-5.4-mini", "gpt-5.4"], input: { input: [{ role: "user", content: "Summarize today's support queue." }] } }],
+      sla_tier: "standard",
+      routing_mode: "sla_aware",
+      privacy_tier: "standard",
+      allowed_regions: ["global"],
+      items: [
+        {
+          customer_item_id: "support_rollup_001",
+          operation: "responses",
+          model: "gpt-5.4-mini",
+          model_options: ["gpt-5.4-mini", "gpt-5.4"],
+          input: { input: [{ role: "user", content: "Summarize today's support queue." }] },
+        },
+      ],
       delivery: { webhook_url: "https://example.com/batchrouter/webhook" },
     };
     const must = async (res: Response) => {
@@ -96,16 +108,25 @@ describe("quickstart flow B, exactly as the JavaScript program runs it", () => {
     };
     const quote = await must(await fetch(`${BASE_URL}/v1/batches/quote`, { method: "POST", headers, body: JSON.stringify(manifest) }));
     expect(quote.pricing_estimate?.total).toBeDefined();
-    const created = await must(await fetch(`${BASE_URL}/v1/batches`, {
-      method: "POST", headers: { ...headers, "Idempotency-Key": "support-digest-2026-11-22" }, body: JSON.stringify(manifest),
-    }));
-    let batch = created.batch ?? created;
-    expect(batch.id).toMatch(/^bat_/);
-    const id = batch.id;
-    while (!["completed", "failed", "canceled"].includes(batch.state)) {
-      await new Promise((r) => setTimeout(r, 100)); // the program waits 30 s
-      batch = await must(await fetch(`${BASE_URL}/v1/batches/${id}`, { headers }));
-    }
+    const created = await must(
+      await fetch(`${BASE_URL}/v1/batches`, {
+        method: "POST",
+        headers: { ...headers, "Idempotency-Key": "support-digest-2026-11-22" },
+        body: JSON.stringify(manifest),
+      }),
+    );
+    const id = (created.batch ?? created).id;
+    expect(id).toMatch(/^bat_/);
+    // The program polls every 30 s until the state is final; the test polls faster, with a deadline.
+    const batch = await waitFor(
+      async () => {
+        const b = await must(await fetch(`${BASE_URL}/v1/batches/${id}`, { headers }));
+        return ["completed", "failed", "canceled"].includes(b.state) ? b : undefined;
+      },
+      30_000,
+      `batch ${id} to reach a final state`,
+      100,
+    );
     expect(batch.state).toBe("completed");
     const results = await must(await fetch(`${BASE_URL}/v1/batches/${id}/results`, { headers }));
     expect(results.results[0]).toMatchObject({ customer_item_id: "support_rollup_001", status: "completed" });
@@ -137,16 +158,29 @@ describe("webhooks from a batch", () => {
     try {
       const agent = await registerAgent(srv.base);
       const key = agent.test_api_key;
-      const set = await call(srv.base, "PUT", "/v1/auth/account/delivery-webhook", { key, body: { url, secret: "whsec-test-secret-1234" } });
+      const set = await call(srv.base, "PUT", "/v1/auth/account/delivery-webhook", {
+        key,
+        body: { url, secret: "whsec-test-secret-1234" },
+      });
       expect(set.body).toEqual({ object: "delivery_webhook", url, secret_last4: "1234" });
-      expect(JSON.stringify((await call(srv.base, "GET", "/v1/auth/account/delivery-webhook", { key })).body)).not.toContain("whsec-test-secret");
-      const created = await call(srv.base, "POST", "/v1/batches", { key, body: { items: [ITEM] }, headers: { "Idempotency-Key": "webhook-batch-0001" } });
+      expect(JSON.stringify((await call(srv.base, "GET", "/v1/auth/account/delivery-webhook", { key })).body)).not.toContain(
+        "whsec-test-secret",
+      );
+      const created = await call(srv.base, "POST", "/v1/batches", {
+        key,
+        body: { items: [ITEM] },
+        headers: { "Idempotency-Key": "webhook-batch-0001" },
+      });
       const id = created.body.batch.id;
-      await untilTerminal(key, id);
-      const types = await waitFor(async () => {
-        const t = received.map((r) => JSON.parse(r.body).type);
-        return t.includes("batch.completed") ? t : undefined;
-      }, 20_000, "batch.completed delivery");
+      await untilTerminal(srv.base, key, id);
+      const types = await waitFor(
+        async () => {
+          const t = received.map((r) => JSON.parse(r.body).type);
+          return t.includes("batch.completed") ? t : undefined;
+        },
+        20_000,
+        "batch.completed delivery",
+      );
       expect(types).toContain("batch.submitted");
       for (const r of received) {
         expect(verifyBatchRouterSignature(r.body, "whsec-test-secret-1234", r.headers["x-batchrouter-signature"] as string)).toBe(true);

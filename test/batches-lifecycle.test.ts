@@ -19,8 +19,16 @@ const LIFECYCLE = ["pending", "queued", "routing", "dispatched", "processing", "
 /** 130 items over two models; three fail on a content-policy trigger. */
 function manifest() {
   const failing = new Set([5, 64, 101]);
-  const a = makeItems(70, { prefix: "mini", model: "gpt-4o-mini", text: (i) => (failing.has(i) ? "[simulate:content_policy]" : undefined) });
-  const b = makeItems(60, { prefix: "haiku", model: "claude-haiku-4", text: (i) => (failing.has(i + 70) ? "[simulate:content_policy]" : undefined) });
+  const a = makeItems(70, {
+    prefix: "mini",
+    model: "gpt-4o-mini",
+    text: (i) => (failing.has(i) ? "[simulate:content_policy]" : undefined),
+  });
+  const b = makeItems(60, {
+    prefix: "haiku",
+    model: "claude-haiku-4",
+    text: (i) => (failing.has(i + 70) ? "[simulate:content_policy]" : undefined),
+  });
   return [...a, ...b];
 }
 
@@ -31,7 +39,10 @@ describe("a 130-item batch over two models, end to end", () => {
 
   it("moves forward through the lifecycle with live counts, and answers {batch, id, status, state}", async () => {
     quote = (await call(srv.base, "POST", "/v1/quotes/model", { key, body: { items } })).body;
-    expect(quote.work_units.map((u: any) => u.lane_id).sort()).toEqual(["anthropic/claude-haiku-4/us/batch", "openai/gpt-4o-mini/us/batch"]);
+    expect(quote.work_units.map((u: any) => u.lane_id).sort()).toEqual([
+      "anthropic/claude-haiku-4/us/batch",
+      "openai/gpt-4o-mini/us/batch",
+    ]);
     const created = await mustCreate(srv.base, key, { quote_id: quote.quote_id, items });
     batchId = created.id;
     expect(created).toMatchObject({ object: "batch", status: "pending", state: "pending", item_count: 130, quote_id: quote.quote_id });
@@ -46,21 +57,25 @@ describe("a 130-item batch over two models, end to end", () => {
     expect(earlyFile.body.error.code).toBe("results_not_ready");
 
     const seen: string[] = [];
-    const done = await waitFor(async () => {
-      const res = await call(srv.base, "GET", `/v1/batches/${batchId}`, { key });
-      expect(res.status).toBe(200);
-      expect(Object.keys(res.body).sort()).toEqual(["batch", "id", "object", "state", "status"]);
-      expect(res.body.id).toBe(batchId);
-      expect(res.body.batch.status).toBe(res.body.status);
-      expect(res.body.batch.state).toBe(res.body.state);
-      const c = res.body.batch.counts;
-      // Every item is in exactly one bucket at every moment.
-      expect(c.queued + c.processing + c.completed + c.failed + c.cancelled + c.expired).toBe(130);
-      if (seen.at(-1) !== res.body.status) seen.push(res.body.status);
-      // (While `processing`, items may all sit between attempts — queued for a retry — so no
-      // per-bucket claim here beyond the total.)
-      return ["completed", "failed", "cancelled", "expired"].includes(res.body.status) ? res.body : undefined;
-    }, 30_000, "batch to end");
+    const done = await waitFor(
+      async () => {
+        const res = await call(srv.base, "GET", `/v1/batches/${batchId}`, { key });
+        expect(res.status).toBe(200);
+        expect(Object.keys(res.body).sort()).toEqual(["batch", "id", "object", "state", "status"]);
+        expect(res.body.id).toBe(batchId);
+        expect(res.body.batch.status).toBe(res.body.status);
+        expect(res.body.batch.state).toBe(res.body.state);
+        const c = res.body.batch.counts;
+        // Every item is in exactly one bucket at every moment.
+        expect(c.queued + c.processing + c.completed + c.failed + c.cancelled + c.expired).toBe(130);
+        if (seen.at(-1) !== res.body.status) seen.push(res.body.status);
+        // (While `processing`, items may all sit between attempts — queued for a retry — so no
+        // per-bucket claim here beyond the total.)
+        return ["completed", "failed", "cancelled", "expired"].includes(res.body.status) ? res.body : undefined;
+      },
+      30_000,
+      `batch ${batchId} to end`,
+    );
 
     // A fast run can pass through `processing` between two polls; the order is what must hold.
     expect(seen.at(-1)).toBe("completed");
@@ -148,7 +163,11 @@ describe("a 130-item batch over two models, end to end", () => {
       const bytes = Buffer.from(await file.arrayBuffer());
       expect(bytes.length).toBe(link.body.bytes);
       expect(createHash("sha256").update(bytes).digest("hex")).toBe(link.body.sha256);
-      const lines = bytes.toString("utf8").trim().split("\n").map((l) => JSON.parse(l));
+      const lines = bytes
+        .toString("utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
       if (kind === "receipt") {
         expect(lines[0]).toMatchObject({ type: "summary", batch_id: batchId, item_count: 130 });
         expect(lines.some((l) => l.type === "route_event" && l.kind === "dispatched")).toBe(true);
@@ -158,7 +177,10 @@ describe("a 130-item batch over two models, end to end", () => {
       }
     }
     const results = await allResults(srv.base, key, batchId, "status=completed&limit=1000");
-    const outputLines = (await (await fetch(urls.output!)).text()).trim().split("\n").map((l) => JSON.parse(l));
+    const outputLines = (await (await fetch(urls.output!)).text())
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(outputLines).toEqual(results);
 
     // Any change to a signed link voids it.
@@ -185,7 +207,10 @@ describe("a 130-item batch over two models, end to end", () => {
     const route = await call(srv.base, "GET", `/v1/batches/${batchId}/route-receipt`, { key });
     expect(route.status).toBe(200);
     expect(route.body).toMatchObject({ object: "route_receipt", batch_id: batchId, execution: "simulated", routing_mode: "cheapest" });
-    expect(route.body.selected_lanes.map((l: any) => l.lane_id).sort()).toEqual(["anthropic/claude-haiku-4/us/batch", "openai/gpt-4o-mini/us/batch"]);
+    expect(route.body.selected_lanes.map((l: any) => l.lane_id).sort()).toEqual([
+      "anthropic/claude-haiku-4/us/batch",
+      "openai/gpt-4o-mini/us/batch",
+    ]);
     expect(route.body.rejected_lanes.length).toBeGreaterThan(0);
     for (const l of route.body.rejected_lanes) expect(l.rejection_reasons.length).toBeGreaterThan(0);
     expect(route.body.work_units.map((u: any) => [u.lane_id, u.item_count, u.status]).sort()).toEqual([

@@ -2,12 +2,19 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { post } from "../server/billing/ledger.js";
 import { createBatch, expectBatchSettled, expectLedgerBalanced, idemKey, makeItems, micros, untilTerminal } from "./helpers/batches.js";
 import { call, registerAgent, startTestServer, type TestServer } from "./helpers/server.js";
+import { type LiveProviders, liveProviders } from "./helpers/providers.js";
 
 let srv: TestServer;
+// Live keys run on loopback fakes of OpenAI and Anthropic (test keys on the simulator).
+let providers: LiveProviders;
 beforeAll(async () => {
-  srv = await startTestServer({}, { worker: true });
+  providers = await liveProviders();
+  srv = await startTestServer(providers.env, { worker: true });
 });
-afterAll(async () => srv?.close());
+afterAll(async () => {
+  await srv?.close();
+  await providers?.close();
+});
 
 async function counts(orgId: string) {
   const db = srv.database.db;
@@ -15,7 +22,10 @@ async function counts(orgId: string) {
   return {
     batches: await n(db("batches").where({ org_id: orgId })),
     ledger: await n(db("ledger_entries").where({ org_id: orgId })),
-    balances: await db("balances").where({ org_id: orgId }).orderBy("environment").select("environment", "available_micros", "reserved_micros"),
+    balances: await db("balances")
+      .where({ org_id: orgId })
+      .orderBy("environment")
+      .select("environment", "available_micros", "reserved_micros"),
     used_quotes: await n(db("quotes").where({ org_id: orgId }).whereNotNull("batch_id")),
   };
 }
@@ -43,14 +53,28 @@ describe("credits", () => {
     expect(await counts(agent.org_id)).toEqual(before);
 
     // Part of it: the shortfall is the difference.
-    await post(srv.database.db, { org_id: agent.org_id, environment: "live", kind: "promo_grant", available_delta: Math.floor(total / 2), posting_key: "grant:half", description: "test grant" });
+    await post(srv.database.db, {
+      org_id: agent.org_id,
+      environment: "live",
+      kind: "promo_grant",
+      available_delta: Math.floor(total / 2),
+      posting_key: "grant:half",
+      description: "test grant",
+    });
     const half = await createBatch(srv.base, key, { items, quote_id: quote.quote_id });
     expect(half.status).toBe(402);
     expect(micros(half.body.error.details.available)).toBe(Math.floor(total / 2));
     expect(micros(half.body.error.details.shortfall)).toBe(total - Math.floor(total / 2));
 
     // An operator grant (what `npm run admin credits grant` posts) makes it fundable.
-    await post(srv.database.db, { org_id: agent.org_id, environment: "live", kind: "promo_grant", available_delta: 1_000_000, posting_key: "grant:1usd", description: "test grant" });
+    await post(srv.database.db, {
+      org_id: agent.org_id,
+      environment: "live",
+      kind: "promo_grant",
+      available_delta: 1_000_000,
+      posting_key: "grant:1usd",
+      description: "test grant",
+    });
     const ok = await createBatch(srv.base, key, { items, quote_id: quote.quote_id });
     expect(ok.status).toBe(202);
     const account = await call(srv.base, "GET", "/v1/auth/account", { key });
@@ -77,7 +101,10 @@ describe("quotes at create", () => {
     const variants: [string, unknown[]][] = [
       ["one item fewer", items.slice(1)],
       ["one item more", [...items, ...makeItems(1, { prefix: "extra" })]],
-      ["another prompt", items.map((it, i) => (i === 2 ? { ...it, input: { messages: [{ role: "user", content: "something else" }] } } : it))],
+      [
+        "another prompt",
+        items.map((it, i) => (i === 2 ? { ...it, input: { messages: [{ role: "user", content: "something else" }] } } : it)),
+      ],
       ["another model", items.map((it, i) => (i === 0 ? { ...it, model: "gpt-4o" } : it))],
       ["another id", items.map((it, i) => (i === 3 ? { ...it, customer_item_id: "q-renamed" } : it))],
     ];
@@ -108,11 +135,15 @@ describe("quotes at create", () => {
     expect(used.body.error.message).toContain(won[0]!.body.batch.id);
     expect((await call(srv.base, "GET", `/v1/quotes/${quote.quote_id}`, { key })).body.status).toBe("accepted");
     const db = srv.database.db;
-    expect(await db("ledger_entries").where({ org_id: agent.org_id, kind: "reservation" }).pluck("batch_id")).toEqual([won[0]!.body.batch.id]);
+    expect(await db("ledger_entries").where({ org_id: agent.org_id, kind: "reservation" }).pluck("batch_id")).toEqual([
+      won[0]!.body.batch.id,
+    ]);
 
     // An expired quote.
     const stale = (await call(srv.base, "POST", "/v1/quotes/model", { key, body: { items } })).body;
-    await db("quotes").where({ id: stale.quote_id }).update({ expires_at: new Date(Date.now() - 1000) });
+    await db("quotes")
+      .where({ id: stale.quote_id })
+      .update({ expires_at: new Date(Date.now() - 1000) });
     const mid = await counts(agent.org_id);
     const expired = await createBatch(srv.base, key, { quote_id: stale.quote_id, items });
     expect(expired.status).toBe(409);
@@ -129,8 +160,15 @@ describe("quotes at create", () => {
     const key = agent.test_api_key;
     // The quote estimates the model's typical answer; a JSON schema asking for 20 long entries gets a far
     // longer one from the simulator, so the actual cost runs past the lock and the lock must hold.
-    const schema = { type: "object", properties: { tags: { type: "array", minItems: 20, maxItems: 20, items: { type: "string", minLength: 400, maxLength: 400 } } }, required: ["tags"] };
-    const items = makeItems(6, { prefix: "cap" }).map((it) => ({ ...it, input: { ...it.input, response_format: { type: "json_schema", json_schema: { name: "tags", schema } } } }));
+    const schema = {
+      type: "object",
+      properties: { tags: { type: "array", minItems: 20, maxItems: 20, items: { type: "string", minLength: 400, maxLength: 400 } } },
+      required: ["tags"],
+    };
+    const items = makeItems(6, { prefix: "cap" }).map((it) => ({
+      ...it,
+      input: { ...it.input, response_format: { type: "json_schema", json_schema: { name: "tags", schema } } },
+    }));
     const quote = (await call(srv.base, "POST", "/v1/quotes/model", { key, body: { items } })).body;
     const res = await createBatch(srv.base, key, { quote_id: quote.quote_id, items }, idemKey("cap"));
     expect(res.status).toBe(202);

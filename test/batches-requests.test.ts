@@ -2,12 +2,19 @@ import { post } from "../server/billing/ledger.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createBatch, expectBatchSettled, expectLedgerBalanced, idemKey, makeItems, mustCreate, untilTerminal } from "./helpers/batches.js";
 import { call, registerAgent, startTestServer, type TestServer } from "./helpers/server.js";
+import { type LiveProviders, liveProviders } from "./helpers/providers.js";
 
 let srv: TestServer;
+// Live keys run on loopback fakes of OpenAI and Anthropic (test keys on the simulator).
+let providers: LiveProviders;
 beforeAll(async () => {
-  srv = await startTestServer({}, { worker: true });
+  providers = await liveProviders();
+  srv = await startTestServer(providers.env, { worker: true });
 });
-afterAll(async () => srv?.close());
+afterAll(async () => {
+  await srv?.close();
+  await providers?.close();
+});
 
 /** Everything a create could write: batches, units, items, ledger, quote claims, jobs, idempotency records. */
 async function snapshot() {
@@ -19,7 +26,9 @@ async function snapshot() {
     items: await n(db("batch_items")),
     ledger: await n(db("ledger_entries")),
     used_quotes: await n(db("quotes").whereNotNull("batch_id")),
-    balances: await db("balances").orderBy(["org_id", "environment"]).select("org_id", "environment", "available_micros", "reserved_micros"),
+    balances: await db("balances")
+      .orderBy(["org_id", "environment"])
+      .select("org_id", "environment", "available_micros", "reserved_micros"),
     jobs: await n(db.withSchema("pgboss").from("job").where("name", "like", "batch.%").orWhere("name", "like", "wu.%")),
     stored_responses: await n(db("idempotency_keys").where({ state: "done" })),
   };
@@ -32,8 +41,15 @@ describe("isolation", () => {
     const batch = await mustCreate(srv.base, owner.test_api_key, { items: makeItems(2, { prefix: "iso" }) });
     await untilTerminal(srv.base, owner.test_api_key, batch.id);
     const paths: [string, string][] = [
-      ["GET", ""], ["GET", "?include_billing_receipt=true"], ["POST", "/cancel"], ["GET", "/results"], ["GET", "/artifact-url?kind=output"],
-      ["GET", "/artifact-url?kind=errors"], ["GET", "/artifact-url?kind=receipt"], ["GET", "/route-receipt"], ["GET", "/billing-receipt"],
+      ["GET", ""],
+      ["GET", "?include_billing_receipt=true"],
+      ["POST", "/cancel"],
+      ["GET", "/results"],
+      ["GET", "/artifact-url?kind=output"],
+      ["GET", "/artifact-url?kind=errors"],
+      ["GET", "/artifact-url?kind=receipt"],
+      ["GET", "/route-receipt"],
+      ["GET", "/billing-receipt"],
       ["GET", "/webhook-deliveries"],
     ];
     // The owner sees each (cancel of an ended batch is 409, not 404).
@@ -77,18 +93,38 @@ describe("bad input on create", () => {
       ["empty items", { items: [] }, 400, "invalid_request"],
       ["items not an array", { items: { a: 1 } }, 400, "invalid_request"],
       ["an item that is a string", { items: ["hello"] }, 400, "invalid_request"],
-      ["an item without customer_item_id", { items: [{ operation: "responses", model: "gpt-4o-mini", input: item.input }] }, 400, "invalid_request"],
+      [
+        "an item without customer_item_id",
+        { items: [{ operation: "responses", model: "gpt-4o-mini", input: item.input }] },
+        400,
+        "invalid_request",
+      ],
       ["an item without input", { items: [{ customer_item_id: "x", model: "gpt-4o-mini" }] }, 400, "invalid_request"],
       ["an unknown operation", { items: [{ ...item, operation: "dance" }] }, 400, "invalid_request"],
       ["an unknown model", { items: [{ ...item, model: "gpt-17" }] }, 400, "invalid_request"],
       ["messages not an array", { items: [{ ...item, input: { messages: "hi" } }] }, 400, "invalid_request"],
       // Valid JSON and valid JS strings, but not storable in jsonb: a 500 until they were refused up front.
-      ["a NUL character in a prompt", { items: [{ ...item, input: { messages: [{ role: "user", content: "a\u0000b" }] } }] }, 400, "invalid_request"],
+      [
+        "a NUL character in a prompt",
+        { items: [{ ...item, input: { messages: [{ role: "user", content: "a\u0000b" }] } }] },
+        400,
+        "invalid_request",
+      ],
       ["an unpaired surrogate in metadata", { items: [{ ...item, metadata: { note: "half \ud83d" } }] }, 400, "invalid_request"],
-      ["input nested 300 levels deep", { items: [{ ...item, input: { ...item.input, deep: JSON.parse("[".repeat(300) + "]".repeat(300)) } }] }, 400, "invalid_request"],
+      [
+        "input nested 300 levels deep",
+        { items: [{ ...item, input: { ...item.input, deep: JSON.parse("[".repeat(300) + "]".repeat(300)) } }] },
+        400,
+        "invalid_request",
+      ],
       // Deeper than any recursive walk (ours, zod's, JSON.stringify's) could go: still a clean 400.
-      ["input nested 100,000 levels deep", `{"items":[{"customer_item_id":"d","model":"gpt-4o-mini","input":{"input":"x","deep":${"[".repeat(100_000)}${"]".repeat(100_000)}}}]}`, 400, "invalid_request"],
-      ["an unpaired surrogate in a key", { items: [{ ...item, input: { ...item.input, ["\udc00"]: 1 } }] }, 400, "invalid_request"],
+      [
+        "input nested 100,000 levels deep",
+        `{"items":[{"customer_item_id":"d","model":"gpt-4o-mini","input":{"input":"x","deep":${"[".repeat(100_000)}${"]".repeat(100_000)}}}]}`,
+        400,
+        "invalid_request",
+      ],
+      ["an unpaired surrogate in a key", { items: [{ ...item, input: { ...item.input, "\udc00": 1 } }] }, 400, "invalid_request"],
       ["duplicate customer_item_id", { items: [item, { ...good[1]!, customer_item_id: item.customer_item_id }] }, 400, "invalid_request"],
       ["items and input_file_id", { items: good, input_file_id: "file_x" }, 400, "invalid_request"],
       ["volume fields", { items: good, estimated_items: 10, models: ["gpt-4o-mini"] }, 400, "invalid_request"],
@@ -100,17 +136,32 @@ describe("bad input on create", () => {
       ["empty regions", { items: good, allowed_regions: [] }, 400, "invalid_request"],
       ["a float max_price", { items: good, max_price: 1.5 }, 400, "invalid_request"],
       ["a negative max_price", { items: good, max_price: "-1" }, 400, "invalid_request"],
-      ["17 metadata pairs", { items: good, metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, "v"])) }, 400, "invalid_request"],
+      [
+        "17 metadata pairs",
+        { items: good, metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, "v"])) },
+        400,
+        "invalid_request",
+      ],
       ["a non-string metadata value", { items: good, metadata: { a: 1 } }, 400, "invalid_request"],
       ["a webhook without a URL", { items: good, webhook: { secret: "0123456789" } }, 400, "invalid_request"],
       ["a webhook secret too short", { items: good, webhook: { url: "https://example.com/h", secret: "short" } }, 400, "invalid_request"],
-      ["webhook and delivery", { items: good, webhook: { url: "https://example.com/h" }, delivery: { webhook_url: "https://example.com/h" } }, 400, "invalid_request"],
+      [
+        "webhook and delivery",
+        { items: good, webhook: { url: "https://example.com/h" }, delivery: { webhook_url: "https://example.com/h" } },
+        400,
+        "invalid_request",
+      ],
       ["a quote_id that is a number", { items: good, quote_id: 7 }, 400, "invalid_request"],
       ["an unknown input_file_id", { input_file_id: "file_doesnotexist" }, 404, "not_found"],
       ["an unknown quote", { items: good, quote_id: "qlock_doesnotexist" }, 404, "not_found"],
       ["another org's quote", { items: good, quote_id: quote.quote_id }, 404, "not_found"],
       ["a price ceiling nothing meets", { items: good, max_price: "0.000001" }, 422, "no_eligible_lane"],
-      ["regions with no lane for the model", { items: makeItems(1, { model: "claude-haiku-4" }), allowed_regions: ["apac"] }, 422, "no_eligible_lane"],
+      [
+        "regions with no lane for the model",
+        { items: makeItems(1, { model: "claude-haiku-4" }), allowed_regions: ["apac"] },
+        422,
+        "no_eligible_lane",
+      ],
     ];
     const before = await snapshot();
     for (const [name, body, status, code] of cases) {
@@ -133,7 +184,11 @@ describe("bad input on create", () => {
       ["application/json", JSON.stringify({ items: makeItems(1, { text: () => "x".repeat(11 * 1024 * 1024) }) }), 413, "payload_too_large"],
     ] as const;
     for (const [type, body, status, code] of raw) {
-      const res = await call(srv.base, "POST", "/v1/batches", { key, body, headers: { "Content-Type": type, "Idempotency-Key": idemKey("raw") } });
+      const res = await call(srv.base, "POST", "/v1/batches", {
+        key,
+        body,
+        headers: { "Content-Type": type, "Idempotency-Key": idemKey("raw") },
+      });
       expect(res.status, type).toBe(status);
       expect(res.body.error.code).toBe(code);
     }
@@ -161,7 +216,11 @@ describe("idempotency under concurrency", () => {
     const headers = { "Idempotency-Key": idemKey("race") };
     const responses = await Promise.all(Array.from({ length: 50 }, () => call(srv.base, "POST", "/v1/batches", { key, body, headers })));
     const byStatus = responses.reduce<Record<number, number>>((acc, r) => ({ ...acc, [r.status]: (acc[r.status] ?? 0) + 1 }), {});
-    expect(Object.keys(byStatus).map(Number).every((s) => s === 202 || s === 409)).toBe(true);
+    expect(
+      Object.keys(byStatus)
+        .map(Number)
+        .every((s) => s === 202 || s === 409),
+    ).toBe(true);
     const accepted = responses.filter((r) => r.status === 202);
     expect(accepted.length).toBeGreaterThanOrEqual(1);
     const ids = new Set(accepted.map((r) => r.body.batch.id));
@@ -203,8 +262,16 @@ describe("idempotency under concurrency", () => {
     const db = srv.database.db;
     const probe = (await call(srv.base, "POST", "/v1/quotes/model", { key, body: { items: makeItems(20, { prefix: "many" }) } })).body;
     const each = Math.round(Number(probe.pricing_estimate.total.amount) * 1e6);
-    await post(db, { org_id: agent.org_id, environment: "live", kind: "promo_grant", available_delta: each * 10 + Math.floor(each / 2), posting_key: "grant:many" });
-    const responses = await Promise.all(Array.from({ length: 50 }, () => createBatch(srv.base, key, { items: makeItems(20, { prefix: "many" }) })));
+    await post(db, {
+      org_id: agent.org_id,
+      environment: "live",
+      kind: "promo_grant",
+      available_delta: each * 10 + Math.floor(each / 2),
+      posting_key: "grant:many",
+    });
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, () => createBatch(srv.base, key, { items: makeItems(20, { prefix: "many" }) })),
+    );
     const ok = responses.filter((r) => r.status === 202);
     const poor = responses.filter((r) => r.status === 402);
     expect(ok.length + poor.length).toBe(50);

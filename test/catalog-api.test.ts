@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkItemInput, itemSchema } from "../server/batches/item-schema.js";
+import { checkItemInput, itemSchema } from "../server/manifest/item-schema.js";
 import { formatRate, MARGIN_FLOOR_BPS, STANDARD_FEE_BPS, WORKFLOW_FEE_BPS } from "../server/catalog/fees.js";
 import { call, startTestServer, type TestServer } from "./helpers/server.js";
 
@@ -25,9 +25,14 @@ function expectInvalidQuery(res: Awaited<ReturnType<typeof get>>, path: string) 
 describe("public catalog endpoints", () => {
   it("answer without an API key", async () => {
     for (const path of [
-      "/v1/catalog/models", "/v1/catalog/models/gpt-4o-mini", "/v1/catalog/workflow-products",
-      "/v1/catalog/workflow-products/classify-support-tickets@v3", "/v1/providers", "/v1/providers/openai",
-      "/v1/pricing", "/v1/route-policies",
+      "/v1/catalog/models",
+      "/v1/catalog/models/gpt-4o-mini",
+      "/v1/catalog/workflow-products",
+      "/v1/catalog/workflow-products/classify-support-tickets@v3",
+      "/v1/providers",
+      "/v1/providers/openai",
+      "/v1/pricing",
+      "/v1/route-policies",
     ]) {
       const res = await get(path);
       expect(res.status, path).toBe(200);
@@ -46,12 +51,21 @@ describe("GET /v1/catalog/models", () => {
 
     const mini = res.body.data.find((m: { slug: string }) => m.slug === "gpt-4o-mini");
     expect(mini).toMatchObject({
-      object: "model", display_name: "GPT-4o mini", provider: "openai", operations: ["responses", "vision"],
-      context_window: 128000, max_output_tokens: 16384, max_input_tokens: 128000 - 16384, tool_support: true,
+      object: "model",
+      display_name: "GPT-4o mini",
+      provider: "openai",
+      operations: ["responses", "vision"],
+      context_window: 128000,
+      max_output_tokens: 16384,
+      max_input_tokens: 128000 - 16384,
+      tool_support: true,
     });
     const lane = (id: string) => mini.provider_offerings.find((o: Offering) => o.lane_id === id);
     expect(lane("openai/gpt-4o-mini/us/batch")).toEqual({
-      lane_id: "openai/gpt-4o-mini/us/batch", provider: "openai", region: "us", mode: "batch",
+      lane_id: "openai/gpt-4o-mini/us/batch",
+      provider: "openai",
+      region: "us",
+      mode: "batch",
       input_per_mtok: { amount: "0.075000", currency: "usd" },
       output_per_mtok: { amount: "0.300000", currency: "usd" },
       list_input_per_mtok: { amount: "0.150000", currency: "usd" },
@@ -60,7 +74,8 @@ describe("GET /v1/catalog/models", () => {
       privacy: { zdr: false, data_collection: "deny", no_training: true },
       tool_support: true,
       hosted_tools: ["web_search", "file_search", "python_execution", "calculator", "time", "retrieval"],
-      public: true, rescue: false,
+      public: true,
+      rescue: false,
       sla_tiers: ["flex", "standard"],
       capacity: { items_per_hour: 60000 },
       observed: { success_rate: 0.992, p50_turnaround_s: 5400, samples: 0 },
@@ -68,10 +83,15 @@ describe("GET /v1/catalog/models", () => {
     });
     // A real-time lane pays list price and is the only kind that can meet the priority tier.
     expect(lane("openai/gpt-4o-mini/us/realtime")).toMatchObject({
-      input_per_mtok: { amount: "0.150000" }, batch_discount: "0.00", sla_tiers: ["flex", "standard", "priority"],
+      input_per_mtok: { amount: "0.150000" },
+      batch_discount: "0.00",
+      sla_tiers: ["flex", "standard", "priority"],
     });
     expect(lane("azure-openai/gpt-4o-mini/eu/batch").privacy.zdr).toBe(true);
-    expect(lane("openrouter/gpt-4o-mini/global/realtime")).toMatchObject({ rescue: true, hosted_tools: ["web_search", "calculator", "time"] });
+    expect(lane("openrouter/gpt-4o-mini/global/realtime")).toMatchObject({
+      rescue: true,
+      hosted_tools: ["web_search", "calculator", "time"],
+    });
   });
 
   it("lists an open-weight model under a public host, never the marketplace supplier", async () => {
@@ -156,7 +176,10 @@ describe("GET /v1/catalog/models/{slug}", () => {
     expect(chat.status).toBe(200);
     expect(chat.body).toMatchObject({ object: "model", slug: "gpt-5.4", max_input_tokens: 400000 - 128000 });
     const embed = await get("/v1/catalog/models/text-embedding-3-small");
-    for (const [body, operation] of [[chat.body, "responses"], [embed.body, "embeddings"]] as const) {
+    for (const [body, operation] of [
+      [chat.body, "responses"],
+      [embed.body, "embeddings"],
+    ] as const) {
       const manifest = body.example_manifest;
       expect(manifest.items).toHaveLength(1);
       const item = itemSchema.parse(manifest.items[0]);
@@ -192,7 +215,12 @@ describe("workflow products", () => {
     for (const path of ["classify-support-tickets@v3", "classify-support-tickets%40v3"]) {
       const res = await get(`/v1/catalog/workflow-products/${path}`);
       expect(res.status, path).toBe(200);
-      expect(res.body).toMatchObject({ slug: "classify-support-tickets@v3", name: "classify-support-tickets", version: "v3", routing_posture: "cost-first" });
+      expect(res.body).toMatchObject({
+        slug: "classify-support-tickets@v3",
+        name: "classify-support-tickets",
+        version: "v3",
+        routing_posture: "cost-first",
+      });
     }
     const bare = await get("/v1/catalog/workflow-products/agent-main-thread");
     expect(bare.body).toMatchObject({ slug: "agent-main-thread@v1", operation: "responses", routing_posture: "interactive" });
@@ -212,8 +240,14 @@ describe("provider directory", () => {
     const res = await get("/v1/providers");
     const by = Object.fromEntries(res.body.data.map((p: { slug: string }) => [p.slug, p]));
     expect(by.openai).toMatchObject({
-      object: "provider", display_name: "OpenAI", regions: ["us", "eu"], batch_protocol: "openai-batch", batch_discount: "0.50",
-      public: true, rescue: false, execution: "simulated",
+      object: "provider",
+      display_name: "OpenAI",
+      regions: ["us", "eu"],
+      batch_protocol: "openai-batch",
+      batch_discount: "0.50",
+      public: true,
+      rescue: false,
+      execution: "simulated",
       privacy: { posture: "no_training", no_training: true, data_collection: "deny", zdr_lanes: "none" },
       capacity_items_per_hour: { batch: 60000, realtime: 6000 },
     });
@@ -226,9 +260,17 @@ describe("provider directory", () => {
     expect(by.openai.observed.success_rate).toBeCloseTo((0.992 + 0.997) / 2, 4);
     expect(by.groq).toMatchObject({ batch_discount: "0.25", privacy: { zdr_lanes: "all" } });
     expect(by["azure-openai"].privacy.zdr_lanes).toBe("some");
-    expect(by.autonomousc).toMatchObject({ public: false, batch_protocol: null, privacy: { posture: "standard", data_collection: "allow" } });
+    expect(by.autonomousc).toMatchObject({
+      public: false,
+      batch_protocol: null,
+      privacy: { posture: "standard", data_collection: "allow" },
+    });
     expect(by.openrouter).toMatchObject({ rescue: true, public: true, batch_protocol: null, regions: ["global"] });
-    expect(by["aws-bedrock"]).toMatchObject({ batch_protocol: null, planned_protocols: ["bedrock-batch"], capacity_items_per_hour: { realtime: 3000 } });
+    expect(by["aws-bedrock"]).toMatchObject({
+      batch_protocol: null,
+      planned_protocols: ["bedrock-batch"],
+      capacity_items_per_hour: { realtime: 3000 },
+    });
     expect(by["aws-bedrock"].capacity_items_per_hour.batch).toBeUndefined();
   });
 
@@ -244,7 +286,10 @@ describe("provider directory", () => {
     const other = await startTestServer();
     try {
       await other.database.db("lane_stats").insert({
-        lane_id: "groq/llama-3.1-8b-instruct/us/batch", items_succeeded: 90, items_failed: 10, turnaround_p50_s: 3000,
+        lane_id: "groq/llama-3.1-8b-instruct/us/batch",
+        items_succeeded: 90,
+        items_failed: 10,
+        turnaround_p50_s: 3000,
       });
       // The catalog is cached for a few seconds; drop it as the learning loop does after an update.
       other.platform.appDeps.catalog.invalidate();
@@ -264,13 +309,22 @@ describe("fees and route policies", () => {
   it("publishes the fee schedule from the constants the quote engine uses", async () => {
     const res = await get("/v1/pricing");
     expect(res.body).toMatchObject({
-      object: "pricing", standard_fee_rate: "0.0590", workflow_fee_rate: "0.1180", margin_floor_rate: "0.0590",
-      currency: "usd", pricing_updated_at: "2026-11-22T00:00:00.000Z",
+      object: "pricing",
+      standard_fee_rate: "0.0590",
+      workflow_fee_rate: "0.1180",
+      margin_floor_rate: "0.0590",
+      currency: "usd",
+      pricing_updated_at: "2026-11-22T00:00:00.000Z",
     });
     expect(res.body.notes.length).toBeGreaterThan(0);
     expect([STANDARD_FEE_BPS, WORKFLOW_FEE_BPS, MARGIN_FLOOR_BPS].map((b) => formatRate(b))).toEqual(["0.0590", "0.1180", "0.0590"]);
-    expect([formatRate(5000, 2), formatRate(2500, 2), formatRate(0, 2), formatRate(1250, 2), formatRate(10_000, 2)])
-      .toEqual(["0.50", "0.25", "0.00", "0.125", "1.00"]);
+    expect([formatRate(5000, 2), formatRate(2500, 2), formatRate(0, 2), formatRate(1250, 2), formatRate(10_000, 2)]).toEqual([
+      "0.50",
+      "0.25",
+      "0.00",
+      "0.125",
+      "1.00",
+    ]);
   });
 
   it("lists the named route policies", async () => {
@@ -286,18 +340,27 @@ describe("OpenAPI", () => {
   it("lists the catalog paths, public, with the model filters as query parameters", async () => {
     const doc = (await get("/v1/openapi.json")).body;
     for (const path of [
-      "/v1/catalog/models", "/v1/catalog/models/{slug}", "/v1/catalog/workflow-products", "/v1/catalog/workflow-products/{slug}",
-      "/v1/providers", "/v1/providers/{slug}", "/v1/pricing", "/v1/route-policies",
+      "/v1/catalog/models",
+      "/v1/catalog/models/{slug}",
+      "/v1/catalog/workflow-products",
+      "/v1/catalog/workflow-products/{slug}",
+      "/v1/providers",
+      "/v1/providers/{slug}",
+      "/v1/pricing",
+      "/v1/route-policies",
     ]) {
       expect(doc.paths[path]?.get, path).toBeDefined();
       expect(doc.paths[path].get.security, path).toBeUndefined();
     }
     const params = doc.paths["/v1/catalog/models"].get.parameters;
     const param = (name: string) => params.find((p: { name: string }) => p.name === name);
-    for (const name of ["operation", "provider", "hosted_tool", "region"]) expect(param(name), name).toMatchObject({ in: "query", required: false });
+    for (const name of ["operation", "provider", "hosted_tool", "region"])
+      expect(param(name), name).toMatchObject({ in: "query", required: false });
     expect(param("operation").schema.enum).toEqual(["responses", "embeddings", "vision"]);
     expect(param("region").schema.enum).toEqual(["us", "eu", "apac", "global"]);
     expect(param("hosted_tool").schema.enum).toContain("web_search");
-    expect(doc.paths["/v1/providers/{slug}"].get.parameters).toContainEqual(expect.objectContaining({ name: "slug", in: "path", required: true }));
+    expect(doc.paths["/v1/providers/{slug}"].get.parameters).toContainEqual(
+      expect.objectContaining({ name: "slug", in: "path", required: true }),
+    );
   });
 });

@@ -39,7 +39,9 @@ describe("body handling", () => {
   it("rejects a non-JSON content type with 415", async () => {
     const agent = await registerAgent(srv.base);
     const res = await call(srv.base, "POST", "/v1/auth/account/api-keys", {
-      key: agent.api_key, body: "name=x", headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      key: agent.api_key,
+      body: "name=x",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
     });
     expect(res.status).toBe(415);
     expect(res.body.error.code).toBe("unsupported_media_type");
@@ -55,7 +57,8 @@ describe("body handling", () => {
   it("reports each invalid field with a JSON-Pointer path", async () => {
     const agent = await registerAgent(srv.base);
     const res = await call(srv.base, "POST", "/v1/auth/account/api-keys", {
-      key: agent.api_key, body: { name: 42, scopes: ["read", "fly"], surprise: true },
+      key: agent.api_key,
+      body: { name: 42, scopes: ["read", "fly"], surprise: true },
     });
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe("invalid_request");
@@ -83,8 +86,16 @@ describe("Idempotency-Key", () => {
   it("treats the same JSON with other key order or spacing as the same body", async () => {
     const agent = await registerAgent(srv.base);
     const h = { "Idempotency-Key": "order-insensitive" };
-    const a = await call(srv.base, "POST", "/v1/auth/account/api-keys", { key: agent.api_key, headers: h, body: '{"name":"n","scopes":["read"]}' });
-    const b = await call(srv.base, "POST", "/v1/auth/account/api-keys", { key: agent.api_key, headers: h, body: '{ "scopes": ["read"], "name": "n" }' });
+    const a = await call(srv.base, "POST", "/v1/auth/account/api-keys", {
+      key: agent.api_key,
+      headers: h,
+      body: '{"name":"n","scopes":["read"]}',
+    });
+    const b = await call(srv.base, "POST", "/v1/auth/account/api-keys", {
+      key: agent.api_key,
+      headers: h,
+      body: '{ "scopes": ["read"], "name": "n" }',
+    });
     expect(b.headers.get("idempotent-replayed")).toBe("true");
     expect(b.body.id).toBe(a.body.id);
   });
@@ -101,7 +112,11 @@ describe("Idempotency-Key", () => {
   it("refuses keys shorter than 8 or longer than 128 characters", async () => {
     const agent = await registerAgent(srv.base);
     for (const k of ["short", "x".repeat(129)]) {
-      const res = await call(srv.base, "POST", "/v1/auth/account/api-keys", { key: agent.api_key, headers: { "Idempotency-Key": k }, body: {} });
+      const res = await call(srv.base, "POST", "/v1/auth/account/api-keys", {
+        key: agent.api_key,
+        headers: { "Idempotency-Key": k },
+        body: {},
+      });
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe("idempotency_key_invalid");
     }
@@ -140,8 +155,16 @@ describe("Idempotency-Key", () => {
   it("replays a business error such as 404 instead of re-running it", async () => {
     const agent = await registerAgent(srv.base);
     const h = { "Idempotency-Key": "rotate-missing-1" };
-    const first = await call(srv.base, "POST", "/v1/auth/account/api-keys/key_missing/rotate", { key: agent.api_key, headers: h, body: {} });
-    const second = await call(srv.base, "POST", "/v1/auth/account/api-keys/key_missing/rotate", { key: agent.api_key, headers: h, body: {} });
+    const first = await call(srv.base, "POST", "/v1/auth/account/api-keys/key_missing/rotate", {
+      key: agent.api_key,
+      headers: h,
+      body: {},
+    });
+    const second = await call(srv.base, "POST", "/v1/auth/account/api-keys/key_missing/rotate", {
+      key: agent.api_key,
+      headers: h,
+      body: {},
+    });
     expect(first.status).toBe(404);
     expect(second.status).toBe(404);
     expect(second.headers.get("idempotent-replayed")).toBe("true");

@@ -15,19 +15,33 @@ afterAll(async () => srv?.close());
 
 const sha256 = (b: string | Buffer) => createHash("sha256").update(b).digest("hex");
 const chat = (text: string) => ({ messages: [{ role: "user", content: text }] });
-const native = (id: string, text = `Summarise ticket ${id}.`) => JSON.stringify({ customer_item_id: id, model: "gpt-4o-mini", input: chat(text), max_output_tokens: 50 });
+const native = (id: string, text = `Summarise ticket ${id}.`) =>
+  JSON.stringify({ customer_item_id: id, model: "gpt-4o-mini", input: chat(text), max_output_tokens: 50 });
 const openai = (id: string) =>
-  JSON.stringify({ custom_id: id, method: "POST", url: "/v1/chat/completions", body: { model: "gpt-4o-mini", messages: [{ role: "user", content: `Classify ${id}` }], max_tokens: 40 } });
+  JSON.stringify({
+    custom_id: id,
+    method: "POST",
+    url: "/v1/chat/completions",
+    body: { model: "gpt-4o-mini", messages: [{ role: "user", content: `Classify ${id}` }], max_tokens: 40 },
+  });
 
 async function raw(key: string, body: string, headers: Record<string, string> = {}, path = "/v1/batches/input-manifests") {
   return call(srv.base, "POST", path, { key, body, headers: { "Content-Type": "application/x-ndjson", ...headers } });
 }
 
-async function multipart(key: string, content: string | Buffer, opts: { path?: string; fields?: [string, string][]; filename?: string; headers?: Record<string, string> } = {}) {
+async function multipart(
+  key: string,
+  content: string | Buffer,
+  opts: { path?: string; fields?: [string, string][]; filename?: string; headers?: Record<string, string> } = {},
+) {
   const form = new FormData();
   for (const [k, v] of opts.fields ?? []) if (k !== "__file_after") form.append(k, v);
   form.append("file", new Blob([typeof content === "string" ? content : new Uint8Array(content)]), opts.filename ?? "manifest.jsonl");
-  const res = await fetch(`${srv.base}${opts.path ?? "/v1/batches/input-manifests"}`, { method: "POST", headers: { Authorization: `Bearer ${key}`, ...opts.headers }, body: form });
+  const res = await fetch(`${srv.base}${opts.path ?? "/v1/batches/input-manifests"}`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${key}`, ...opts.headers },
+    body: form,
+  });
   return { status: res.status, headers: res.headers, body: (await res.json()) as any };
 }
 
@@ -41,11 +55,17 @@ const itemsOf = async (fileId: string) => (await storedItems(srv.database.db, fi
 describe("POST /v1/batches/input-manifests", () => {
   it("stores a raw native manifest: 201 with the id under three names, items in order, bytes exact", async () => {
     const { test_api_key: key } = await registerAgent(srv.base);
-    const body = [native("a"), "", native("b", 'tab\there "quoted" back\\slash \u00e9 \u{1f600}'), native("c")].join("\n") + "\n";
+    const body = `${[native("a"), "", native("b", 'tab\there "quoted" back\\slash \u00e9 \u{1f600}'), native("c")].join("\n")}\n`;
     const res = await raw(key, body, {}, "/v1/batches/input-manifests?filename=tickets.jsonl");
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({
-      object: "file", purpose: "batch", item_count: 3, bytes: Buffer.byteLength(body), sha256: sha256(body), format: "native", filename: "tickets.jsonl",
+      object: "file",
+      purpose: "batch",
+      item_count: 3,
+      bytes: Buffer.byteLength(body),
+      sha256: sha256(body),
+      format: "native",
+      filename: "tickets.jsonl",
     });
     expect(res.body.id).toMatch(/^file_/);
     expect(res.body.file_id).toBe(res.body.id);
@@ -53,7 +73,11 @@ describe("POST /v1/batches/input-manifests", () => {
     expect(new Date(res.body.created_at).toISOString()).toBe(res.body.created_at);
 
     const rows = await itemsOf(res.body.id);
-    expect(rows.map((r) => [r.idx, r.line, r.item.customer_item_id])).toEqual([[0, 1, "a"], [1, 3, "b"], [2, 4, "c"]]);
+    expect(rows.map((r) => [r.idx, r.line, r.item.customer_item_id])).toEqual([
+      [0, 1, "a"],
+      [1, 3, "b"],
+      [2, 4, "c"],
+    ]);
     // COPY's escaping kept the backslash, tab and non-ASCII text intact.
     expect(rows[1]!.item.input.messages[0].content).toBe('tab\there "quoted" back\\slash \u00e9 \u{1f600}');
 
@@ -66,12 +90,22 @@ describe("POST /v1/batches/input-manifests", () => {
 
   it("accepts an OpenAI batch file with CRLF line ends and a BOM, as multipart, and normalises the items", async () => {
     const { test_api_key: key } = await registerAgent(srv.base);
-    const body = "\ufeff" + [openai("r1"), openai("r2")].join("\r\n") + "\r\n";
+    const body = `\ufeff${[openai("r1"), openai("r2")].join("\r\n")}\r\n`;
     const res = await multipart(key, body, { filename: "batch_input.jsonl", fields: [["note", "ignored"]] });
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ item_count: 2, format: "openai", filename: "batch_input.jsonl", bytes: Buffer.byteLength(body), sha256: sha256(body) });
+    expect(res.body).toMatchObject({
+      item_count: 2,
+      format: "openai",
+      filename: "batch_input.jsonl",
+      bytes: Buffer.byteLength(body),
+      sha256: sha256(body),
+    });
     const rows = await itemsOf(res.body.id);
-    expect(rows[0]!.item).toMatchObject({ customer_item_id: "r1", model: "gpt-4o-mini", input: { messages: [{ role: "user", content: "Classify r1" }] } });
+    expect(rows[0]!.item).toMatchObject({
+      customer_item_id: "r1",
+      model: "gpt-4o-mini",
+      input: { messages: [{ role: "user", content: "Classify r1" }] },
+    });
     expect((await content(key, res.body.id)).bytes.equals(Buffer.from(body))).toBe(true);
   });
 
@@ -79,9 +113,13 @@ describe("POST /v1/batches/input-manifests", () => {
     const { test_api_key: key } = await registerAgent(srv.base);
     const form = new FormData();
     form.append("other", new Blob(["not a manifest"]), "x.txt");
-    form.append("file", new Blob([native("one") + "\n"]), "first.jsonl");
+    form.append("file", new Blob([`${native("one")}\n`]), "first.jsonl");
     form.append("file", new Blob(["{broken"]), "second.jsonl");
-    const res = await fetch(`${srv.base}/v1/batches/input-manifests`, { method: "POST", headers: { Authorization: `Bearer ${key}` }, body: form });
+    const res = await fetch(`${srv.base}/v1/batches/input-manifests`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${key}` },
+      body: form,
+    });
     const json = (await res.json()) as any;
     expect(res.status).toBe(201);
     expect(json).toMatchObject({ item_count: 1, filename: "first.jsonl" });
@@ -90,10 +128,10 @@ describe("POST /v1/batches/input-manifests", () => {
   it("accepts the other JSON-lines content types and refuses anything else with 415", async () => {
     const { test_api_key: key } = await registerAgent(srv.base);
     for (const type of ["application/jsonl", "application/json-lines", "text/plain; charset=utf-8"]) {
-      expect((await raw(key, native("x") + "\n", { "Content-Type": type })).status).toBe(201);
+      expect((await raw(key, `${native("x")}\n`, { "Content-Type": type })).status).toBe(201);
     }
     for (const type of ["application/json", "application/octet-stream"]) {
-      const res = await raw(key, native("x") + "\n", { "Content-Type": type });
+      const res = await raw(key, `${native("x")}\n`, { "Content-Type": type });
       expect(res.status).toBe(415);
       expect(res.body.error.code).toBe("unsupported_media_type");
     }
@@ -143,7 +181,7 @@ describe("POST /v1/batches/input-manifests", () => {
     const { test_api_key: key } = await registerAgent(srv.base);
     const created = await call(srv.base, "POST", "/v1/auth/account/api-keys", { key, body: { name: "reader", scopes: ["read"] } });
     expect(created.status).toBe(201);
-    const res = await raw(created.body.api_key, native("a") + "\n");
+    const res = await raw(created.body.api_key, `${native("a")}\n`);
     expect(res.status).toBe(403);
     expect(res.body.error.code).toBe("insufficient_scope");
   });
@@ -193,11 +231,16 @@ describe("the files API", () => {
     expect(del.status).toBe(200);
     expect(del.body).toEqual({ id: ids[0], object: "file", deleted: true });
     expect(await itemsOf(ids[0]!)).toEqual([]);
-    for (const path of [`/v1/files/${ids[0]}`, `/v1/files/${ids[0]}/content`]) expect((await call(srv.base, "GET", path, { key })).status).toBe(404);
+    for (const path of [`/v1/files/${ids[0]}`, `/v1/files/${ids[0]}/content`])
+      expect((await call(srv.base, "GET", path, { key })).status).toBe(404);
     expect((await call(srv.base, "DELETE", `/v1/files/${ids[0]}`, { key })).status).toBe(404);
     expect((await call(srv.base, "GET", "/v1/files", { key })).body.data.map((f: any) => f.id)).toEqual([ids[2], ids[1]]);
     // A deleted manifest can no longer feed a batch.
-    const create = await call(srv.base, "POST", "/v1/batches", { key, body: { input_file_id: ids[0] }, headers: { "Idempotency-Key": "deleted-file-01" } });
+    const create = await call(srv.base, "POST", "/v1/batches", {
+      key,
+      body: { input_file_id: ids[0] },
+      headers: { "Idempotency-Key": "deleted-file-01" },
+    });
     expect(create.status).toBe(404);
   });
 
@@ -206,13 +249,21 @@ describe("the files API", () => {
     const other = await registerAgent(srv.base);
     const id = (await raw(owner.test_api_key, `${native("x")}\n`)).body.id;
     for (const key of [other.test_api_key, owner.api_key]) {
-      for (const [method, path] of [["GET", `/v1/files/${id}`], ["GET", `/v1/files/${id}/content`], ["DELETE", `/v1/files/${id}`]] as const) {
+      for (const [method, path] of [
+        ["GET", `/v1/files/${id}`],
+        ["GET", `/v1/files/${id}/content`],
+        ["DELETE", `/v1/files/${id}`],
+      ] as const) {
         const res = await call(srv.base, method, path, { key });
         expect(res.status, `${method} ${path}`).toBe(404);
         expect(res.body.error.code).toBe("not_found");
       }
       expect((await call(srv.base, "GET", "/v1/files", { key })).body.data).toEqual([]);
-      const quote = await call(srv.base, "POST", "/v1/batches", { key, body: { input_file_id: id }, headers: { "Idempotency-Key": `cross-${key.slice(-12)}` } });
+      const quote = await call(srv.base, "POST", "/v1/batches", {
+        key,
+        body: { input_file_id: id },
+        headers: { "Idempotency-Key": `cross-${key.slice(-12)}` },
+      });
       expect(quote.status).toBe(404);
     }
     expect((await call(srv.base, "GET", `/v1/files/${id}`, { key: owner.test_api_key })).status).toBe(200);
@@ -221,12 +272,20 @@ describe("the files API", () => {
   it("serves a finished batch's output file through /v1/files/{id}/content", async () => {
     const { test_api_key: key } = await registerAgent(srv.base);
     const upload = await raw(key, `${native("out-1")}\n`);
-    const created = await call(srv.base, "POST", "/v1/batches", { key, body: { input_file_id: upload.body.id }, headers: { "Idempotency-Key": "output-file-01" } });
+    const created = await call(srv.base, "POST", "/v1/batches", {
+      key,
+      body: { input_file_id: upload.body.id },
+      headers: { "Idempotency-Key": "output-file-01" },
+    });
     expect(created.status).toBe(202);
-    const outputs = await waitFor(async () => {
-      const list = await call(srv.base, "GET", "/v1/files?purpose=batch_output", { key });
-      return list.body.data.length > 0 ? list.body.data : undefined;
-    }, 30_000, "the batch output file");
+    const outputs = await waitFor(
+      async () => {
+        const list = await call(srv.base, "GET", "/v1/files?purpose=batch_output", { key });
+        return list.body.data.length > 0 ? list.body.data : undefined;
+      },
+      30_000,
+      "the batch output file",
+    );
     expect(outputs[0]).toMatchObject({ object: "file", purpose: "batch_output", batch_id: created.body.batch.id, format: "jsonl" });
     expect(outputs[0].input_file_id).toBeUndefined();
     const got = await content(key, outputs[0].id);

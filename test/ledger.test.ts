@@ -17,14 +17,23 @@ describe("the credit ledger", () => {
     const ledger = await call(srv.base, "GET", "/v1/billing/ledger", { key: agent.api_key });
     expect(ledger.status).toBe(200);
     expect(ledger.body.data).toHaveLength(1);
-    expect(ledger.body.data[0]).toMatchObject({ kind: "promo_grant", amount: { amount: "1.500000", currency: "usd" }, balance_after: { amount: "1.500000" } });
+    expect(ledger.body.data[0]).toMatchObject({
+      kind: "promo_grant",
+      amount: { amount: "1.500000", currency: "usd" },
+      balance_after: { amount: "1.500000" },
+    });
   });
 
   it("posts each posting key once, even when retried concurrently", async () => {
     const agent = await registerAgent(srv.base);
-    const grant = () => post(srv.database.db, {
-      org_id: agent.org_id, environment: "live", kind: "promo_grant", available_delta: 2_000_000, posting_key: "grant-once",
-    });
+    const grant = () =>
+      post(srv.database.db, {
+        org_id: agent.org_id,
+        environment: "live",
+        kind: "promo_grant",
+        available_delta: 2_000_000,
+        posting_key: "grant-once",
+      });
     const results = await Promise.all(Array.from({ length: 10 }, grant));
     expect(results.filter((r) => r.posted)).toHaveLength(1);
     expect(new Set(results.map((r) => r.entry.id)).size).toBe(1);
@@ -35,10 +44,26 @@ describe("the credit ledger", () => {
   it("keeps the cached balance equal to the sum of the entries through many postings", async () => {
     const agent = await registerAgent(srv.base);
     const deltas = [5_000_000, -1_234_567, 250, -3, 999_999, -500_000];
-    await Promise.all(deltas.map((d, i) => post(srv.database.db, {
-      org_id: agent.org_id, environment: "live", kind: d > 0 ? "promo_grant" : "adjustment", available_delta: d, posting_key: `p${i}`,
-    })));
-    await post(srv.database.db, { org_id: agent.org_id, environment: "live", kind: "reservation", available_delta: -700_000, reserved_delta: 700_000, posting_key: "r1", require_funds: true });
+    await Promise.all(
+      deltas.map((d, i) =>
+        post(srv.database.db, {
+          org_id: agent.org_id,
+          environment: "live",
+          kind: d > 0 ? "promo_grant" : "adjustment",
+          available_delta: d,
+          posting_key: `p${i}`,
+        }),
+      ),
+    );
+    await post(srv.database.db, {
+      org_id: agent.org_id,
+      environment: "live",
+      kind: "reservation",
+      available_delta: -700_000,
+      reserved_delta: 700_000,
+      posting_key: "r1",
+      require_funds: true,
+    });
     const cached = await balanceOf(srv.database.db, agent.org_id, "live");
     const summed = await sumEntries(srv.database.db, agent.org_id, "live");
     expect(cached.available).toBe(summed.available);
@@ -55,9 +80,17 @@ describe("the credit ledger", () => {
 
   it("refuses a posting that would overdraw when funds are required, and changes nothing", async () => {
     const agent = await registerAgent(srv.base);
-    await expect(post(srv.database.db, {
-      org_id: agent.org_id, environment: "live", kind: "reservation", available_delta: -2_000_000, reserved_delta: 2_000_000, posting_key: "too-much", require_funds: true,
-    })).rejects.toMatchObject({ code: "insufficient_credits", details: { shortfall: { amount: "0.500000", currency: "usd" } } });
+    await expect(
+      post(srv.database.db, {
+        org_id: agent.org_id,
+        environment: "live",
+        kind: "reservation",
+        available_delta: -2_000_000,
+        reserved_delta: 2_000_000,
+        posting_key: "too-much",
+        require_funds: true,
+      }),
+    ).rejects.toMatchObject({ code: "insufficient_credits", details: { shortfall: { amount: "0.500000", currency: "usd" } } });
     expect((await balanceOf(srv.database.db, agent.org_id, "live")).available).toBe(1_500_000);
   });
 

@@ -19,13 +19,27 @@ afterAll(async () => srv?.close());
 
 const sha256 = (b: string | Buffer) => createHash("sha256").update(b).digest("hex");
 const native = (id: string, text = `Summarise ticket ${id}.`) =>
-  JSON.stringify({ customer_item_id: id, model: "gpt-4o-mini", input: { messages: [{ role: "user", content: text }] }, max_output_tokens: 40 });
+  JSON.stringify({
+    customer_item_id: id,
+    model: "gpt-4o-mini",
+    input: { messages: [{ role: "user", content: text }] },
+    max_output_tokens: 40,
+  });
 const openai = (id: string) =>
-  JSON.stringify({ custom_id: id, method: "POST", url: "/v1/chat/completions", body: { model: "gpt-4o-mini", messages: [{ role: "user", content: `Classify ${id}` }], max_tokens: 40 } });
+  JSON.stringify({
+    custom_id: id,
+    method: "POST",
+    url: "/v1/chat/completions",
+    body: { model: "gpt-4o-mini", messages: [{ role: "user", content: `Classify ${id}` }], max_tokens: 40 },
+  });
 const lines = (...l: string[]) => `${l.join("\n")}\n`;
 
 async function raw(key: string, body: string | Buffer, headers: Record<string, string> = {}) {
-  const res = await fetch(`${srv.base}/v1/batches/input-manifests`, { method: "POST", body: typeof body === "string" ? body : new Uint8Array(body), headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/x-ndjson", ...headers } });
+  const res = await fetch(`${srv.base}/v1/batches/input-manifests`, {
+    method: "POST",
+    body: typeof body === "string" ? body : new Uint8Array(body),
+    headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/x-ndjson", ...headers },
+  });
   return { status: res.status, body: (await res.json()) as any };
 }
 
@@ -64,7 +78,11 @@ const only = (e: any) => e.details.preflight.map((p: any) => ({ line: p.line, co
 describe("a malformed manifest is refused with its line numbers, and nothing is stored", () => {
   it("bad JSON, a non-object line", async () => {
     const e = await rejected(lines(native("a"), '{"customer_item_id":"b",', "[1,2]", "null", native("c")));
-    expect(only(e)).toEqual([{ line: 2, code: "invalid_json" }, { line: 3, code: "invalid_json" }, { line: 4, code: "invalid_json" }]);
+    expect(only(e)).toEqual([
+      { line: 2, code: "invalid_json" },
+      { line: 3, code: "invalid_json" },
+      { line: 4, code: "invalid_json" },
+    ]);
     expect(e.message).toContain("line 2");
   });
 
@@ -73,31 +91,58 @@ describe("a malformed manifest is refused with its line numbers, and nothing is 
     const inputString = JSON.stringify({ customer_item_id: "s", input: "hello" });
     const badRole = JSON.stringify({ customer_item_id: "r", input: { messages: [{ role: "robot", content: "x" }] } });
     const unknown = JSON.stringify({ customer_item_id: "u", colour: "red", input: { messages: [{ role: "user", content: "x" }] } });
-    const noTokens = JSON.stringify({ customer_item_id: "n", input: { messages: [{ role: "user", content: "x" }] }, max_output_tokens: -1 });
+    const noTokens = JSON.stringify({
+      customer_item_id: "n",
+      input: { messages: [{ role: "user", content: "x" }] },
+      max_output_tokens: -1,
+    });
     const e = await rejected(lines(wrongId, inputString, badRole, unknown, noTokens));
     expect(only(e)).toEqual([
-      { line: 1, code: "invalid_item" }, { line: 2, code: "invalid_item", item: "s" }, { line: 3, code: "invalid_item", item: "r" },
-      { line: 4, code: "invalid_item", item: "u" }, { line: 5, code: "invalid_item", item: "n" },
+      { line: 1, code: "invalid_item" },
+      { line: 2, code: "invalid_item", item: "s" },
+      { line: 3, code: "invalid_item", item: "r" },
+      { line: 4, code: "invalid_item", item: "u" },
+      { line: 5, code: "invalid_item", item: "n" },
     ]);
     expect(e.details.preflight[3].message).toMatch(/colour/);
   });
 
   it("duplicate ids, in either format", async () => {
-    expect(only(await rejected(lines(native("a"), native("b"), native("a"))))).toEqual([{ line: 3, code: "duplicate_customer_item_id", item: "a" }]);
+    expect(only(await rejected(lines(native("a"), native("b"), native("a"))))).toEqual([
+      { line: 3, code: "duplicate_customer_item_id", item: "a" },
+    ]);
     const e = await rejected(lines(openai("q"), openai("q")), "multipart");
     expect(only(e)).toEqual([{ line: 2, code: "duplicate_customer_item_id", item: "q" }]);
     expect(e.details.preflight[0].message).toContain("custom_id");
   });
 
   it("OpenAI lines with a wrong method or endpoint, and mixed formats", async () => {
-    const get = JSON.stringify({ custom_id: "g", method: "GET", url: "/v1/chat/completions", body: { model: "gpt-4o-mini", messages: [] } });
-    const images = JSON.stringify({ custom_id: "i", method: "POST", url: "/v1/images/generations", body: { model: "dall-e-3", prompt: "x" } });
-    expect(only(await rejected(lines(openai("ok"), get, images)))).toEqual([{ line: 2, code: "invalid_item", item: "g" }, { line: 3, code: "invalid_item", item: "i" }]);
+    const get = JSON.stringify({
+      custom_id: "g",
+      method: "GET",
+      url: "/v1/chat/completions",
+      body: { model: "gpt-4o-mini", messages: [] },
+    });
+    const images = JSON.stringify({
+      custom_id: "i",
+      method: "POST",
+      url: "/v1/images/generations",
+      body: { model: "dall-e-3", prompt: "x" },
+    });
+    expect(only(await rejected(lines(openai("ok"), get, images)))).toEqual([
+      { line: 2, code: "invalid_item", item: "g" },
+      { line: 3, code: "invalid_item", item: "i" },
+    ]);
     expect(only(await rejected(lines(native("a"), openai("b"))))).toEqual([{ line: 2, code: "mixed_formats", item: "b" }]);
   });
 
   it("invalid UTF-8, NUL characters and unpaired surrogates (which PostgreSQL can't store)", async () => {
-    const badUtf8 = Buffer.concat([Buffer.from(lines(native("a"))), Buffer.from('{"customer_item_id":"b","input":{"messages":[{"role":"user","content":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}]}}\n')]);
+    const badUtf8 = Buffer.concat([
+      Buffer.from(lines(native("a"))),
+      Buffer.from('{"customer_item_id":"b","input":{"messages":[{"role":"user","content":"'),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('"}]}}\n'),
+    ]);
     expect(only(await rejected(badUtf8))).toEqual([{ line: 2, code: "invalid_utf8" }]);
     const nul = native("n", "before\u0000after");
     expect(nul).toContain("\\u0000");
@@ -107,7 +152,11 @@ describe("a malformed manifest is refused with its line numbers, and nothing is 
     const upper = '{"customer_item_id":"u","input":{"messages":[{"role":"user","content":"half \\uD83D up"}]}}';
     const pair = '{"customer_item_id":"p","input":{"messages":[{"role":"user","content":"whole \\uD83D\\uDE00"}]}}';
     const e = await rejected(lines(native("a"), nul, native("b", "a literal \\u0000 is fine"), lone, upper, pair));
-    expect(only(e)).toEqual([{ line: 2, code: "invalid_item", item: "n" }, { line: 4, code: "invalid_item", item: "s" }, { line: 5, code: "invalid_item", item: "u" }]);
+    expect(only(e)).toEqual([
+      { line: 2, code: "invalid_item", item: "n" },
+      { line: 4, code: "invalid_item", item: "s" },
+      { line: 5, code: "invalid_item", item: "u" },
+    ]);
   });
 
   it("an empty file, and one of blank lines only", async () => {
@@ -140,7 +189,11 @@ describe("a malformed manifest is refused with its line numbers, and nothing is 
     const agent = await registerAgent(srv.base);
     const before = await countItems();
     const cut = `--XyZ\r\nContent-Disposition: form-data; name="file"; filename="m.jsonl"\r\nContent-Type: application/x-ndjson\r\n\r\n${lines(native("a"))}`;
-    const res = await call(srv.base, "POST", "/v1/batches/input-manifests", { key: agent.test_api_key, body: cut, headers: { "Content-Type": "multipart/form-data; boundary=XyZ" } });
+    const res = await call(srv.base, "POST", "/v1/batches/input-manifests", {
+      key: agent.test_api_key,
+      body: cut,
+      headers: { "Content-Type": "multipart/form-data; boundary=XyZ" },
+    });
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe("invalid_request");
     const wrong = await multipart(agent.test_api_key, lines(native("a")), "/v1/files", [["purpose", "assistants"]]);
@@ -152,11 +205,17 @@ describe("a malformed manifest is refused with its line numbers, and nothing is 
 /** A request on a keep-alive socket that is reused for the next one: the proof that the body was drained. */
 function send(agent: http.Agent, key: string, body: Buffer | null, headers: Record<string, string | number> = {}) {
   return new Promise<{ status: number; body: any; port: number }>((resolve, reject) => {
-    const req = http.request(`${srv.base}/v1/batches/input-manifests`, { method: "POST", agent, headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/x-ndjson", ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      const port = res.socket.localPort!;
-      res.on("data", (c: Buffer) => chunks.push(c)).on("end", () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString() || "null"), port }));
-    });
+    const req = http.request(
+      `${srv.base}/v1/batches/input-manifests`,
+      { method: "POST", agent, headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/x-ndjson", ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        const port = res.socket.localPort!;
+        res
+          .on("data", (c: Buffer) => chunks.push(c))
+          .on("end", () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString() || "null"), port }));
+      },
+    );
     req.on("error", reject);
     if (body) req.end(body);
     else req.flushHeaders(); // headers only: the answer must come before any body
@@ -171,14 +230,21 @@ describe("a client that disconnects mid-upload", () => {
       const boundary = "----cut";
       const head = via === "multipart" ? `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="m.jsonl"\r\n\r\n` : "";
       const type = via === "multipart" ? `multipart/form-data; boundary=${boundary}` : "application/x-ndjson";
-      const req = http.request(`${srv.base}/v1/batches/input-manifests`, { method: "POST", headers: { Authorization: `Bearer ${agent.test_api_key}`, "Content-Type": type, "Content-Length": 50_000_000 } });
+      const req = http.request(`${srv.base}/v1/batches/input-manifests`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${agent.test_api_key}`, "Content-Type": type, "Content-Length": 50_000_000 },
+      });
       req.on("error", () => undefined);
       // Enough good lines for the COPY to have started before the connection drops.
       req.write(head + Array.from({ length: 5000 }, (_, i) => `${native(`c${i}`)}\n`).join(""));
       await waitFor(async () => ((await openUploadTransactions()) > 0 ? true : undefined), 10_000, "the upload's transaction to open");
       req.destroy();
-      await waitFor(async () => ((await openUploadTransactions()) === 0 ? true : undefined), 10_000, "the transaction to end");
-      await waitFor(async () => ((await fs.readdir(path.join(srv.dataDir, "artifacts", ".tmp"))).length === 0 ? true : undefined), 10_000, "the temp file to go");
+      await waitFor(async () => ((await openUploadTransactions()) === 0 ? true : undefined), 10_000, "the upload's transaction to end");
+      await waitFor(
+        async () => ((await fs.readdir(path.join(srv.dataDir, "artifacts", ".tmp"))).length === 0 ? true : undefined),
+        10_000,
+        "the upload's temp file to be removed",
+      );
       await expectNothingStored(agent.org_id, before);
     });
   }
@@ -186,7 +252,8 @@ describe("a client that disconnects mid-upload", () => {
 
 /** Sessions of this test database inside an upload's transaction (its COPY has written rows). */
 async function openUploadTransactions(): Promise<number> {
-  const sql = "select count(*)::int as n from pg_stat_activity where datname = current_database() and backend_xid is not null and query like 'COPY file_item_chunks%'";
+  const sql =
+    "select count(*)::int as n from pg_stat_activity where datname = current_database() and backend_xid is not null and query like 'COPY file_item_chunks%'";
   const rows = await srv.database.db.raw(sql);
   return rows.rows[0].n;
 }
@@ -232,7 +299,12 @@ describe("limits", () => {
     const source = (async function* () {
       for (let i = 0; i < body.length; i += 1000) yield Buffer.from(body.slice(i, i + 1000));
     })();
-    const err = await uploadManifest(srv.platform.appDeps, actor, { source, filename: "x.jsonl", headers: {}, limits: { maxBytes: 5000 } }).catch((e) => e);
+    const err = await uploadManifest(srv.platform.appDeps, actor, {
+      source,
+      filename: "x.jsonl",
+      headers: {},
+      limits: { maxBytes: 5000 },
+    }).catch((e) => e);
     expect(err).toMatchObject({ code: "payload_too_large", details: { limit: { bytes: 5000 } } });
     await expectNothingStored(agent.org_id, before);
   });
@@ -268,14 +340,22 @@ describe("quotes and batches from an uploaded manifest", () => {
       expect(quote.status, JSON.stringify(quote.body)).toBe(200);
       expect(quote.body).toMatchObject({ object: "quote", item_count: 3 });
 
-      const created = await call(srv.base, "POST", "/v1/batches", { key, body: { input_file_id: fileId, quote_id: quote.body.quote_id }, headers: { "Idempotency-Key": `from-file-${format}` } });
+      const created = await call(srv.base, "POST", "/v1/batches", {
+        key,
+        body: { input_file_id: fileId, quote_id: quote.body.quote_id },
+        headers: { "Idempotency-Key": `from-file-${format}` },
+      });
       expect(created.status, JSON.stringify(created.body)).toBe(202);
       expect(created.body.batch).toMatchObject({ item_count: 3, input_file_id: fileId, quote_id: quote.body.quote_id });
       const id = created.body.batch.id;
-      await waitFor(async () => {
-        const b = await call(srv.base, "GET", `/v1/batches/${id}`, { key });
-        return b.body.status === "completed" ? b.body : undefined;
-      }, 30_000, `batch ${id}`);
+      await waitFor(
+        async () => {
+          const b = await call(srv.base, "GET", `/v1/batches/${id}`, { key });
+          return b.body.status === "completed" ? b.body : undefined;
+        },
+        30_000,
+        `batch ${id} from the ${format} manifest to complete`,
+      );
       const results = await call(srv.base, "GET", `/v1/batches/${id}/results`, { key });
       expect(results.body.results.map((r: any) => r.customer_item_id).sort()).toEqual(ids);
     });

@@ -3,14 +3,26 @@ import { post } from "../server/billing/ledger.js";
 import { makeItems } from "./helpers/batches.js";
 import { expectToolCatalog, httpClient, runAgentPath, tool, toolError } from "./helpers/mcp.js";
 import { call, registerAgent, startTestServer, type TestServer } from "./helpers/server.js";
+import { type LiveProviders, liveProviders } from "./helpers/providers.js";
 
 let srv: TestServer;
+// Live keys run on loopback fakes of OpenAI and Anthropic (test keys on the simulator).
+let providers: LiveProviders;
 beforeAll(async () => {
-  srv = await startTestServer({}, { worker: true });
+  providers = await liveProviders();
+  srv = await startTestServer(providers.env, { worker: true });
 });
-afterAll(async () => srv?.close());
+afterAll(async () => {
+  await srv?.close();
+  await providers?.close();
+});
 
-const initialize = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } };
+const initialize = {
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+};
 const mcpHeaders = { Accept: "application/json, text/event-stream" };
 
 describe("/mcp over Streamable HTTP", () => {
@@ -55,7 +67,12 @@ describe("/mcp over Streamable HTTP", () => {
     try {
       const file = await toolError(client, "submit_batch", { file_path: "/tmp/items.jsonl" }, "invalid_request");
       expect(file.message).toContain("input_file_id");
-      const bad = await toolError(client, "quote_batch", { items: [{ customer_item_id: "a", model: "no-such-model", input: { messages: [{ role: "user", content: "hi" }] } }] }, "invalid_request");
+      const bad = await toolError(
+        client,
+        "quote_batch",
+        { items: [{ customer_item_id: "a", model: "no-such-model", input: { messages: [{ role: "user", content: "hi" }] } }] },
+        "invalid_request",
+      );
       expect(bad.details.errors[0].path).toMatch(/^\/items\/0/);
       await toolError(client, "get_batch_results", { batch_id: "bat_does_not_exist" }, "not_found");
       await toolError(client, "send_feedback", { batch_id: "bat_does_not_exist", score: 1 }, "not_found");
@@ -88,16 +105,31 @@ describe("/mcp over Streamable HTTP", () => {
 
   it("shares Idempotency-Keys with the HTTP API: the same key and body are one batch", async () => {
     const agent = await registerAgent(srv.base);
-    await post(srv.database.db, { org_id: agent.org_id, environment: "test", kind: "promo_grant", available_delta: 1_000_000, posting_key: "grant:idem" });
+    await post(srv.database.db, {
+      org_id: agent.org_id,
+      environment: "test",
+      kind: "promo_grant",
+      available_delta: 1_000_000,
+      posting_key: "grant:idem",
+    });
     const client = await httpClient(srv.base, agent.test_api_key);
     try {
       const items = makeItems(2, { prefix: "shared" });
       const viaMcp = await tool(client, "submit_batch", { items, idempotency_key: "shared-key-0001" });
       expect(viaMcp.data.idempotency_key).toBe("shared-key-0001");
-      const viaHttp = await call(srv.base, "POST", "/v1/batches", { key: agent.test_api_key, body: { items }, headers: { "Idempotency-Key": "shared-key-0001" } });
+      const viaHttp = await call(srv.base, "POST", "/v1/batches", {
+        key: agent.test_api_key,
+        body: { items },
+        headers: { "Idempotency-Key": "shared-key-0001" },
+      });
       expect(viaHttp.body.batch.id).toBe(viaMcp.data.batch.id);
       expect(viaHttp.headers.get("idempotent-replayed")).toBe("true");
-      const conflict = await toolError(client, "submit_batch", { items: makeItems(1), idempotency_key: "shared-key-0001" }, "idempotency_conflict");
+      const conflict = await toolError(
+        client,
+        "submit_batch",
+        { items: makeItems(1), idempotency_key: "shared-key-0001" },
+        "idempotency_conflict",
+      );
       expect(conflict.next_step).toContain("new idempotency_key");
     } finally {
       await client.close();

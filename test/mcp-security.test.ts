@@ -19,7 +19,12 @@ beforeAll(async () => {
 });
 afterAll(async () => srv?.close());
 
-const initialize = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } };
+const initialize = {
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+};
 const mcpHeaders = { Accept: "application/json, text/event-stream" };
 
 /** One JSON-RPC request to /mcp with the key; `headers` may add an Origin. */
@@ -33,12 +38,24 @@ function postWithHost(base: string, host: string, body: unknown): Promise<{ stat
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
-        hostname: url.hostname, port: url.port, path: url.pathname, method: "POST",
-        headers: { ...mcpHeaders, Host: host, Authorization: `Bearer ${key}`, "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload) },
+        hostname: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: "POST",
+        headers: {
+          ...mcpHeaders,
+          Host: host,
+          Authorization: `Bearer ${key}`,
+          "Content-Type": "application/json",
+          "Content-Length": Buffer.byteLength(payload),
+        },
       },
       (res) => {
         let text = "";
-        res.setEncoding("utf8").on("data", (c: string) => (text += c)).on("end", () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+        res
+          .setEncoding("utf8")
+          .on("data", (c: string) => (text += c))
+          .on("end", () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
       },
     );
     req.on("error", reject).end(payload);
@@ -47,7 +64,9 @@ function postWithHost(base: string, host: string, body: unknown): Promise<{ stat
 
 function expectForbidden(res: { status: number; body: any }) {
   expect(res.status).toBe(403);
-  expect(res.body).toEqual({ error: { code: "forbidden", message: expect.any(String), details: {}, request_id: expect.stringMatching(/^req_/) } });
+  expect(res.body).toEqual({
+    error: { code: "forbidden", message: expect.any(String), details: {}, request_id: expect.stringMatching(/^req_/) },
+  });
 }
 
 describe("/mcp Origin and Host checks", () => {
@@ -84,7 +103,10 @@ describe("/mcp Origin and Host checks", () => {
   });
 
   it("takes BATCHROUTER_PUBLIC_URL as its own origin and host name", async () => {
-    const pub = await startTestServer({ HOST: "0.0.0.0", BATCHROUTER_PUBLIC_URL: "https://br.example.com/base" }, { database: srv.database });
+    const pub = await startTestServer(
+      { HOST: "0.0.0.0", BATCHROUTER_PUBLIC_URL: "https://br.example.com/base" },
+      { database: srv.database },
+    );
     try {
       expect((await rpc(pub.base, initialize, { Origin: "https://br.example.com" })).status).toBe(200);
       expectForbidden(await rpc(pub.base, initialize, { Origin: "http://br.example.com" }));
@@ -118,11 +140,14 @@ describe("MCP request params", () => {
   }
 
   it("answers bad tools/call params with −32602 and JSON-pointer paths", async () => {
-    const err = await expectInvalidParams({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "quote_batch", arguments: "notanobject" } }, [
-      { path: "/arguments", message: /expected record, received string/ },
-    ]);
+    const err = await expectInvalidParams(
+      { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "quote_batch", arguments: "notanobject" } },
+      [{ path: "/arguments", message: /expected record, received string/ }],
+    );
     expect(err.message).not.toMatch(/"code"|invalid_type/);
-    await expectInvalidParams({ jsonrpc: "2.0", id: 3, method: "tools/call", params: {} }, [{ path: "/name", message: /expected string, received undefined/ }]);
+    await expectInvalidParams({ jsonrpc: "2.0", id: 3, method: "tools/call", params: {} }, [
+      { path: "/name", message: /expected string, received undefined/ },
+    ]);
   });
 
   it("answers an initialize without protocolVersion or clientInfo with −32602", async () => {

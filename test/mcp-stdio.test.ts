@@ -4,15 +4,20 @@ import { post } from "../server/billing/ledger.js";
 import { makeItems } from "./helpers/batches.js";
 import { expectToolCatalog, runAgentPath, stdioClient, tmpFile, tool, toolError, type StdioSession } from "./helpers/mcp.js";
 import { call, registerAgent, startTestServer, type TestServer } from "./helpers/server.js";
+import { type LiveProviders, liveProviders } from "./helpers/providers.js";
 
 let srv: TestServer;
+// Live keys run on loopback fakes of OpenAI and Anthropic (test keys on the simulator).
+let providers: LiveProviders;
 const sessions: StdioSession[] = [];
 beforeAll(async () => {
-  srv = await startTestServer({}, { worker: true });
+  providers = await liveProviders();
+  srv = await startTestServer(providers.env, { worker: true });
 });
 afterAll(async () => {
   await Promise.all(sessions.map((s) => s.close()));
   await srv?.close();
+  await providers?.close();
 });
 
 async function open(key?: string, base = srv.base) {
@@ -61,7 +66,12 @@ describe("the batchrouter-mcp command over stdio", () => {
     const agent = await registerAgent(srv.base);
     const client = await open(agent.test_api_key);
     const file = tmpFile("manifest.jsonl");
-    await fs.writeFile(file, makeItems(4, { prefix: "file" }).map((i) => JSON.stringify(i)).join("\n") + "\n");
+    await fs.writeFile(
+      file,
+      `${makeItems(4, { prefix: "file" })
+        .map((i) => JSON.stringify(i))
+        .join("\n")}\n`,
+    );
     try {
       const quote = await tool(client, "quote_batch", { file_path: file });
       expect(quote.isError, quote.text).toBe(false);
@@ -91,7 +101,12 @@ describe("the batchrouter-mcp command over stdio", () => {
     const typed = await toolError(client, "submit_batch", { items: [{ customer_item_id: 5, input: {} }] }, "invalid_request");
     expect(typed.details.errors[0].path).toBe("/items/0/customer_item_id");
     // Caught by the API: our code, the JSON-Pointer path, and what to do.
-    const bad = await toolError(client, "submit_batch", { items: [{ customer_item_id: "a", input: { temperature: 1 } }] }, "invalid_request");
+    const bad = await toolError(
+      client,
+      "submit_batch",
+      { items: [{ customer_item_id: "a", input: { temperature: 1 } }] },
+      "invalid_request",
+    );
     expect(bad.next_step).toContain("/items/0/input");
     const both = await toolError(client, "quote_batch", { items: makeItems(1), input_file_id: "file_x" }, "invalid_request");
     expect(both.message).toContain("exactly one of");
@@ -117,7 +132,13 @@ describe("the batchrouter-mcp command over stdio", () => {
     expect(await srv.database.db("batches").where({ org_id: agent.org_id }).count("* as n")).toEqual([{ n: 0 }]);
 
     // The stored 402 of the derived key must not block the same submission once funded.
-    await post(srv.database.db, { org_id: agent.org_id, environment: "live", kind: "promo_grant", available_delta: 5_000_000, posting_key: "grant:mcp" });
+    await post(srv.database.db, {
+      org_id: agent.org_id,
+      environment: "live",
+      kind: "promo_grant",
+      available_delta: 5_000_000,
+      posting_key: "grant:mcp",
+    });
     const ok = await tool(client, "submit_batch", { items });
     expect(ok.isError, ok.text).toBe(false);
     expect(ok.data.batch.environment).toBe("live");

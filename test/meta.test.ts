@@ -39,7 +39,15 @@ describe("capabilities and OpenAPI", () => {
     expect(res.status).toBe(200);
     const doc = res.body;
     expect(doc.openapi).toBe("3.1.0");
-    for (const path of ["/v1/auth/agent-register", "/v1/auth/account", "/v1/auth/account/api-keys", "/v1/auth/account/api-keys/{id}/rotate", "/v1/capabilities", "/healthz", "/readyz"]) {
+    for (const path of [
+      "/v1/auth/agent-register",
+      "/v1/auth/account",
+      "/v1/auth/account/api-keys",
+      "/v1/auth/account/api-keys/{id}/rotate",
+      "/v1/capabilities",
+      "/healthz",
+      "/readyz",
+    ]) {
       expect(Object.keys(doc.paths)).toContain(path);
     }
     const create = doc.paths["/v1/auth/account/api-keys"].post;

@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { call } from "./helpers/server.js";
 import { createTestDatabase } from "./helpers/db.js";
-import { freePort, runTs, runToEnd, waitFor } from "./helpers/process.js";
+import { freePort, runTs, runToEnd, waitForOutput } from "./helpers/process.js";
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -20,12 +20,16 @@ async function tempDir() {
 
 async function start(env: Record<string, string>, args: string[] = []) {
   const r = runTs("server/main.ts", args, env);
-  const m = await waitFor(r, /is running at (http:\/\/\S+)/);
+  const m = await waitForOutput(r, /is running at (http:\/\/\S+)/);
   return { ...r, base: m[1]! };
 }
 
 const pidFile = (dataDir: string) => path.join(dataDir, "pg", "postmaster.pid");
-const exists = (p: string) => fs.access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  fs.access(p).then(
+    () => true,
+    () => false,
+  );
 
 describe("npm start on the embedded PostgreSQL", () => {
   it("starts, stops cleanly, reuses its data, survives a SIGKILL, and serves the operator CLI meanwhile", async () => {
@@ -76,7 +80,7 @@ describe("npm start on the embedded PostgreSQL", () => {
     try {
       const env = { DATABASE_URL: database.url, PORT: String(await freePort()), LOG_LEVEL: "info" };
       const worker = runTs("server/main.ts", ["--role=worker"], env);
-      await waitFor(worker, /BatchRouter worker is up/);
+      await waitForOutput(worker, /BatchRouter worker is up/);
       const api = await start(env, ["--role=api"]);
       expect((await call(api.base, "GET", "/readyz")).status).toBe(200);
       expect((await call(api.base, "POST", "/v1/auth/agent-register")).status).toBe(201);

@@ -2,26 +2,54 @@ import { countTokens } from "gpt-tokenizer/encoding/o200k_base";
 import llama3Tokenizer from "llama3-tokenizer-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call, registerAgent, startTestServer, type TestServer } from "./helpers/server.js";
+import { type LiveProviders, liveProviders } from "./helpers/providers.js";
 
 let srv: TestServer;
+// Live keys run on loopback fakes of OpenAI and Anthropic (test keys on the simulator).
+let providers: LiveProviders;
 let agent: Awaited<ReturnType<typeof registerAgent>>;
 beforeAll(async () => {
-  srv = await startTestServer();
+  providers = await liveProviders();
+  srv = await startTestServer(providers.env);
   agent = await registerAgent(srv.base);
 });
-afterAll(async () => srv?.close());
+afterAll(async () => {
+  await srv?.close();
+  await providers?.close();
+});
 
 const FLOW_A = {
   routing_mode: "cheapest",
-  items: [{ customer_item_id: "item-1", operation: "responses", model: "gpt-4o-mini", input: { messages: [{ role: "user", content: "Summarize: the quarterly report shows revenue up 12% on strong renewals." }] } }],
+  items: [
+    {
+      customer_item_id: "item-1",
+      operation: "responses",
+      model: "gpt-4o-mini",
+      input: { messages: [{ role: "user", content: "Summarize: the quarterly report shows revenue up 12% on strong renewals." }] },
+    },
+  ],
 };
 const FLOW_B = {
-  sla_tier: "standard", routing_mode: "sla_aware", privacy_tier: "standard", allowed_regions: ["global"],
-  items: [{ customer_item_id: "support_rollup_001", operation: "responses", model: "gpt-5.4-mini", model_options: ["gpt-5.4-mini", "gpt-5.4"], input: { input: [{ role: "user", content: "Summarize the support queue for today." }] } }],
+  sla_tier: "standard",
+  routing_mode: "sla_aware",
+  privacy_tier: "standard",
+  allowed_regions: ["global"],
+  items: [
+    {
+      customer_item_id: "support_rollup_001",
+      operation: "responses",
+      model: "gpt-5.4-mini",
+      model_options: ["gpt-5.4-mini", "gpt-5.4"],
+      input: { input: [{ role: "user", content: "Summarize the support queue for today." }] },
+    },
+  ],
 };
 const micros = (m: { amount: string }) => Math.round(Number(m.amount) * 1e6);
 const quote = (body: unknown, key = agent.test_api_key, path = "/v1/quotes/model") => call(srv.base, "POST", path, { key, body });
-const oneItem = (extra: Record<string, unknown> = {}, input: Record<string, unknown> = { messages: [{ role: "user", content: "hello" }] }) => ({
+const oneItem = (
+  extra: Record<string, unknown> = {},
+  input: Record<string, unknown> = { messages: [{ role: "user", content: "hello" }] },
+) => ({
   items: [{ customer_item_id: "a", model: "gpt-4o-mini", input, ...extra }],
 });
 
@@ -47,17 +75,25 @@ describe("model quotes", () => {
       expect(lane.rejection_reasons.length).toBeGreaterThan(0);
       expect(micros(lane.estimated_cost)).toBeGreaterThanOrEqual(micros(selected[0].estimated_cost));
     }
-    expect(q.quote_lanes.some((l: { rejection_reasons: { code: string }[] }) => l.rejection_reasons.some((r) => r.code === "higher_price"))).toBe(true);
+    expect(
+      q.quote_lanes.some((l: { rejection_reasons: { code: string }[] }) => l.rejection_reasons.some((r) => r.code === "higher_price")),
+    ).toBe(true);
     expect(q.work_units).toEqual([expect.objectContaining({ lane_id: selected[0].lane_id, item_count: 1 })]);
     expect(q.customer_explanation).toMatch(/1 item goes to .*gpt-4o-mini/);
-    expect(q.route_decision_preview).toMatchObject({ selected_provider: selected[0].provider, trust_score: expect.any(Number), fallback_order: expect.any(Array) });
+    expect(q.route_decision_preview).toMatchObject({
+      selected_provider: selected[0].provider,
+      trust_score: expect.any(Number),
+      fallback_order: expect.any(Array),
+    });
   });
 
   it("counts input tokens with the model family's real tokenizer", async () => {
     const text = "Summarize: the quarterly report shows revenue up 12% on strong renewals.";
     const gpt = await quote(oneItem({}, { messages: [{ role: "user", content: text }] }));
     expect(gpt.body.estimated_tokens).toMatchObject({ input: countTokens(text) + 3 + 3, method: "exact" });
-    const llama = await quote({ items: [{ customer_item_id: "l", model: "llama-3.1-8b-instruct", input: { messages: [{ role: "user", content: text }] } }] });
+    const llama = await quote({
+      items: [{ customer_item_id: "l", model: "llama-3.1-8b-instruct", input: { messages: [{ role: "user", content: text }] } }],
+    });
     expect(llama.body.estimated_tokens.input).toBe(llama3Tokenizer.encode(text, { bos: false, eos: false }).length + 6);
     const capped = await quote(oneItem({ max_output_tokens: 77 }));
     expect(capped.body.estimated_tokens.output).toBe(77);
@@ -79,7 +115,11 @@ describe("model quotes", () => {
     const models = new Set(res.body.quote_lanes.map((l: { model: string }) => l.model));
     expect(models).toEqual(new Set(["gpt-4o-mini", "claude-haiku-4"]));
     expect(res.body.work_units.reduce((n: number, u: { item_count: number }) => n + u.item_count, 0)).toBe(50_000);
-    const sampled = await quote({ model: "gpt-4o-mini", estimated_items: 1000, sample_items: [{ customer_item_id: "s", input: { messages: [{ role: "user", content: "x ".repeat(1000) }] }, max_output_tokens: 10 }] });
+    const sampled = await quote({
+      model: "gpt-4o-mini",
+      estimated_items: 1000,
+      sample_items: [{ customer_item_id: "s", input: { messages: [{ role: "user", content: "x ".repeat(1000) }] }, max_output_tokens: 10 }],
+    });
     expect(sampled.body.estimated_tokens.output).toBe(10_000);
     expect(sampled.body.estimated_tokens.input).toBeGreaterThan(1000 * 1000);
   });
@@ -90,7 +130,11 @@ describe("model quotes", () => {
     expect(live.body.funding_preview).toMatchObject({ available: { amount: "0.000000" }, can_fund: false });
     expect(live.body.funding_preview.shortfall).toEqual(live.body.pricing_estimate.total);
     const test = await quote(FLOW_A);
-    expect(test.body.funding_preview).toMatchObject({ available: { amount: "100.000000" }, can_fund: true, shortfall: { amount: "0.000000" } });
+    expect(test.body.funding_preview).toMatchObject({
+      available: { amount: "100.000000" },
+      can_fund: true,
+      shortfall: { amount: "0.000000" },
+    });
   });
 
   it("reads a quote back with its status; another org or environment gets 404", async () => {
@@ -98,7 +142,10 @@ describe("model quotes", () => {
     const got = await call(srv.base, "GET", `/v1/quotes/${made.body.quote_id}`, { key: agent.test_api_key });
     expect(got.status).toBe(200);
     expect(got.body).toMatchObject({ quote_id: made.body.quote_id, status: "open", pricing_estimate: made.body.pricing_estimate });
-    await srv.database.db("quotes").where({ id: made.body.quote_id }).update({ expires_at: new Date(Date.now() - 1000) });
+    await srv.database
+      .db("quotes")
+      .where({ id: made.body.quote_id })
+      .update({ expires_at: new Date(Date.now() - 1000) });
     expect((await call(srv.base, "GET", `/v1/quotes/${made.body.quote_id}`, { key: agent.test_api_key })).body.status).toBe("expired");
     const other = await registerAgent(srv.base);
     expect((await call(srv.base, "GET", `/v1/quotes/${made.body.quote_id}`, { key: other.test_api_key })).status).toBe(404);
@@ -127,17 +174,41 @@ describe("constraints", () => {
   });
 
   it("honours public_only and provider preferences", async () => {
-    const cheapest = await quote({ items: [{ customer_item_id: "x", model: "llama-3.1-8b-instruct", input: { messages: [{ role: "user", content: "hi" }] } }] });
+    const cheapest = await quote({
+      items: [{ customer_item_id: "x", model: "llama-3.1-8b-instruct", input: { messages: [{ role: "user", content: "hi" }] } }],
+    });
     expect(lanesOf(cheapest.body)[0]!.provider).toBe("autonomousc");
-    const pub = await quote({ items: cheapest.body ? [{ customer_item_id: "x", model: "llama-3.1-8b-instruct", input: { messages: [{ role: "user", content: "hi" }] } }] : [], routing_mode: "public_only" });
+    const pub = await quote({
+      items: cheapest.body
+        ? [{ customer_item_id: "x", model: "llama-3.1-8b-instruct", input: { messages: [{ role: "user", content: "hi" }] } }]
+        : [],
+      routing_mode: "public_only",
+    });
     expect(lanesOf(pub.body)[0]!.provider).not.toBe("autonomousc");
-    expect(pub.body.quote_lanes.find((l: { provider: string }) => l.provider === "autonomousc").rejection_reasons.map((r: { code: string }) => r.code)).toContain("not_public");
-    const ignored = await quote({ items: [{ customer_item_id: "x", model: "llama-3.1-8b-instruct", input: { messages: [{ role: "user", content: "hi" }] } }], provider_preferences: { ignore: ["autonomousc", "deepinfra"] } });
+    expect(
+      pub.body.quote_lanes
+        .find((l: { provider: string }) => l.provider === "autonomousc")
+        .rejection_reasons.map((r: { code: string }) => r.code),
+    ).toContain("not_public");
+    const ignored = await quote({
+      items: [{ customer_item_id: "x", model: "llama-3.1-8b-instruct", input: { messages: [{ role: "user", content: "hi" }] } }],
+      provider_preferences: { ignore: ["autonomousc", "deepinfra"] },
+    });
     expect(lanesOf(ignored.body).map((u) => u.provider)).not.toContain("deepinfra");
   });
 
   it("routes tool-using items only to lanes with tool support", async () => {
-    const res = await quote({ items: [{ customer_item_id: "t", model: "gemma-4-e4b-it", model_options: ["llama-3.1-8b-instruct"], tools: [{ type: "function", function: { name: "lookup" } }], input: { messages: [{ role: "user", content: "hi" }] } }] });
+    const res = await quote({
+      items: [
+        {
+          customer_item_id: "t",
+          model: "gemma-4-e4b-it",
+          model_options: ["llama-3.1-8b-instruct"],
+          tools: [{ type: "function", function: { name: "lookup" } }],
+          input: { messages: [{ role: "user", content: "hi" }] },
+        },
+      ],
+    });
     expect(res.status).toBe(200);
     expect(lanesOf(res.body)[0]!.lane_id).toMatch(/llama-3\.1-8b-instruct/);
     const gemma = res.body.quote_lanes.find((l: { model: string }) => l.model === "gemma-4-e4b-it");
@@ -146,7 +217,9 @@ describe("constraints", () => {
 
   it("answers 422 no_eligible_lane naming the items and reasons", async () => {
     const long = "word ".repeat(40_000);
-    const res = await quote({ items: [{ customer_item_id: "too-long", model: "gemma-4-e4b-it", input: { messages: [{ role: "user", content: long }] } }] });
+    const res = await quote({
+      items: [{ customer_item_id: "too-long", model: "gemma-4-e4b-it", input: { messages: [{ role: "user", content: long }] } }],
+    });
     expect(res.status).toBe(422);
     expect(res.body.error.code).toBe("no_eligible_lane");
     expect(res.body.error.details.items[0].customer_item_id).toBe("too-long");
@@ -166,7 +239,11 @@ describe("constraints", () => {
 
 describe("workflow quotes", () => {
   it("prices classify-support-tickets@v3 by volume at the workflow fee", async () => {
-    const res = await quote({ workflow: "classify-support-tickets@v3", estimated_items: 12_000 }, agent.test_api_key, "/v1/quotes/workflow");
+    const res = await quote(
+      { workflow: "classify-support-tickets@v3", estimated_items: 12_000 },
+      agent.test_api_key,
+      "/v1/quotes/workflow",
+    );
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ kind: "workflow", workflow: "classify-support-tickets@v3", item_count: 12_000, sla_tier: "flex" });
     const p = res.body.pricing_estimate;
@@ -175,10 +252,18 @@ describe("workflow quotes", () => {
   });
 
   it("fills the preset template from customer inputs, checking them against its schema", async () => {
-    const ok = await quote({ workflow: "classify-support-tickets@v3", inputs: [{ ticket_id: "T-1", subject: "Refund", text: "I was charged twice" }] }, agent.test_api_key, "/v1/quotes/workflow");
+    const ok = await quote(
+      { workflow: "classify-support-tickets@v3", inputs: [{ ticket_id: "T-1", subject: "Refund", text: "I was charged twice" }] },
+      agent.test_api_key,
+      "/v1/quotes/workflow",
+    );
     expect(ok.status).toBe(200);
     expect(ok.body.estimated_tokens.output).toBe(64);
-    const bad = await quote({ workflow: "classify-support-tickets@v3", inputs: [{ subject: "no id" }] }, agent.test_api_key, "/v1/quotes/workflow");
+    const bad = await quote(
+      { workflow: "classify-support-tickets@v3", inputs: [{ subject: "no id" }] },
+      agent.test_api_key,
+      "/v1/quotes/workflow",
+    );
     expect(bad.status).toBe(400);
     expect(bad.body.error.details.errors[0].path).toMatch(/^\/inputs\/0/);
     expect((await quote({ workflow: "nope@v1", estimated_items: 5 }, agent.test_api_key, "/v1/quotes/workflow")).status).toBe(404);
@@ -189,14 +274,30 @@ describe("bad quote input: a clear 4xx and nothing stored", () => {
   it("rejects each malformed request", async () => {
     const before = await srv.database.db("quotes").count("* as n");
     const cases: [unknown, number, string][] = [
-      [{ items: [{ customer_item_id: "a", model: "gpt-9-ultra", input: { messages: [{ role: "user", content: "x" }] } }] }, 400, "/items/0/model"],
-      [{ items: [{ customer_item_id: "a", model: "gpt-4o-mini", model_options: ["nope"], input: { messages: [{ role: "user", content: "x" }] } }] }, 400, "/items/0/model_options"],
+      [
+        { items: [{ customer_item_id: "a", model: "gpt-9-ultra", input: { messages: [{ role: "user", content: "x" }] } }] },
+        400,
+        "/items/0/model",
+      ],
+      [
+        {
+          items: [
+            { customer_item_id: "a", model: "gpt-4o-mini", model_options: ["nope"], input: { messages: [{ role: "user", content: "x" }] } },
+          ],
+        },
+        400,
+        "/items/0/model_options",
+      ],
       [{ items: [...oneItem().items, ...oneItem().items] }, 400, "/items/1/customer_item_id"],
       [{ items: [] }, 400, "/items"],
       [{ items: "lots" }, 400, "/items"],
       [{ items: [{ customer_item_id: 7, model: "gpt-4o-mini", input: {} }] }, 400, "/items/0/customer_item_id"],
       [{ items: [{ customer_item_id: "a", model: "gpt-4o-mini", input: {} }] }, 400, "/items/0/input"],
-      [{ items: [{ customer_item_id: "a", model: "text-embedding-3-small", operation: "embeddings", input: { messages: [] } }] }, 400, "/items/0/input/input"],
+      [
+        { items: [{ customer_item_id: "a", model: "text-embedding-3-small", operation: "embeddings", input: { messages: [] } }] },
+        400,
+        "/items/0/input/input",
+      ],
       [{ models: ["gpt-4o-mini"], estimated_items: 2_000_000_000 }, 400, "/estimated_items"],
       [{ models: ["gpt-4o-mini"], estimated_items: -3 }, 400, "/estimated_items"],
       [{ estimated_items: 10 }, 400, "/models"],
@@ -211,7 +312,10 @@ describe("bad quote input: a clear 4xx and nothing stored", () => {
       const res = await quote(body);
       expect(res.status, JSON.stringify(body).slice(0, 120)).toBe(status);
       expect(res.body.error.code).toBe("invalid_request");
-      expect(res.body.error.details.errors.map((e: { path: string }) => e.path), JSON.stringify(body).slice(0, 120)).toContain(path);
+      expect(
+        res.body.error.details.errors.map((e: { path: string }) => e.path),
+        JSON.stringify(body).slice(0, 120),
+      ).toContain(path);
     }
     expect((await quote({ input_file_id: "file_unknown" })).status).toBe(404);
     expect(await srv.database.db("quotes").count("* as n")).toEqual(before);

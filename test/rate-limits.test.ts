@@ -1,15 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { call, registerAgent, startTestServer, type TestServer } from "./helpers/server.js";
 
 // Two API processes on one database, as behind a load balancer: the limits must hold across both.
+// The counters live in that database, so each test gets a fresh one (and a fresh pair of servers)
+// and starts from full budgets, whatever ran before it.
 let a: TestServer;
 let b: TestServer;
-beforeAll(async () => {
+beforeEach(async () => {
   const env = { RATE_LIMIT_PER_KEY_PER_MIN: "5", RATE_LIMIT_PER_IP_PER_MIN: "40", AGENT_REGISTER_PER_IP_PER_HOUR: "3" };
   a = await startTestServer(env);
   b = await startTestServer(env, { database: a.database });
 });
-afterAll(async () => {
+afterEach(async () => {
   await b?.close();
   await a?.close();
 });
@@ -34,19 +36,24 @@ describe("rate limits", () => {
     expect((await call(a.base, "GET", "/v1/auth/account", { key: agent.test_api_key })).status).toBe(200);
   });
 
-  it("limits agent sign-up per IP", async () => {
+  it("limits agent sign-up per IP, across processes", async () => {
     const statuses: number[] = [];
-    for (let i = 0; i < 4; i++) statuses.push((await call(i % 2 ? a.base : b.base, "POST", "/v1/auth/agent-register")).status);
-    // One registration already happened in the previous test (through a).
-    expect(statuses).toEqual([201, 201, 429, 429]);
+    for (let i = 0; i < 5; i++) statuses.push((await call(i % 2 ? a.base : b.base, "POST", "/v1/auth/agent-register")).status);
+    expect(statuses).toEqual([201, 201, 201, 429, 429]);
+    const refused = await call(a.base, "POST", "/v1/auth/agent-register");
+    expect(refused.body.error.code).toBe("rate_limited");
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    // Refused sign-ups create nothing.
     const orgs = await a.database.db("orgs").count<{ count: string }[]>("id as count");
     expect(Number(orgs[0]!.count)).toBe(3);
   });
 
-  it("limits every request per IP, authenticated or not", async () => {
-    let last = 200;
-    for (let i = 0; i < 45 && last !== 429; i++) last = (await call(a.base, "GET", "/v1/capabilities")).status;
-    expect(last).toBe(429);
+  it("limits every request per IP, authenticated or not, across processes", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 41; i++) statuses.push((await call(i % 2 ? b.base : a.base, "GET", "/v1/capabilities")).status);
+    // A fresh budget of 40: exactly the 41st request is refused.
+    expect(statuses.slice(0, 40).every((s) => s === 200)).toBe(true);
+    expect(statuses[40]).toBe(429);
     // Health probes stay exempt.
     expect((await call(a.base, "GET", "/healthz")).status).toBe(200);
   });

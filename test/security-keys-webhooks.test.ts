@@ -82,14 +82,18 @@ describe("scopes only narrow", () => {
     const count = async () => (await srv.database.db("api_keys").where({ org_id: agent.org_id }).count<{ n: string }[]>("* as n"))[0]!.n;
     const before = await count();
 
-    const all = await call(srv.base, "POST", "/v1/auth/account/api-keys", { key: keysOnly.api_key, body: { scopes: ["quote", "submit", "read", "cancel", "feedback", "billing", "keys"] } });
+    const all = await call(srv.base, "POST", "/v1/auth/account/api-keys", {
+      key: keysOnly.api_key,
+      body: { scopes: ["quote", "submit", "read", "cancel", "feedback", "billing", "keys"] },
+    });
     expect(all.status).toBe(403);
     expect(all.body.error.code).toBe("forbidden");
     expect(all.body.error.details.missing_scopes.sort()).toEqual(["billing", "cancel", "feedback", "quote", "read", "submit"]);
     for (const action of ["rotate", "revoke"] as const) {
-      const res = action === "rotate"
-        ? await call(srv.base, "POST", `/v1/auth/account/api-keys/${agent.api_key_id}/rotate`, { key: keysOnly.api_key, body: {} })
-        : await call(srv.base, "DELETE", `/v1/auth/account/api-keys/${agent.api_key_id}`, { key: keysOnly.api_key });
+      const res =
+        action === "rotate"
+          ? await call(srv.base, "POST", `/v1/auth/account/api-keys/${agent.api_key_id}/rotate`, { key: keysOnly.api_key, body: {} })
+          : await call(srv.base, "DELETE", `/v1/auth/account/api-keys/${agent.api_key_id}`, { key: keysOnly.api_key });
       expect(res.status, action).toBe(403);
     }
     expect(await count()).toBe(before);
@@ -107,7 +111,10 @@ describe("the default delivery webhook belongs to one environment", () => {
   it("a test key's webhook neither changes the live one nor receives live events, and the other way round", async () => {
     const agent = await registerAgent(srv.base);
     const put = (key: string, path: string) =>
-      call(srv.base, "PUT", "/v1/auth/account/delivery-webhook", { key, body: { url: `${hookBase}${path}`, secret: `${path}-secret-123` } });
+      call(srv.base, "PUT", "/v1/auth/account/delivery-webhook", {
+        key,
+        body: { url: `${hookBase}${path}`, secret: `${path}-secret-123` },
+      });
     expect((await put(agent.api_key, "/live-hook")).status).toBe(200);
     expect((await put(agent.test_api_key, "/test-hook")).status).toBe(200);
     const live = await call(srv.base, "GET", "/v1/auth/account/delivery-webhook", { key: agent.api_key });
@@ -117,15 +124,22 @@ describe("the default delivery webhook belongs to one environment", () => {
 
     const batch = await mustCreate(srv.base, agent.test_api_key, { items: makeItems(2, { prefix: "env" }) });
     await untilTerminal(srv.base, agent.test_api_key, batch.id);
-    const events = await waitFor(async () => {
-      const got = received.filter((r) => r.body.includes(batch.id));
-      return got.some((r) => JSON.parse(r.body).type === "batch.completed") ? got : undefined;
-    }, 20_000, "the test batch's events");
+    const events = await waitFor(
+      async () => {
+        const got = received.filter((r) => r.body.includes(batch.id));
+        return got.some((r) => JSON.parse(r.body).type === "batch.completed") ? got : undefined;
+      },
+      20_000,
+      "the test batch's events",
+    );
     expect(new Set(events.map((e) => e.path))).toEqual(new Set(["/test-hook"]));
-    for (const e of events) expect(verifyBatchRouterSignature(e.body, "/test-hook-secret-123", e.headers["x-batchrouter-signature"] as string)).toBe(true);
+    for (const e of events)
+      expect(verifyBatchRouterSignature(e.body, "/test-hook-secret-123", e.headers["x-batchrouter-signature"] as string)).toBe(true);
 
     await call(srv.base, "DELETE", "/v1/auth/account/delivery-webhook", { key: agent.test_api_key });
-    expect((await call(srv.base, "GET", "/v1/auth/account/delivery-webhook", { key: agent.api_key })).body.url).toBe(`${hookBase}/live-hook`);
+    expect((await call(srv.base, "GET", "/v1/auth/account/delivery-webhook", { key: agent.api_key })).body.url).toBe(
+      `${hookBase}/live-hook`,
+    );
   });
 });
 
@@ -151,13 +165,20 @@ describe("a batch webhook without a secret is signed, never dropped", () => {
     expect(second.webhook).toEqual({ url: `${hookBase}/flow-b` });
 
     await untilTerminal(srv.base, agent.test_api_key, created.body.batch.id);
-    const completed = await waitFor(async () => received.find((r) => r.body.includes(created.body.batch.id) && JSON.parse(r.body).type === "batch.completed"), 20_000, "batch.completed");
+    const completed = await waitFor(
+      async () => received.find((r) => r.body.includes(created.body.batch.id) && JSON.parse(r.body).type === "batch.completed"),
+      20_000,
+      "the batch.completed webhook",
+    );
     expect(verifyBatchRouterSignature(completed.body, secret, completed.headers["x-batchrouter-signature"] as string)).toBe(true);
     const link = JSON.parse(completed.body).data.output_file_url as string;
     expect(link.startsWith(`${srv.base}/v1/artifacts/download?`)).toBe(true);
     const file = await fetch(link);
     expect(file.status).toBe(200);
-    const lines = (await file.text()).trim().split("\n").map((l) => JSON.parse(l));
+    const lines = (await file.text())
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.customer_item_id).sort()).toEqual(["flowb-0", "flowb-1"]);
   });
 });

@@ -5,20 +5,29 @@ import type PgBoss from "pg-boss";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deriveKey, encrypt } from "../server/crypto.js";
 import { createBoss } from "../server/jobs/boss.js";
-import { webhookDelivery } from "../server/jobs/webhooks.js";
+import { createLogger } from "../server/logger.js";
+import { JOBS } from "../server/jobs/contracts.js";
+import { createJobSender, createQueues, type JobSender } from "../server/jobs/sender.js";
 import { newId } from "../server/ids.js";
 import { listDeliveries } from "../server/webhooks/deliveries.js";
-import { buildEvent, emitBatchEvent, enqueueEvent, type BatchEventFacts } from "../server/webhooks/events.js";
+import { buildEvent, notifyBatchWebhook, enqueueEvent, type BatchEventFacts } from "../server/webhooks/events.js";
 import { verifyBatchRouterSignature, verifyStandardWebhook } from "../server/webhooks/signing.js";
 import type { WebhookPost } from "../server/webhooks/sender.js";
-import { deliverWebhook, registerWebhookWorker, USER_AGENT } from "../worker/jobs/deliver-webhook.js";
+import { deliverWebhook, USER_AGENT } from "../worker/jobs/deliver-webhook.js";
+import { serveQueue } from "../worker/registry.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
+import { waitFor } from "./helpers/wait.js";
 
 // The whole path: a transaction enqueues → pg-boss → the worker signs and POSTs to a real receiver on loopback.
-interface Received { path: string; headers: http.IncomingHttpHeaders; body: string }
+interface Received {
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
 
 let database: TestDatabase;
 let boss: PgBoss;
+let jobs: JobSender;
 let receiver: http.Server;
 let base: string;
 const received: Received[] = [];
@@ -37,33 +46,42 @@ const orgSecret = "org-default-secret-123";
 const seal = (s: string) => encrypt(deriveKey(platformSecret, "webhook-secret"), s);
 const orgId = newId("org");
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 20_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 async function insertBatch(webhook: { url: string; secret: string } | null): Promise<string> {
   const id = newId("bat");
   await database.db("batches").insert({
-    id, org_id: orgId, environment: "test", status: "processing", item_count: 3,
-    routing_mode: "cheapest", sla_tier: "standard", privacy_tier: "standard",
-    allowed_regions: JSON.stringify(["global"]), constraints: JSON.stringify({}), fee_rate_bps: 500,
-    quoted_subtotal_micros: 1000, quoted_fee_micros: 50, quoted_total_micros: 1050, reserved_micros: 1050,
-    pricing_estimate: JSON.stringify({}), lanes_report: JSON.stringify([]),
-    webhook_url: webhook?.url ?? null, webhook_secret_enc: webhook ? seal(webhook.secret) : null,
+    id,
+    org_id: orgId,
+    environment: "test",
+    status: "processing",
+    item_count: 3,
+    routing_mode: "cheapest",
+    sla_tier: "standard",
+    privacy_tier: "standard",
+    allowed_regions: JSON.stringify(["global"]),
+    constraints: JSON.stringify({}),
+    fee_rate_bps: 500,
+    quoted_subtotal_micros: 1000,
+    quoted_fee_micros: 50,
+    quoted_total_micros: 1050,
+    reserved_micros: 1050,
+    pricing_estimate: JSON.stringify({}),
+    lanes_report: JSON.stringify([]),
+    webhook_url: webhook?.url ?? null,
+    webhook_secret_enc: webhook ? seal(webhook.secret) : null,
     sla_deadline: new Date(Date.now() + 86_400_000),
   });
   return id;
 }
 
 const facts = (batchId: string): BatchEventFacts => ({
-  batch_id: batchId, status: "completed", items_total: 3, items_completed: 2, items_failed: 1,
-  cost_micros: 1_050, output_file_url: null, error_file_url: null,
+  batch_id: batchId,
+  status: "completed",
+  items_total: 3,
+  items_completed: 2,
+  items_failed: 1,
+  cost_micros: 1_050,
+  output_file_url: null,
+  error_file_url: null,
 });
 
 /** Enqueues one event to `path` in a committed transaction; returns the event id. */
@@ -71,16 +89,26 @@ async function enqueueTo(path: string): Promise<{ batchId: string; eventId: stri
   const url = `${base}${path}`;
   const batchId = await insertBatch({ url, secret: receiverSecret });
   const eventId = await database.db.transaction((trx) =>
-    enqueueEvent(trx, boss, { org_id: orgId, url, secretSealed: seal(receiverSecret), payload: buildEvent("batch.completed", facts(batchId)) }),
+    enqueueEvent(trx, jobs, {
+      org_id: orgId,
+      url,
+      secretSealed: seal(receiverSecret),
+      payload: buildEvent("batch.completed", facts(batchId)),
+    }),
   );
   return { batchId, eventId };
 }
 
 const delivery = (id: string) => database.db("webhook_deliveries").where({ id }).first();
-const ended = (id: string) => waitFor(`delivery ${id} to end`, async () => {
-  const row = await delivery(id);
-  return row && row.status !== "pending" ? row : undefined;
-});
+const ended = (id: string) =>
+  waitFor(
+    async () => {
+      const row = await delivery(id);
+      return row && row.status !== "pending" ? row : undefined;
+    },
+    20_000,
+    `delivery ${id} to end`,
+  );
 
 beforeAll(async () => {
   database = await createTestDatabase();
@@ -109,10 +137,15 @@ beforeAll(async () => {
   boss.on("error", () => undefined);
   await boss.start();
   // Immediate retries so eight attempts take seconds; the production backoff is tested in events.test.ts.
-  await registerWebhookWorker(boss, { db: database.db, secret: platformSecret, allowPrivate: true }, {
-    retry: { retryDelay: 0, retryBackoff: false },
-    pollingIntervalSeconds: 0.5,
-  });
+  await createQueues(boss, { webhook: { retryDelay: 0, retryBackoff: false } });
+  jobs = createJobSender(boss);
+  const hooks = { db: database.db, secret: platformSecret, allowPrivate: true };
+  await serveQueue(
+    boss,
+    "webhook",
+    { pollers: 4, pollingIntervalSeconds: 0.5, handle: async (p, run) => ({ outcome: await deliverWebhook(hooks, p, run) }) },
+    createLogger("silent"),
+  );
 });
 
 afterAll(async () => {
@@ -134,7 +167,13 @@ describe("webhook delivery", () => {
     expect(got).toHaveLength(1);
     const [req] = got as [Received];
     expect(req.body).toBe(row.body);
-    expect(JSON.parse(req.body)).toMatchObject({ id: eventId, type: "batch.completed", event: "batch.completed", batch_id: batchId, data: { cost_usd: "0.001050" } });
+    expect(JSON.parse(req.body)).toMatchObject({
+      id: eventId,
+      type: "batch.completed",
+      event: "batch.completed",
+      batch_id: batchId,
+      data: { cost_usd: "0.001050" },
+    });
     expect(req.headers["content-type"]).toBe("application/json");
     expect(req.headers["user-agent"]).toBe(USER_AGENT);
     expect(req.headers["webhook-id"]).toBe(eventId);
@@ -154,10 +193,19 @@ describe("webhook delivery", () => {
 
     const log = await listDeliveries(database.db, orgId, "test", batchId);
     expect(log).toMatchObject({ object: "list", has_more: false, next_cursor: null });
-    expect(log.data).toEqual([{
-      id: eventId, object: "webhook_delivery", type: "batch.completed", url: `${base}/flaky`, status: "delivered", attempts: 3,
-      attempt_log: row.attempt_log, created_at: expect.any(String), delivered_at: (row.delivered_at as Date).toISOString(),
-    }]);
+    expect(log.data).toEqual([
+      {
+        id: eventId,
+        object: "webhook_delivery",
+        type: "batch.completed",
+        url: `${base}/flaky`,
+        status: "delivered",
+        attempts: 3,
+        attempt_log: row.attempt_log,
+        created_at: expect.any(String),
+        delivered_at: (row.delivered_at as Date).toISOString(),
+      },
+    ]);
     expect((await listDeliveries(database.db, orgId, "live", batchId)).data).toEqual([]);
     expect((await listDeliveries(database.db, newId("org"), undefined, batchId)).data).toEqual([]);
   });
@@ -171,7 +219,7 @@ describe("webhook delivery", () => {
     expect(hits.get("/down")).toBe(8);
     const open = await database.db.raw(
       `SELECT count(*)::int AS n FROM pgboss.job WHERE name = ? AND data->>'delivery_id' = ? AND state < 'completed'`,
-      [webhookDelivery.name, eventId],
+      [JOBS.webhook.name, eventId],
     );
     expect(open.rows[0].n).toBe(0);
   });
@@ -180,19 +228,21 @@ describe("webhook delivery", () => {
     const url = `${base}/ok`;
     const batchId = await insertBatch({ url, secret: receiverSecret });
     const payload = buildEvent("batch.failed", facts(batchId));
-    await expect(database.db.transaction(async (trx) => {
-      await enqueueEvent(trx, boss, { org_id: orgId, url, secretSealed: seal(receiverSecret), payload });
-      throw new Error("the state change failed");
-    })).rejects.toThrow("the state change failed");
+    await expect(
+      database.db.transaction(async (trx) => {
+        await enqueueEvent(trx, jobs, { org_id: orgId, url, secretSealed: seal(receiverSecret), payload });
+        throw new Error("the state change failed");
+      }),
+    ).rejects.toThrow("the state change failed");
     expect(await delivery(payload.id)).toBeUndefined();
-    const jobs = await database.db.raw(`SELECT count(*)::int AS n FROM pgboss.job WHERE data->>'delivery_id' = ?`, [payload.id]);
-    expect(jobs.rows[0].n).toBe(0);
+    const queued = await database.db.raw(`SELECT count(*)::int AS n FROM pgboss.job WHERE data->>'delivery_id' = ?`, [payload.id]);
+    expect(queued.rows[0].n).toBe(0);
   });
 
   it("sends a batch without its own webhook to its environment's default, signed with that secret; progress at most every 30 s", async () => {
     const batchId = await insertBatch(null);
     const emit = (type: "batch.progress" | "batch.submitted") =>
-      database.db.transaction((trx) => emitBatchEvent(trx, boss, type, facts(batchId)));
+      database.db.transaction((trx) => notifyBatchWebhook(trx, jobs, type, facts(batchId)));
     const submitted = await emit("batch.submitted");
     const progress = await emit("batch.progress");
     expect(await emit("batch.progress")).toBeNull();
@@ -211,7 +261,10 @@ describe("webhook delivery", () => {
       return { status: 200 };
     };
     const deps = {
-      db: database.db, secret: platformSecret, allowPrivate: false, post,
+      db: database.db,
+      secret: platformSecret,
+      allowPrivate: false,
+      post,
       resolve: async () => [{ address: "127.0.0.1", family: 4 as const }],
     };
     const ids: string[] = [];
@@ -220,7 +273,9 @@ describe("webhook delivery", () => {
       const batchId = await insertBatch({ url, secret: receiverSecret });
       const event = buildEvent("batch.completed", facts(batchId));
       ids.push(event.id);
-      await database.db("webhook_deliveries").insert({ id: event.id, batch_id: batchId, org_id: orgId, type: event.type, url, body: JSON.stringify(event), status: "pending" });
+      await database
+        .db("webhook_deliveries")
+        .insert({ id: event.id, batch_id: batchId, org_id: orgId, type: event.type, url, body: JSON.stringify(event), status: "pending" });
       const outcome = await deliverWebhook(deps, { delivery_id: event.id, secret_sealed: seal(receiverSecret) });
       expect(outcome).toBe("failed");
       const row = await delivery(event.id);

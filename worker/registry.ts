@@ -3,21 +3,30 @@ import type { Db } from "../db/connection.js";
 import type { CatalogStore } from "../server/catalog/store.js";
 import type { Config } from "../server/config.js";
 import type { ArtifactStore } from "../server/files/artifact-store.js";
-import { BATCH_QUEUES, batchJobPayload, createBatchQueues, workUnitJobPayload, type JobSender } from "../server/jobs/batches.js";
-import { housekeeping, reviveBatches } from "../server/jobs/housekeeping.js";
+import { JOBS, type JobKey, type PayloadOf, type QueueOverrides } from "../server/jobs/contracts.js";
+import { createQueues, scheduleCrons, type JobSender } from "../server/jobs/sender.js";
 import type { Logger } from "../server/logger.js";
-import type { BatchWorkerDeps } from "./jobs/batch-context.js";
-import { registerWebhookWorker, type WebhookWorkerOptions } from "./jobs/deliver-webhook.js";
-import { dispatchBatch } from "./jobs/dispatch-batch.js";
+import type { BatchWorkerDeps } from "./batch-context.js";
 import { cancelBatchWork } from "./jobs/cancel-batch-work.js";
+import { deliverWebhook } from "./jobs/deliver-webhook.js";
+import { dispatchBatch } from "./jobs/dispatch-batch.js";
 import { expireBatch } from "./jobs/expire-batch.js";
 import { finalizeBatch } from "./jobs/finalize-batch.js";
 import { purgeHousekeeping } from "./jobs/housekeeping.js";
-import { reviveStaleBatches } from "./jobs/revive-batches.js";
 import { pollWorkUnit } from "./jobs/poll-work-unit.js";
+import { reviveStaleBatches } from "./jobs/revive-batches.js";
 import { submitWorkUnit } from "./jobs/submit-work-unit.js";
 import type { ProviderCredentials } from "./providers/registry.js";
 import { createSimulator, type SimulatorConfig } from "./providers/simulator.js";
+
+export interface WebhookWorkerOptions {
+  /** Override the queue's retry policy (tests: { retryDelay: 0, retryBackoff: false }). */
+  retry?: NonNullable<QueueOverrides["webhook"]>;
+  /** How often an idle worker polls (pg-boss default 2 s, minimum 0.5 s). */
+  pollingIntervalSeconds?: number;
+  /** Deliveries in flight at once in this process; one slow receiver mustn't hold up the others. */
+  concurrency?: number;
+}
 
 export interface WorkerDeps {
   db: Db;
@@ -39,62 +48,95 @@ export interface RunningWorker {
   notify(queue: string): void;
 }
 
-/** The explicit list of queues this worker serves, and their handlers. */
+/** One run of a job: its checked payload, and whether pg-boss will retry it if this run fails. */
+export type JobHandler<K extends JobKey> = (payload: PayloadOf<K>, run: { lastAttempt: boolean }) => Promise<unknown>;
+
+/** How a queue is served here: its handler, how many pollers, how often they poll. */
+interface Serving<K extends JobKey> {
+  handle: JobHandler<K>;
+  /** Pollers in this process: two for batch steps, so one slow work unit doesn't hold up the rest. */
+  pollers: number;
+  pollingIntervalSeconds: number;
+}
+
+/** The explicit list of what this worker runs: one entry per queue of server/jobs/contracts.ts. */
+function servings(ctx: BatchWorkerDeps, deps: WorkerDeps): { [K in JobKey]: Serving<K> } {
+  const step = { pollers: 2, pollingIntervalSeconds: 0.5 };
+  const hooks = { db: deps.db, secret: deps.secret, allowPrivate: deps.config.BATCHROUTER_ALLOW_PRIVATE_WEBHOOKS, logger: deps.logger };
+  return {
+    dispatch: { ...step, handle: (p) => dispatchBatch(ctx, p.batch_id) },
+    submit: { ...step, handle: (p) => submitWorkUnit(ctx, p.work_unit_id) },
+    poll: { ...step, handle: (p) => pollWorkUnit(ctx, p.work_unit_id) },
+    cancel: { ...step, handle: (p) => cancelBatchWork(ctx, p.batch_id) },
+    finalize: { ...step, handle: (p) => finalizeBatch(ctx, p.batch_id) },
+    expire: { ...step, handle: (p) => expireBatch(ctx, p.batch_id) },
+    webhook: {
+      pollers: deps.webhooks?.concurrency ?? 4,
+      pollingIntervalSeconds: deps.webhooks?.pollingIntervalSeconds ?? 1,
+      handle: async (p, run) => ({ outcome: await deliverWebhook(hooks, p, run) }),
+    },
+    housekeeping: {
+      pollers: 1,
+      pollingIntervalSeconds: 2,
+      handle: () => purgeHousekeeping(deps.db, deps.logger.child({ job: JOBS.housekeeping.name })),
+    },
+    revive: { pollers: 1, pollingIntervalSeconds: 2, handle: () => reviveStaleBatches(ctx) },
+  };
+}
+
+/** Starts `pollers` pg-boss workers on one queue; each job's payload is checked against its contract. */
+export async function serveQueue<K extends JobKey>(boss: PgBoss, key: K, serving: Serving<K>, logger: Logger): Promise<string[]> {
+  const contract = JOBS[key];
+  const log = logger.child({ job: contract.name });
+  const ids: string[] = [];
+  for (let i = 0; i < serving.pollers; i++) {
+    ids.push(
+      await boss.work(
+        contract.name,
+        { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: serving.pollingIntervalSeconds },
+        async ([job]) => {
+          if (!job) return;
+          const started = performance.now();
+          try {
+            // pg-boss counts retries from 0; when they are used up this run is the last attempt.
+            const result = await serving.handle(contract.payload.parse(job.data) as PayloadOf<K>, {
+              lastAttempt: job.retryCount >= job.retryLimit,
+            });
+            log.debug({ job_id: job.id, ms: Math.round(performance.now() - started) }, "job done");
+            return result;
+          } catch (err) {
+            log.error({ err, job_id: job.id }, "job failed; pg-boss will retry it");
+            throw err;
+          }
+        },
+      ),
+    );
+  }
+  return ids;
+}
+
+/** Creates the queues, schedules the crons, and serves every queue of the list. */
 export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   const { boss } = deps;
-  const workerIds = new Map<string, string[]>();
   const ctx: BatchWorkerDeps = {
-    db: deps.db, boss, config: deps.config, logger: deps.logger, jobs: deps.jobs, catalog: deps.catalog,
-    simulator: createSimulator(deps.simulator ?? {}), credentials: deps.credentials ?? {},
-    artifacts: deps.artifacts, secret: deps.secret, retryBaseMs: deps.retryBaseMs ?? 1000,
+    db: deps.db,
+    config: deps.config,
+    logger: deps.logger,
+    jobs: deps.jobs,
+    catalog: deps.catalog,
+    simulator: createSimulator(deps.simulator ?? {}),
+    credentials: deps.credentials ?? {},
+    artifacts: deps.artifacts,
+    secret: deps.secret,
+    retryBaseMs: deps.retryBaseMs ?? 1000,
   };
-
-  await boss.createQueue(housekeeping.name);
-  await boss.schedule(housekeeping.name, housekeeping.cron, {});
-  await boss.work(housekeeping.name, async () => {
-    await purgeHousekeeping(deps.db, deps.logger.child({ job: housekeeping.name }));
-  });
-
-  await boss.createQueue(reviveBatches.name);
-  await boss.schedule(reviveBatches.name, reviveBatches.cron, {});
-  await boss.work(reviveBatches.name, async () => {
-    await reviveStaleBatches(ctx);
-  });
-
-  await createBatchQueues(boss);
-  const handlers: Record<keyof typeof BATCH_QUEUES, (data: unknown) => Promise<void>> = {
-    dispatch: (d) => dispatchBatch(ctx, batchJobPayload.parse(d).batch_id),
-    submit: (d) => submitWorkUnit(ctx, workUnitJobPayload.parse(d).work_unit_id),
-    poll: (d) => pollWorkUnit(ctx, workUnitJobPayload.parse(d).work_unit_id),
-    cancel: (d) => cancelBatchWork(ctx, batchJobPayload.parse(d).batch_id),
-    finalize: (d) => finalizeBatch(ctx, batchJobPayload.parse(d).batch_id),
-    expire: (d) => expireBatch(ctx, batchJobPayload.parse(d).batch_id),
-  };
-  for (const [key, handler] of Object.entries(handlers)) {
-    const queue = BATCH_QUEUES[key as keyof typeof BATCH_QUEUES].name;
-    const log = deps.logger.child({ job: queue });
-    // Two pollers per queue so one slow work unit doesn't hold up the rest of the batch.
-    const ids: string[] = [];
-    for (let i = 0; i < 2; i++) {
-      ids.push(await boss.work(queue, { batchSize: 1, pollingIntervalSeconds: 0.5 }, async ([job]) => {
-        if (!job) return;
-        const started = performance.now();
-        try {
-          await handler(job.data);
-          log.debug({ job_id: job.id, ms: Math.round(performance.now() - started) }, "job done");
-        } catch (err) {
-          log.error({ err, job_id: job.id }, "job failed; pg-boss will retry it");
-          throw err;
-        }
-      }));
-    }
-    workerIds.set(queue, ids);
+  await createQueues(boss, { webhook: deps.webhooks?.retry });
+  await scheduleCrons(boss);
+  const workerIds = new Map<string, string[]>();
+  const all = servings(ctx, deps);
+  for (const key of Object.keys(all) as JobKey[]) {
+    workerIds.set(JOBS[key].name, await serveQueue(boss, key, all[key] as Serving<typeof key>, deps.logger));
   }
-
-  workerIds.set("webhook.deliver", await registerWebhookWorker(boss, {
-    db: deps.db, secret: deps.secret, allowPrivate: deps.config.BATCHROUTER_ALLOW_PRIVATE_WEBHOOKS, logger: deps.logger,
-  }, { pollingIntervalSeconds: 1, ...deps.webhooks }));
-
   return {
     notify(queue) {
       for (const id of workerIds.get(queue) ?? []) boss.notifyWorker(id);

@@ -51,10 +51,9 @@ export async function up(knex: Knex): Promise<void> {
     t.text("id").primary();
     t.text("org_id").notNullable().references("orgs.id");
     t.text("environment").notNullable().checkIn(["live", "test"]);
-    t.text("kind").notNullable().checkIn([
-      "topup", "promo_grant", "reservation", "reservation_release", "settlement",
-      "sla_fee_refund", "refund", "adjustment",
-    ]);
+    t.text("kind")
+      .notNullable()
+      .checkIn(["topup", "promo_grant", "reservation", "reservation_release", "settlement", "sla_fee_refund", "refund", "adjustment"]);
     t.bigInteger("available_delta").notNullable();
     t.bigInteger("reserved_delta").notNullable().defaultTo(0);
     t.bigInteger("available_after").notNullable();

@@ -16,7 +16,10 @@ export interface ApiKeyRow {
   created_at: Date;
 }
 
-export async function insertApiKey(db: Db, row: Omit<ApiKeyRow, "created_at" | "last_used_at" | "revoked_at" | "previous_secret_hash" | "previous_valid_until">): Promise<ApiKeyRow> {
+export async function insertApiKey(
+  db: Db,
+  row: Omit<ApiKeyRow, "created_at" | "last_used_at" | "revoked_at" | "previous_secret_hash" | "previous_valid_until">,
+): Promise<ApiKeyRow> {
   const [inserted] = await db<ApiKeyRow>("api_keys").insert(row).returning("*");
   return inserted as ApiKeyRow;
 }
@@ -42,8 +45,8 @@ export async function rotateKeySecret(db: Db, id: string, newHash: string, newPr
   const [row] = await db<ApiKeyRow>("api_keys")
     .where({ id })
     .update({
-      previous_secret_hash: graceSeconds > 0 ? db.ref("secret_hash") as unknown as string : null,
-      previous_valid_until: graceSeconds > 0 ? db.raw("now() + make_interval(secs => ?)", [graceSeconds]) as unknown as Date : null,
+      previous_secret_hash: graceSeconds > 0 ? (db.ref("secret_hash") as unknown as string) : null,
+      previous_valid_until: graceSeconds > 0 ? (db.raw("now() + make_interval(secs => ?)", [graceSeconds]) as unknown as Date) : null,
       secret_hash: newHash,
       prefix: newPrefix,
     })

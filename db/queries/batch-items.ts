@@ -33,7 +33,10 @@ export interface BatchItemRow {
 
 const json = (v: unknown) => JSON.stringify(v);
 
-export type NewBatchItem = Pick<BatchItemRow, "batch_id" | "idx" | "customer_item_id" | "operation" | "models" | "item" | "work_unit_id" | "lane_id" | "status">;
+export type NewBatchItem = Pick<
+  BatchItemRow,
+  "batch_id" | "idx" | "customer_item_id" | "operation" | "models" | "item" | "work_unit_id" | "lane_id" | "status"
+>;
 const BATCH_ITEM_COLUMNS = ["batch_id", "idx", "customer_item_id", "operation", "models", "item", "work_unit_id", "lane_id", "status"];
 
 /**
@@ -74,7 +77,13 @@ export interface ResultTextRow {
 }
 
 /** Up to `limit` items after `afterIdx` in one of `statuses`, in manifest order (keyset on the primary key). */
-export async function resultTextsPage(db: Db, batchId: string, afterIdx: number, limit: number, statuses: readonly string[]): Promise<ResultTextRow[]> {
+export async function resultTextsPage(
+  db: Db,
+  batchId: string,
+  afterIdx: number,
+  limit: number,
+  statuses: readonly string[],
+): Promise<ResultTextRow[]> {
   return inKeyOrder(db, (trx) =>
     trx("batch_items")
       .where({ batch_id: batchId })
@@ -83,9 +92,18 @@ export async function resultTextsPage(db: Db, batchId: string, afterIdx: number,
       .orderBy("idx")
       .limit(limit)
       .select(
-        "idx", "customer_item_id", "status", trx.raw("output::text AS output"), trx.raw("error::text AS error"),
-        "input_tokens", "output_tokens", "lane_id", "cost_micros", trx.raw("(item -> 'metadata')::text AS metadata"),
-      ));
+        "idx",
+        "customer_item_id",
+        "status",
+        trx.raw("output::text AS output"),
+        trx.raw("error::text AS error"),
+        "input_tokens",
+        "output_tokens",
+        "lane_id",
+        "cost_micros",
+        trx.raw("(item -> 'metadata')::text AS metadata"),
+      ),
+  );
 }
 
 /**
@@ -113,28 +131,55 @@ export async function laneSummary(db: Db, batchId: string) {
   return db("batch_items")
     .where({ batch_id: batchId })
     .groupBy("lane_id")
-    .select("lane_id", db.raw("count(*)::int AS item_count"),
+    .select(
+      "lane_id",
+      db.raw("count(*)::int AS item_count"),
       db.raw(`count(*) FILTER (WHERE status IN (${OPEN_ITEM_STATUSES.map((s) => `'${s}'`).join(",")}))::int AS open`),
-      db.raw("coalesce(sum(input_tokens),0)::bigint AS input_tokens"), db.raw("coalesce(sum(output_tokens),0)::bigint AS output_tokens"),
+      db.raw("coalesce(sum(input_tokens),0)::bigint AS input_tokens"),
+      db.raw("coalesce(sum(output_tokens),0)::bigint AS output_tokens"),
       db.raw("coalesce(sum(cost_micros) FILTER (WHERE settled),0)::bigint AS provider_cost"),
       db.raw("count(*) FILTER (WHERE status = 'completed')::int AS completed"),
-      db.raw("count(*) FILTER (WHERE status = 'failed')::int AS failed")) as Promise<
-    { lane_id: string | null; item_count: number; open: number; input_tokens: number; output_tokens: number; provider_cost: number; completed: number; failed: number }[]
+      db.raw("count(*) FILTER (WHERE status = 'failed')::int AS failed"),
+    ) as Promise<
+    {
+      lane_id: string | null;
+      item_count: number;
+      open: number;
+      input_tokens: number;
+      output_tokens: number;
+      provider_cost: number;
+      completed: number;
+      failed: number;
+    }[]
   >;
 }
 
 /** Keyset page of items in one of `statuses`, in manifest order: the last page costs what the first does. */
-export async function resultsPage(db: Db, batchId: string, afterIdx: number, limit: number, statuses: readonly ItemStatus[]): Promise<BatchItemRow[]> {
+export async function resultsPage(
+  db: Db,
+  batchId: string,
+  afterIdx: number,
+  limit: number,
+  statuses: readonly ItemStatus[],
+): Promise<BatchItemRow[]> {
   return inKeyOrder(db, async (trx) =>
-    trx<BatchItemRow>("batch_items").where({ batch_id: batchId }).andWhere("idx", ">", afterIdx).whereIn("status", statuses).orderBy("idx").limit(limit));
+    trx<BatchItemRow>("batch_items")
+      .where({ batch_id: batchId })
+      .andWhere("idx", ">", afterIdx)
+      .whereIn("status", statuses)
+      .orderBy("idx")
+      .limit(limit),
+  );
 }
-
 
 /** What a provider request is built from: every item a work unit was submitted with, in manifest order. */
 export type RequestItem = Pick<BatchItemRow, "batch_id" | "idx" | "customer_item_id" | "operation" | "item" | "attempts">;
 
 export async function requestItemsOfWorkUnit(db: Db, workUnitId: string): Promise<RequestItem[]> {
-  return db("batch_items").where({ work_unit_id: workUnitId }).orderBy("idx").select("batch_id", "idx", "customer_item_id", "operation", "item", "attempts");
+  return db("batch_items")
+    .where({ work_unit_id: workUnitId })
+    .orderBy("idx")
+    .select("batch_id", "idx", "customer_item_id", "operation", "item", "attempts");
 }
 
 /**
@@ -168,12 +213,19 @@ export type ItemScope = { batch_id: string; pending_units_only?: true } | { work
 function scoped(db: Db, scope: ItemScope) {
   if ("work_unit_id" in scope) return db("batch_items").where({ work_unit_id: scope.work_unit_id });
   const q = db("batch_items").where({ batch_id: scope.batch_id });
-  if (scope.pending_units_only) q.whereIn("work_unit_id", db("work_units").where({ batch_id: scope.batch_id, status: "pending" }).select("id"));
+  if (scope.pending_units_only)
+    q.whereIn("work_unit_id", db("work_units").where({ batch_id: scope.batch_id, status: "pending" }).select("id"));
   return q;
 }
 
 /** Ends the scope's items in one of `from` as `to` now, with `error` (undefined: each keeps its own). Returns how many. */
-export async function endItems(db: Db, scope: ItemScope, from: readonly ItemStatus[], to: ItemStatus, error: Record<string, unknown> | undefined): Promise<number> {
+export async function endItems(
+  db: Db,
+  scope: ItemScope,
+  from: readonly ItemStatus[],
+  to: ItemStatus,
+  error: Record<string, unknown> | undefined,
+): Promise<number> {
   const patch: Record<string, unknown> = { status: to, finished_at: db.fn.now() };
   if (error !== undefined) patch.error = json(error);
   return scoped(db, scope).whereIn("status", from).update(patch);
@@ -186,10 +238,15 @@ export async function unitItems(db: Db, workUnitId: string, statuses: readonly I
 
 /** Puts items of the batch into a (new) unit on `laneId`, queued for it. */
 export async function assignItems(db: Db, batchId: string, idxs: readonly number[], workUnitId: string, laneId: string): Promise<void> {
-  await db("batch_items").where({ batch_id: batchId }).whereIn("idx", idxs).update({ work_unit_id: workUnitId, lane_id: laneId, status: "queued" });
+  await db("batch_items")
+    .where({ batch_id: batchId })
+    .whereIn("idx", idxs)
+    .update({ work_unit_id: workUnitId, lane_id: laneId, status: "queued" });
 }
 
 /** A submit that never reached the provider: its items go back to queued, and the attempt is not counted. */
 export async function unstartItems(db: Db, workUnitId: string): Promise<void> {
-  await db("batch_items").where({ work_unit_id: workUnitId, status: "processing" }).update({ status: "queued", attempts: db.raw("greatest(attempts - 1, 0)") });
+  await db("batch_items")
+    .where({ work_unit_id: workUnitId, status: "processing" })
+    .update({ status: "queued", attempts: db.raw("greatest(attempts - 1, 0)") });
 }

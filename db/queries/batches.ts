@@ -4,7 +4,19 @@ import type { Db } from "../connection.js";
  * The values `batches.status` takes (their meaning and transitions: server/batches/lifecycle.ts).
  * The database's facts live here, where the rows are typed; the domain builds on them.
  */
-export const BATCH_STATUSES = ["pending", "queued", "routing", "dispatched", "processing", "completing", "completed", "failed", "cancelling", "cancelled", "expired"] as const;
+export const BATCH_STATUSES = [
+  "pending",
+  "queued",
+  "routing",
+  "dispatched",
+  "processing",
+  "completing",
+  "completed",
+  "failed",
+  "cancelling",
+  "cancelled",
+  "expired",
+] as const;
 export type BatchStatus = (typeof BATCH_STATUSES)[number];
 
 export interface BatchRow {
@@ -51,7 +63,27 @@ export interface BatchRow {
 
 const json = (v: unknown) => JSON.stringify(v);
 
-export async function insertBatch(db: Db, row: Omit<BatchRow, "created_at" | "updated_at" | "dispatched_at" | "completed_at" | "cancelled_at" | "failed_at" | "expired_at" | "settled_at" | "last_progress_event_at" | "settled_provider_micros" | "settled_fee_micros" | "released_micros" | "sla_fee_refund_micros" | "error" | "artifacts">): Promise<BatchRow> {
+export async function insertBatch(
+  db: Db,
+  row: Omit<
+    BatchRow,
+    | "created_at"
+    | "updated_at"
+    | "dispatched_at"
+    | "completed_at"
+    | "cancelled_at"
+    | "failed_at"
+    | "expired_at"
+    | "settled_at"
+    | "last_progress_event_at"
+    | "settled_provider_micros"
+    | "settled_fee_micros"
+    | "released_micros"
+    | "sla_fee_refund_micros"
+    | "error"
+    | "artifacts"
+  >,
+): Promise<BatchRow> {
   const [inserted] = await db("batches")
     .insert({
       ...row,
@@ -66,7 +98,9 @@ export async function insertBatch(db: Db, row: Omit<BatchRow, "created_at" | "up
 }
 
 export async function getBatch(db: Db, orgId: string, environment: string, id: string): Promise<BatchRow | undefined> {
-  return db<BatchRow>("batches").where({ id, org_id: orgId, environment: environment as BatchRow["environment"] }).first();
+  return db<BatchRow>("batches")
+    .where({ id, org_id: orgId, environment: environment as BatchRow["environment"] })
+    .first();
 }
 
 /**
@@ -89,21 +123,45 @@ export async function updateBatch(db: Db, id: string, patch: Partial<Record<keyo
   await db("batches").where({ id }).update(out);
 }
 
-export async function listBatches(db: Db, orgId: string, environment: string, limit: number, beforeId?: string, status?: BatchStatus): Promise<BatchRow[]> {
-  const q = db<BatchRow>("batches").where({ org_id: orgId, environment: environment as BatchRow["environment"] }).orderBy("id", "desc").limit(limit);
+export async function listBatches(
+  db: Db,
+  orgId: string,
+  environment: string,
+  limit: number,
+  beforeId?: string,
+  status?: BatchStatus,
+): Promise<BatchRow[]> {
+  const q = db<BatchRow>("batches")
+    .where({ org_id: orgId, environment: environment as BatchRow["environment"] })
+    .orderBy("id", "desc")
+    .limit(limit);
   if (beforeId) q.andWhere("id", "<", beforeId);
   if (status) q.andWhere("status", status);
   return q;
 }
 
 /** Moves the batch to `to` only while it is in one of `from`; true when it moved. */
-export async function moveBatchStatus(db: Db, id: string, from: readonly BatchStatus[], to: BatchStatus, also: Record<string, unknown> = {}): Promise<boolean> {
-  const n = await db("batches").where({ id }).whereIn("status", from).update({ status: to, ...also, updated_at: db.fn.now() });
+export async function moveBatchStatus(
+  db: Db,
+  id: string,
+  from: readonly BatchStatus[],
+  to: BatchStatus,
+  also: Record<string, unknown> = {},
+): Promise<boolean> {
+  const n = await db("batches")
+    .where({ id })
+    .whereIn("status", from)
+    .update({ status: to, ...also, updated_at: db.fn.now() });
   return n > 0;
 }
 
 /** Not terminal and untouched for `staleAfterSeconds`, oldest first. */
-export async function staleBatches(db: Db, terminal: readonly BatchStatus[], staleAfterSeconds: number, limit: number): Promise<Pick<BatchRow, "id" | "status">[]> {
+export async function staleBatches(
+  db: Db,
+  terminal: readonly BatchStatus[],
+  staleAfterSeconds: number,
+  limit: number,
+): Promise<Pick<BatchRow, "id" | "status">[]> {
   return db("batches")
     .whereNotIn("status", terminal)
     .andWhere("updated_at", "<", db.raw("now() - make_interval(secs => ?)", [staleAfterSeconds]))
@@ -124,4 +182,3 @@ export async function addRouteEvent(db: Db, batchId: string, kind: string, detai
 export async function routeEvents(db: Db, batchId: string) {
   return db("route_events").where({ batch_id: batchId }).orderBy("id").select("kind", "details", "at");
 }
-

@@ -15,7 +15,13 @@ export async function getDeliveryWebhook(db: Db, orgId: string, environment: "li
 }
 
 /** Sets the environment's URL and secret, replacing what was there. */
-export async function putDeliveryWebhook(db: Db, orgId: string, environment: "live" | "test", url: string, secretSealed: string): Promise<void> {
+export async function putDeliveryWebhook(
+  db: Db,
+  orgId: string,
+  environment: "live" | "test",
+  url: string,
+  secretSealed: string,
+): Promise<void> {
   await db("delivery_webhooks")
     .insert({ org_id: orgId, environment, url, secret_enc: secretSealed })
     .onConflict(["org_id", "environment"])
@@ -31,7 +37,12 @@ export async function deleteDeliveryWebhook(db: Db, orgId: string, environment: 
  * `created` says whether this call added it — only then may its plaintext be shown. Concurrent
  * callers see one winner: the loser's insert waits on the winner's row and then reads it.
  */
-export async function ensureSigningSecret(trx: Db, orgId: string, environment: "live" | "test", secretSealed: string): Promise<{ secretSealed: string; created: boolean }> {
+export async function ensureSigningSecret(
+  trx: Db,
+  orgId: string,
+  environment: "live" | "test",
+  secretSealed: string,
+): Promise<{ secretSealed: string; created: boolean }> {
   const inserted = await trx("delivery_webhooks")
     .insert({ org_id: orgId, environment, url: null, secret_enc: secretSealed })
     .onConflict(["org_id", "environment"])

@@ -28,11 +28,18 @@ export interface LaneQualityRow {
 
 /** Items of a batch among `ids` (any status); `= ANY(array)` keeps it one bind parameter however many ids. */
 export async function itemsByCustomerId(db: Db, batchId: string, ids: string[]): Promise<{ customer_item_id: string; status: string }[]> {
-  return db("batch_items").where({ batch_id: batchId }).andWhereRaw("customer_item_id = ANY(?::text[])", [ids]).select("customer_item_id", "status");
+  return db("batch_items")
+    .where({ batch_id: batchId })
+    .andWhereRaw("customer_item_id = ANY(?::text[])", [ids])
+    .select("customer_item_id", "status");
 }
 
 /** Completed items per (lane, workload): what a feedback rates, and whom it credits. */
-export async function completedByLaneWorkload(db: Db, batchId: string, ids: string[] | null): Promise<{ lane_id: string; workload: string; items: number }[]> {
+export async function completedByLaneWorkload(
+  db: Db,
+  batchId: string,
+  ids: string[] | null,
+): Promise<{ lane_id: string; workload: string; items: number }[]> {
   const q = db("batch_items")
     .where({ batch_id: batchId, status: "completed" })
     .whereNotNull("lane_id")
@@ -72,7 +79,9 @@ export async function insertFeedback(db: Db, row: Omit<FeedbackRow, "created_at"
  */
 export async function addToLaneQuality(db: Db, rows: { lane_id: string; workload: string; score: number; items: number }[]): Promise<void> {
   if (rows.length === 0) return;
-  const sorted = [...rows].sort((a, b) => (a.lane_id === b.lane_id ? a.workload.localeCompare(b.workload) : a.lane_id.localeCompare(b.lane_id)));
+  const sorted = [...rows].sort((a, b) =>
+    a.lane_id === b.lane_id ? a.workload.localeCompare(b.workload) : a.lane_id.localeCompare(b.lane_id),
+  );
   await db("lane_quality")
     .insert(sorted.map((r) => ({ lane_id: r.lane_id, workload: r.workload, feedback_count: 1, score_sum: r.score, items_rated: r.items })))
     .onConflict(["lane_id", "workload"])
@@ -86,10 +95,10 @@ export async function addToLaneQuality(db: Db, rows: { lane_id: string; workload
 
 export async function laneQualityOf(db: Db, pairs: { lane_id: string; workload: string }[]): Promise<LaneQualityRow[]> {
   if (pairs.length === 0) return [];
-  return db<LaneQualityRow>("lane_quality").whereRaw(
-    "(lane_id, workload) IN (SELECT * FROM unnest(?::text[], ?::text[]))",
-    [pairs.map((p) => p.lane_id), pairs.map((p) => p.workload)],
-  );
+  return db<LaneQualityRow>("lane_quality").whereRaw("(lane_id, workload) IN (SELECT * FROM unnest(?::text[], ?::text[]))", [
+    pairs.map((p) => p.lane_id),
+    pairs.map((p) => p.workload),
+  ]);
 }
 
 export async function feedbackSummary(db: Db, batchId: string) {

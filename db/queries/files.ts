@@ -1,4 +1,4 @@
-import type { Db, Trx } from "../connection.js";
+import type { Db } from "../connection.js";
 
 export interface FileRow {
   id: string;
@@ -38,11 +38,25 @@ export async function updateFileContent(db: Db, id: string, v: Pick<FileRow, "by
 }
 
 export async function getFile(db: Db, orgId: string, environment: string, id: string): Promise<FileRow | undefined> {
-  return db<FileRow>("files").where({ id, org_id: orgId, environment: environment as FileRow["environment"] }).whereNull("deleted_at").first();
+  return db<FileRow>("files")
+    .where({ id, org_id: orgId, environment: environment as FileRow["environment"] })
+    .whereNull("deleted_at")
+    .first();
 }
 
-export async function listFiles(db: Db, orgId: string, environment: string, limit: number, beforeId?: string, purpose?: string): Promise<FileRow[]> {
-  const q = db<FileRow>("files").where({ org_id: orgId, environment: environment as FileRow["environment"] }).whereNull("deleted_at").orderBy("id", "desc").limit(limit);
+export async function listFiles(
+  db: Db,
+  orgId: string,
+  environment: string,
+  limit: number,
+  beforeId?: string,
+  purpose?: string,
+): Promise<FileRow[]> {
+  const q = db<FileRow>("files")
+    .where({ org_id: orgId, environment: environment as FileRow["environment"] })
+    .whereNull("deleted_at")
+    .orderBy("id", "desc")
+    .limit(limit);
   if (beforeId) q.andWhere("id", "<", beforeId);
   if (purpose) q.andWhere("purpose", purpose);
   return q;

@@ -30,8 +30,11 @@ export async function claim(db: Db, scope: string, key: string, fingerprint: str
 export async function find(db: Db, scope: string, key: string, ttlHours: number): Promise<IdempotencyRow | undefined> {
   return db("idempotency_keys")
     .where({ scope, key })
-    .first("*", db.raw("created_at < now() - make_interval(hours => ?) AS expired", [ttlHours]),
-      db.raw("(locked_until < now()) AS lock_lapsed"));
+    .first(
+      "*",
+      db.raw("created_at < now() - make_interval(hours => ?) AS expired", [ttlHours]),
+      db.raw("(locked_until < now()) AS lock_lapsed"),
+    );
 }
 
 /** Takes over an in-flight record whose owner died (its lock lapsed); true if this caller won it. */
@@ -43,7 +46,14 @@ export async function takeOver(db: Db, scope: string, key: string): Promise<bool
   return n === 1;
 }
 
-export async function complete(db: Db, scope: string, key: string, status: number, body: string, headers: Record<string, string>): Promise<void> {
+export async function complete(
+  db: Db,
+  scope: string,
+  key: string,
+  status: number,
+  body: string,
+  headers: Record<string, string>,
+): Promise<void> {
   await db("idempotency_keys")
     .where({ scope, key })
     .update({ state: "done", response_status: status, response_body: body, response_headers: JSON.stringify(headers), locked_until: null });
@@ -54,9 +64,14 @@ export async function release(db: Db, scope: string, key: string): Promise<void>
 }
 
 export async function removeExpired(db: Db, scope: string, key: string, ttlHours: number): Promise<void> {
-  await db("idempotency_keys").where({ scope, key }).andWhere("created_at", "<", db.raw("now() - make_interval(hours => ?)", [ttlHours])).delete();
+  await db("idempotency_keys")
+    .where({ scope, key })
+    .andWhere("created_at", "<", db.raw("now() - make_interval(hours => ?)", [ttlHours]))
+    .delete();
 }
 
 export async function purgeExpired(db: Db, ttlHours: number): Promise<number> {
-  return db("idempotency_keys").where("created_at", "<", db.raw("now() - make_interval(hours => ?)", [ttlHours])).delete();
+  return db("idempotency_keys")
+    .where("created_at", "<", db.raw("now() - make_interval(hours => ?)", [ttlHours]))
+    .delete();
 }

@@ -2,8 +2,14 @@ import type { Db } from "../connection.js";
 
 export type Environment = "live" | "test";
 export type LedgerKind =
-  | "topup" | "promo_grant" | "reservation" | "reservation_release" | "settlement"
-  | "sla_fee_refund" | "refund" | "adjustment";
+  | "topup"
+  | "promo_grant"
+  | "reservation"
+  | "reservation_release"
+  | "settlement"
+  | "sla_fee_refund"
+  | "refund"
+  | "adjustment";
 
 export interface LedgerRow {
   id: string;
@@ -39,7 +45,12 @@ export async function getBalance(db: Db, orgId: string, environment: Environment
   return row ?? { org_id: orgId, environment, available_micros: 0, reserved_micros: 0 };
 }
 
-export async function findByPostingKey(db: Db, orgId: string, environment: Environment, postingKey: string): Promise<LedgerRow | undefined> {
+export async function findByPostingKey(
+  db: Db,
+  orgId: string,
+  environment: Environment,
+  postingKey: string,
+): Promise<LedgerRow | undefined> {
   return db<LedgerRow>("ledger_entries").where({ org_id: orgId, environment, posting_key: postingKey }).first();
 }
 

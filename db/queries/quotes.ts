@@ -34,5 +34,7 @@ export async function insertQuote(db: Db, row: Omit<QuoteRow, "batch_id" | "acce
 }
 
 export async function getQuote(db: Db, orgId: string, environment: string, id: string): Promise<QuoteRow | undefined> {
-  return db<QuoteRow>("quotes").where({ id, org_id: orgId, environment: environment as QuoteRow["environment"] }).first();
+  return db<QuoteRow>("quotes")
+    .where({ id, org_id: orgId, environment: environment as QuoteRow["environment"] })
+    .first();
 }

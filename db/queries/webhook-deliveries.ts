@@ -9,7 +9,10 @@ export interface PendingDelivery {
   status: string;
 }
 
-export async function insertDelivery(db: Db, row: { id: string; batch_id: string; org_id: string; type: string; url: string; body: string }): Promise<void> {
+export async function insertDelivery(
+  db: Db,
+  row: { id: string; batch_id: string; org_id: string; type: string; url: string; body: string },
+): Promise<void> {
   await db("webhook_deliveries").insert({ ...row, status: "pending" });
 }
 

@@ -26,7 +26,10 @@ export interface WorkUnitRow {
 
 const json = (v: unknown) => JSON.stringify(v);
 
-export async function insertWorkUnits(db: Db, rows: Omit<WorkUnitRow, "created_at" | "submitted_at" | "finished_at" | "provider_ref" | "submit_failures" | "last_error">[]): Promise<void> {
+export async function insertWorkUnits(
+  db: Db,
+  rows: Omit<WorkUnitRow, "created_at" | "submitted_at" | "finished_at" | "provider_ref" | "submit_failures" | "last_error">[],
+): Promise<void> {
   if (rows.length) await db("work_units").insert(rows.map((r) => ({ ...r, fallback_order: json(r.fallback_order) })));
 }
 

@@ -1,7 +1,7 @@
 import { z } from "zod";
+import { accountObject, agentRegistrationObject } from "../../server/accounts/responses.js";
 import { agentRegisterInput } from "../../server/accounts/schemas.js";
 import { defineTool } from "./define.js";
-import { money } from "./shapes.js";
 
 const FUNDING = "fund it: an operator runs `npm run admin -- credits grant <org_id> <usd>` (self-serve card checkout is coming)";
 
@@ -19,25 +19,32 @@ export const registerAgent = defineTool({
     "(simulator, free test credit). This session switches to the test key at once. Store both keys: they are shown only once. " +
     "If a key is already configured, nothing is created and the current account is described.",
   input: z.object(agentRegisterInput.shape),
-  output: z.looseObject({
-    status: z.enum(["registered", "already_registered"]).describe("registered: a new account was created; already_registered: a key was already in use."),
-    org_id: z.string(),
-    session_environment: z.enum(["live", "test"]).describe("The environment this session now works in."),
-    api_key: z.string().optional().describe("The live key (br_live_…), shown once."),
-    api_key_id: z.string().optional(),
-    test_api_key: z.string().optional().describe("The test key (br_test_…), shown once; this session now uses it."),
-    test_api_key_id: z.string().optional(),
-    credit_balance: money.optional().describe("Live credit balance."),
-    test_credit_balance: money.optional().describe("Free test credit balance."),
-    next_steps: z.array(z.string()),
-  }),
+  // The sign-up answer's fields, optional: an already configured key creates nothing and shows none.
+  output: agentRegistrationObject
+    .pick({ api_key_id: true, test_api_key_id: true, credit_balance: true })
+    .partial()
+    .extend({
+      status: z
+        .enum(["registered", "already_registered"])
+        .describe("registered: a new account was created; already_registered: a key was already in use."),
+      org_id: agentRegistrationObject.shape.org_id,
+      session_environment: z.enum(["live", "test"]).describe("The environment this session now works in."),
+      api_key: agentRegistrationObject.shape.api_key.optional().describe("The live key (br_live_…), shown once."),
+      test_api_key: agentRegistrationObject.shape.test_api_key
+        .optional()
+        .describe("The test key (br_test_…), shown once; this session now uses it."),
+      test_credit_balance: accountObject.shape.available_balance.optional().describe("Free test credit balance."),
+      next_steps: z.array(z.string()),
+    }),
   annotations: { readOnlyHint: false, idempotentHint: false, openWorldHint: false },
   async run(args, { platform }) {
     const current = platform.keyEnvironment();
     if (current) {
       const account = await platform.getAccount();
       const data = {
-        status: "already_registered", org_id: account.org_id, session_environment: current,
+        status: "already_registered",
+        org_id: account.org_id,
+        session_environment: current,
         next_steps: [
           `This session already uses a ${current} key of org ${account.org_id}; no new account was created.`,
           platform.transport === "stdio"
@@ -50,8 +57,13 @@ export const registerAgent = defineTool({
     const reg = await platform.registerAndUseTestKey(args);
     const testAccount = await platform.getAccount().catch(() => null);
     const data = {
-      status: "registered", org_id: reg.org_id, session_environment: "test",
-      api_key: reg.api_key, api_key_id: reg.api_key_id, test_api_key: reg.test_api_key, test_api_key_id: reg.test_api_key_id,
+      status: "registered",
+      org_id: reg.org_id,
+      session_environment: "test",
+      api_key: reg.api_key,
+      api_key_id: reg.api_key_id,
+      test_api_key: reg.test_api_key,
+      test_api_key_id: reg.test_api_key_id,
       credit_balance: reg.credit_balance,
       ...(testAccount ? { test_credit_balance: testAccount.available_balance } : {}),
       next_steps: [
@@ -71,20 +83,19 @@ export const getAccount = defineTool({
   title: "Account and balances",
   description: "The account behind the key in use: org id, environment (live or test) and balances (credit, available, reserved).",
   input: z.object({}),
-  output: z.looseObject({
-    org_id: z.string(),
-    name: z.string(),
-    environment: z.string().describe("live (real providers, real credits) or test (simulator, free test credit)."),
-    credit_balance: money,
-    available_balance: money.describe("What new batches can reserve."),
-    reserved_balance: money.describe("Held by running batches."),
-  }),
+  output: accountObject,
   annotations: { readOnlyHint: true, openWorldHint: false },
   async run(_args, { platform }) {
     const a = await platform.getAccount();
-    const tip = a.environment === "test"
-      ? " Test mode: free, on the simulator."
-      : Number(a.available_balance.amount) === 0 ? ` No live credit yet; ${FUNDING.replace("<org_id>", a.org_id)}.` : "";
-    return { data: a, summary: `Org ${a.org_id} (${a.environment}): ${a.available_balance.amount} USD available, ${a.reserved_balance.amount} USD reserved.${tip}` };
+    const tip =
+      a.environment === "test"
+        ? " Test mode: free, on the simulator."
+        : Number(a.available_balance.amount) === 0
+          ? ` No live credit yet; ${FUNDING.replace("<org_id>", a.org_id)}.`
+          : "";
+    return {
+      data: a,
+      summary: `Org ${a.org_id} (${a.environment}): ${a.available_balance.amount} USD available, ${a.reserved_balance.amount} USD reserved.${tip}`,
+    };
   },
 });

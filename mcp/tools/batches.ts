@@ -1,15 +1,18 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
-import { BATCH_STATUSES } from "../../server/batches/schemas.js";
+import { artifactLinkObject, batchCounts, batchList, batchObject, batchStatusSchema, resultsPage } from "../../server/batches/responses.js";
+import { artifactQuery, listBatchesQuery, resultsQuery } from "../../server/batches/schemas.js";
+import { moneySchema } from "../../server/responses.js";
 import type { Json } from "../platform.js";
 import { defineTool } from "./define.js";
-import { batchIdField, batchObject, money, progress, TERMINAL } from "./shapes.js";
+import { isTerminal } from "../../server/batches/statuses.js";
+import { batchIdField, progress } from "./shapes.js";
 
 // Under the MCP SDK's default 60 s request timeout, with room for the last poll.
 const MAX_WAIT_S = 45;
 
 function nextFor(batch: Json): string {
-  if (!TERMINAL.has(batch.status)) return `Still running: call get_batch_status again with wait_seconds (up to ${MAX_WAIT_S}).`;
+  if (!isTerminal(batch.status)) return `Still running: call get_batch_status again with wait_seconds (up to ${MAX_WAIT_S}).`;
   if ((batch.counts.completed ?? 0) + (batch.counts.failed ?? 0) === 0) return "It ended with no results.";
   return "Done: call get_batch_results to read the outputs (or get_artifact_url for the whole file), then send_feedback to rate them.";
 }
@@ -22,10 +25,15 @@ export const getBatchStatus = defineTool({
     "so one call can cover a short batch.",
   input: z.object({
     batch_id: batchIdField,
-    wait_seconds: z.number().int().min(0).max(MAX_WAIT_S).default(0)
+    wait_seconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_WAIT_S)
+      .default(0)
       .describe(`Wait up to this many seconds (0–${MAX_WAIT_S}) for the batch to end before answering; 0 answers at once.`),
   }),
-  output: z.looseObject({
+  output: z.object({
     batch: batchObject,
     done: z.boolean().describe("true once the batch is completed, failed, cancelled or expired."),
     next_step: z.string(),
@@ -34,12 +42,12 @@ export const getBatchStatus = defineTool({
   async run(args, { platform }) {
     const deadline = Date.now() + args.wait_seconds * 1000;
     let res = await platform.getBatch(args.batch_id);
-    for (let pause = 250; !TERMINAL.has(res.batch.status) && Date.now() + pause <= deadline; pause = Math.min(pause * 2, 2000)) {
+    for (let pause = 250; !isTerminal(res.batch.status) && Date.now() + pause <= deadline; pause = Math.min(pause * 2, 2000)) {
       await sleep(pause);
       res = await platform.getBatch(args.batch_id);
     }
     const batch = res.batch;
-    const data = { batch, done: TERMINAL.has(batch.status), next_step: nextFor(batch) };
+    const data = { batch, done: isTerminal(batch.status), next_step: nextFor(batch) };
     return { data, summary: `Batch ${batch.id} is ${progress(batch)}; settled ${batch.settled_total.amount} USD. ${data.next_step}` };
   },
 });
@@ -48,12 +56,8 @@ export const listBatches = defineTool({
   name: "list_batches",
   title: "List batches",
   description: "Your batches in this environment, newest first, a page at a time.",
-  input: z.object({
-    limit: z.number().int().min(1).max(100).default(20).describe("Page size, 1–100."),
-    cursor: z.string().max(64).optional().describe("next_cursor of the previous page."),
-    status: z.enum(BATCH_STATUSES).optional().describe("Only batches in this status."),
-  }),
-  output: z.looseObject({ data: z.array(batchObject), has_more: z.boolean(), next_cursor: z.string().nullable() }),
+  input: listBatchesQuery.pick({ limit: true, cursor: true, status: true }),
+  output: batchList,
   annotations: { readOnlyHint: true, openWorldHint: false },
   async run(args, { platform }) {
     const page = await platform.listBatches(args);
@@ -61,16 +65,6 @@ export const listBatches = defineTool({
     const more = page.has_more ? ` More: call again with cursor ${page.next_cursor}.` : "";
     return { data: page, summary: lines.length ? `${lines.length} batches: ${lines.join("; ")}.${more}` : "No batches yet." };
   },
-});
-
-const resultItem = z.looseObject({
-  customer_item_id: z.string(),
-  status: z.string().describe("completed or failed."),
-  output: z.unknown().describe("{text, content, tool_calls, finish_reason, model} for responses; {embeddings, dimensions} for embeddings; null when failed."),
-  error: z.looseObject({ code: z.string(), message: z.string() }).nullable(),
-  usage: z.looseObject({ input_tokens: z.number(), output_tokens: z.number() }),
-  lane_id: z.string().nullable(),
-  cost: money,
 });
 
 export const getBatchResults = defineTool({
@@ -81,19 +75,24 @@ export const getBatchResults = defineTool({
     "Before the batch has ended this is a results_not_ready error: wait with get_batch_status first.",
   input: z.object({
     batch_id: batchIdField,
-    limit: z.number().int().min(1).max(100).default(20).describe("Results per page, 1–100 (the whole file: get_artifact_url)."),
-    cursor: z.string().max(64).optional().describe("next_cursor of the previous page."),
-    status: z.enum(["completed", "failed"]).optional().describe("Only completed, or only failed, items."),
+    // The API's bounds; a smaller default than its 100, since every result lands in the model's context.
+    limit: resultsQuery.shape.limit
+      .removeDefault()
+      .default(20)
+      .describe("Results per page, 1–1000 (default 20; the whole file: get_artifact_url)."),
+    cursor: resultsQuery.shape.cursor,
+    status: resultsQuery.shape.status,
   }),
-  output: z.looseObject({
-    batch_id: z.string(),
-    summary: z.looseObject({
-      status: z.string(), item_count: z.number(), completed: z.number(), failed: z.number(),
-      quoted_total: money, settled_total: money,
-    }),
-    results: z.array(resultItem),
-    has_more: z.boolean(),
-    next_cursor: z.string().nullable(),
+  output: resultsPage.pick({ batch_id: true, results: true, has_more: true, next_cursor: true }).extend({
+    summary: batchCounts
+      .pick({ completed: true, failed: true, cancelled: true, expired: true })
+      .extend({
+        status: batchStatusSchema,
+        item_count: batchObject.shape.item_count,
+        quoted_total: moneySchema.describe("The locked total reserved at submit."),
+        settled_total: moneySchema.describe("What the batch cost."),
+      })
+      .describe("The whole batch, whatever the page."),
   }),
   annotations: { readOnlyHint: true, openWorldHint: false },
   async run(args, { platform }) {
@@ -101,15 +100,21 @@ export const getBatchResults = defineTool({
     const page = await platform.results(batch_id, query);
     const { batch } = await platform.getBatch(batch_id);
     const summary = {
-      status: batch.status, item_count: batch.item_count, completed: batch.counts.completed, failed: batch.counts.failed,
-      cancelled: batch.counts.cancelled, expired: batch.counts.expired ?? 0,
-      quoted_total: batch.pricing_estimate.total, settled_total: batch.settled_total,
+      status: batch.status,
+      item_count: batch.item_count,
+      completed: batch.counts.completed,
+      failed: batch.counts.failed,
+      cancelled: batch.counts.cancelled,
+      expired: batch.counts.expired ?? 0,
+      quoted_total: batch.pricing_estimate.total,
+      settled_total: batch.settled_total,
     };
     const data = { batch_id, summary, results: page.results, has_more: page.has_more, next_cursor: page.next_cursor };
     const more = page.has_more ? ` More: call again with cursor ${page.next_cursor}.` : "";
     return {
       data,
-      summary: `Batch ${batch_id} ${progress(batch)}; cost ${batch.settled_total.amount} USD of ${batch.pricing_estimate.total.amount} quoted. ` +
+      summary:
+        `Batch ${batch_id} ${progress(batch)}; cost ${batch.settled_total.amount} USD of ${batch.pricing_estimate.total.amount} quoted. ` +
         `This page: ${page.results.length} results.${more}`,
     };
   },
@@ -118,18 +123,20 @@ export const getBatchResults = defineTool({
 export const getArtifactUrl = defineTool({
   name: "get_artifact_url",
   title: "Download link for a batch file",
-  description: "A signed URL (valid 15 minutes) to a whole JSONL file of an ended batch: output (completed items), errors (failed items) or receipt.",
+  description:
+    "A signed URL (valid 15 minutes) to a whole JSONL file of an ended batch: output (completed items), errors (failed items) or receipt.",
   input: z.object({
     batch_id: batchIdField,
-    kind: z.enum(["output", "errors", "receipt"]).default("output").describe("output (completed items, default), errors (failed items) or receipt."),
+    kind: artifactQuery.shape.kind,
   }),
-  output: z.looseObject({
-    url: z.string(), expires_at: z.string(), kind: z.string(), bytes: z.number(), sha256: z.string(), format: z.string(),
-  }),
+  output: artifactLinkObject,
   annotations: { readOnlyHint: true, openWorldHint: false },
   async run(args, { platform }) {
     const link = await platform.artifactUrl(args.batch_id, args.kind);
-    return { data: link, summary: `${link.kind} file of ${args.batch_id} (${link.bytes} bytes, JSONL): ${link.url} — valid until ${link.expires_at}.` };
+    return {
+      data: link,
+      summary: `${link.kind} file of ${args.batch_id} (${link.bytes} bytes, JSONL): ${link.url} — valid until ${link.expires_at}.`,
+    };
   },
 });
 
@@ -140,10 +147,13 @@ export const cancelBatch = defineTool({
     "Stop a running batch: items not yet at a provider are cancelled and their reservation released; items already there may still finish " +
     "(and are billed). A batch that has already ended can't be cancelled (invalid_state).",
   input: z.object({ batch_id: batchIdField }),
-  output: z.looseObject({ batch: batchObject }),
+  output: z.object({ batch: batchObject }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
   async run(args, { platform }) {
     const res = await platform.cancelBatch(args.batch_id);
-    return { data: { batch: res.batch }, summary: `Batch ${res.batch.id} is ${progress(res.batch)}. Unfinished items are released; finished ones are kept and billed.` };
+    return {
+      data: { batch: res.batch },
+      summary: `Batch ${res.batch.id} is ${progress(res.batch)}. Unfinished items are released; finished ones are kept and billed.`,
+    };
   },
 });

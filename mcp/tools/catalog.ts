@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { hostedToolSchema, operationSchema, regionSchema } from "../../server/catalog/types.js";
+import { modelList, workflowProductList } from "../../server/catalog/responses.js";
+import { modelFilterQuery } from "../../server/catalog/schemas.js";
 import { defineTool } from "./define.js";
-import { money } from "./shapes.js";
 
 // The catalog is public: these tools work before the agent has a key.
 
@@ -11,23 +11,17 @@ export const listModels = defineTool({
   description:
     "The model catalog: every model with the provider lanes (offerings) that serve it — price per million input/output tokens " +
     "after batch discounts, region, privacy, tool support, capacity and observed reliability. Use a model's slug as `model` in items. Needs no key.",
-  input: z.object({
-    operation: operationSchema.optional().describe("Only models that do this: responses, embeddings or vision."),
-    provider: z.string().max(64).optional().describe("Only models this provider serves (e.g. openai, anthropic, groq); offerings narrow to it too."),
-    hosted_tool: hostedToolSchema.optional().describe("Only models with an offering that runs this hosted tool (e.g. web_search)."),
-    region: regionSchema.optional().describe("Only models offered in this region (us, eu, apac; global means any); offerings narrow to it too."),
+  // The HTTP filters, with examples for the model; the platform validates them with the same schema.
+  input: modelFilterQuery.extend({
+    provider: modelFilterQuery.shape.provider.describe(
+      "Only models this provider serves (e.g. openai, anthropic, groq); offerings narrow to it too.",
+    ),
+    hosted_tool: modelFilterQuery.shape.hosted_tool.describe("Only models with an offering that runs this hosted tool (e.g. web_search)."),
+    region: modelFilterQuery.shape.region.describe(
+      "Only models offered in this region (us, eu, apac; global means any); offerings narrow to it too.",
+    ),
   }),
-  output: z.looseObject({
-    data: z.array(z.looseObject({
-      slug: z.string(),
-      display_name: z.string(),
-      provider: z.string(),
-      operations: z.array(z.string()),
-      context_window: z.number(),
-      provider_offerings: z.array(z.looseObject({ lane_id: z.string(), provider: z.string(), input_per_mtok: money, output_per_mtok: money })),
-    })),
-    provider_count: z.number(),
-  }),
+  output: modelList,
   annotations: { readOnlyHint: true, openWorldHint: false },
   async run(args, { platform }) {
     const list = await platform.listModels(args);
@@ -47,9 +41,7 @@ export const listWorkflowProducts = defineTool({
     "Packaged jobs (e.g. classify-support-tickets@v3): each has a preset manifest (operation, model, prompt template), a routing posture, " +
     "an output contract and a success SLA. Needs no key.",
   input: z.object({}),
-  output: z.looseObject({
-    data: z.array(z.looseObject({ slug: z.string(), title: z.string(), description: z.string(), operation: z.string() })),
-  }),
+  output: workflowProductList,
   annotations: { readOnlyHint: true, openWorldHint: false },
   async run(_args, { platform }) {
     const list = await platform.listWorkflowProducts();

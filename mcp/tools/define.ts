@@ -3,14 +3,10 @@ import { CallToolRequestSchema, ErrorCode, McpError, type CallToolResult, type T
 import type { z } from "zod";
 import { jsonPointer } from "../../server/json-pointer.js";
 import { unstorableValue } from "../../server/text-guard.js";
-import { PlatformError, type Json, type Platform } from "../platform.js";
+import { PlatformError, type Json, type ToolEnv } from "../platform.js";
 import { toolError } from "./errors.js";
 
-export interface ToolEnv {
-  platform: Platform;
-  /** Called with failures that are ours (not the caller's), so the host can log them. */
-  onInternalError?: (err: unknown, tool: string) => void;
-}
+export type { ToolEnv };
 
 export interface ToolOutcome {
   /** The structured result; it must match the tool's output schema. */
@@ -30,14 +26,15 @@ export interface Tool<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject
 }
 
 /** Keeps each tool's argument type tied to its input schema where it is written. */
-export const defineTool = <I extends z.ZodObject, O extends z.ZodObject>(tool: Tool<I, O>): Tool =>
-  tool as unknown as Tool;
+export const defineTool = <I extends z.ZodObject, O extends z.ZodObject>(tool: Tool<I, O>): Tool => tool as unknown as Tool;
 
 /** Issues as the API's `details.errors[] = {path, message}`, with JSON-Pointer paths. */
 function invalidArguments(issues: readonly { path: readonly PropertyKey[]; message: string }[]): PlatformError {
   const errors = issues.map((i) => ({ path: jsonPointer(i.path), message: i.message }));
   const first = errors[0]!;
-  return new PlatformError("invalid_request", `Invalid arguments: ${first.path === "/" ? "" : `${first.path}: `}${first.message}.`, 400, { errors });
+  return new PlatformError("invalid_request", `Invalid arguments: ${first.path === "/" ? "" : `${first.path}: `}${first.message}.`, 400, {
+    errors,
+  });
 }
 
 /** Validates, runs and answers one call; every failure is a tool error, never a thrown one. */
@@ -58,10 +55,18 @@ async function handle(tool: Tool, rawArgs: unknown, env: ToolEnv): Promise<CallT
   }
   // A result that breaks its own schema is our bug: told as internal_error, not a protocol error.
   const checked = tool.output.safeParse(outcome.data);
-  if (!checked.success) return toolError(new Error(`${tool.name} output does not match its schema: ${checked.error.message}`), env, tool.name);
+  if (!checked.success)
+    return toolError(new Error(`${tool.name} output does not match its schema: ${checked.error.message}`), env, tool.name);
+  // The parsed data, not the raw: the output schemas are the API's exact response schemas (published
+  // with additionalProperties: false), so a field they don't know — one a newer server added, reaching
+  // an older stdio command — is dropped here rather than failing the client's check of the result.
+  const data = checked.data as Json;
   return {
-    content: [{ type: "text", text: outcome.summary }, { type: "text", text: JSON.stringify(outcome.data) }],
-    structuredContent: outcome.data,
+    content: [
+      { type: "text", text: outcome.summary },
+      { type: "text", text: JSON.stringify(data) },
+    ],
+    structuredContent: data,
   };
 }
 
@@ -80,7 +85,13 @@ export function registerTools(server: McpServer, tools: Tool[], env: ToolEnv): v
   for (const tool of tools) {
     server.registerTool(
       tool.name,
-      { title: tool.title, description: tool.description, inputSchema: tool.input, outputSchema: tool.output, annotations: tool.annotations },
+      {
+        title: tool.title,
+        description: tool.description,
+        inputSchema: tool.input,
+        outputSchema: tool.output,
+        annotations: tool.annotations,
+      },
       ((args: unknown) => handle(tool, args, env)) as never,
     );
   }

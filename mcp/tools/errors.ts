@@ -1,16 +1,17 @@
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { PlatformError, type Platform } from "../platform.js";
-import type { ToolEnv } from "./define.js";
+import { PlatformError, type Platform, type ToolEnv } from "../platform.js";
 
 // Details are free-form per error code (spec/api.md "Error codes").
 type Details = Record<string, any>;
 
-const money = (m: unknown) => ((m as { amount?: string } | undefined)?.amount ?? "?");
+const money = (m: unknown) => (m as { amount?: string } | undefined)?.amount ?? "?";
 
 /** "path: message" lines of a validation failure, as many as a model can use. */
 function fieldErrors(details: Details): string {
   const errs = (details.errors ?? details.preflight ?? []) as { path?: string; item?: unknown; line?: number; message: string }[];
-  const lines = errs.slice(0, 10).map((e) => `  ${e.path ?? (e.line !== undefined ? `line ${e.line}` : `item ${String(e.item)}`)}: ${e.message}`);
+  const lines = errs
+    .slice(0, 10)
+    .map((e) => `  ${e.path ?? (e.line !== undefined ? `line ${e.line}` : `item ${String(e.item)}`)}: ${e.message}`);
   return lines.length ? `\n${lines.join("\n")}${errs.length > 10 ? `\n  … and ${errs.length - 10} more` : ""}` : "";
 }
 
@@ -18,12 +19,19 @@ function fieldErrors(details: Details): string {
 async function fundingHint(platform: Platform, d: Details): Promise<string> {
   const shortfall = Number(money(d.shortfall));
   const grant = Number.isFinite(shortfall) && shortfall > 0 ? (Math.ceil(shortfall * 100) / 100).toFixed(2) : "<usd>";
-  const org = await platform.getAccount().then((a) => a.org_id as string, () => "<org_id>");
+  const org = await platform.getAccount().then(
+    (a) => a.org_id as string,
+    () => "<org_id>",
+  );
   const env = platform.keyEnvironment();
-  return `Missing ${money(d.shortfall)} USD (available ${money(d.available)}, required ${money(d.required)}). ` +
+  return (
+    `Missing ${money(d.shortfall)} USD (available ${money(d.available)}, required ${money(d.required)}). ` +
     `To add credits, an operator of this BatchRouter runs \`npm run admin -- credits grant ${org} ${grant}${env === "test" ? " --test" : ""}\`; ` +
     "self-serve card checkout (POST /v1/billing/checkout-sessions) is coming. Then call the same tool again. " +
-    (env === "live" ? "To try the flow for free meanwhile, use the test key (br_test_…): it runs on the simulator with free test credit." : "");
+    (env === "live"
+      ? "To try the flow for free meanwhile, use the test key (br_test_…): it runs on the simulator with free test credit."
+      : "")
+  );
 }
 
 /** What the agent should do next, per error code: the point of a readable tool error. */
@@ -33,8 +41,10 @@ async function nextStep(e: PlatformError, platform: Platform): Promise<string> {
   switch (e.code) {
     case "unauthorized":
       if (d.reason === "no_key") {
-        return "Call register_agent to sign up: free, no email needed, and this session continues at once with a test key " +
-          "(simulator, free test credit). Or set BATCHROUTER_API_KEY to an existing key in this MCP server's configuration and restart it.";
+        return (
+          "Call register_agent to sign up: free, no email needed, and this session continues at once with a test key " +
+          "(simulator, free test credit). Or set BATCHROUTER_API_KEY to an existing key in this MCP server's configuration and restart it."
+        );
       }
       return viaStdio
         ? "Check BATCHROUTER_API_KEY in this MCP server's configuration (keys start with br_live_ or br_test_), or remove it and call register_agent for a new account."

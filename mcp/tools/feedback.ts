@@ -1,7 +1,8 @@
 import { z } from "zod";
+import { feedbackReceiptObject } from "../../server/learning/responses.js";
 import { feedbackFields } from "../../server/learning/schemas.js";
 import { defineTool } from "./define.js";
-import { runIdempotent } from "./idempotency.js";
+import { withDerivedKey } from "./idempotency.js";
 import { batchIdField, idempotencyKeyField } from "./shapes.js";
 
 export const sendFeedback = defineTool({
@@ -16,22 +17,19 @@ export const sendFeedback = defineTool({
     ...feedbackFields,
     idempotency_key: idempotencyKeyField,
   }),
-  output: z.looseObject({
-    id: z.string().describe("fb_…"),
-    object: z.string(),
-    batch_id: z.string(),
-    score: z.number().describe("0–1 (a rating is stored as a score)."),
-    label: z.string().nullable(),
-    items_rated: z.number(),
-    lanes: z.array(z.looseObject({ lane_id: z.string(), workload: z.string(), items_rated: z.number() })),
-    counts_toward_routing: z.boolean(),
+  output: feedbackReceiptObject.extend({
+    replayed: z.boolean().describe("true when this exact feedback had already been sent and the first answer is returned."),
   }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async run(args, { platform }) {
     const { batch_id, idempotency_key, ...body } = args;
-    const res = await runIdempotent("feedback", { batch_id, ...body }, idempotency_key, (key) => platform.sendFeedback(batch_id, body, key));
+    const res = await withDerivedKey("feedback", { batch_id, ...body }, idempotency_key, (key) =>
+      platform.sendFeedback(batch_id, body, key),
+    );
     const fb = res.body;
-    const learned = fb.counts_toward_routing ? `credited to ${fb.lanes.length} lane(s) for routing` : "recorded (test mode: not used for routing)";
+    const learned = fb.counts_toward_routing
+      ? `credited to ${fb.lanes.length} lane(s) for routing`
+      : "recorded (test mode: not used for routing)";
     return {
       data: { ...fb, replayed: res.replayed },
       summary: `${res.replayed ? "Already recorded" : "Recorded"} feedback ${fb.id} on ${fb.batch_id}: score ${fb.score} over ${fb.items_rated} items, ${learned}.`,

@@ -17,7 +17,7 @@ const MAX_CHAIN = 20;
  * (`key`, `key-1`, `key-2`, …), which asks again. Failures create nothing, so skipping past them
  * can't double any work, and a replayed success still ends the walk with the first batch.
  */
-export async function runIdempotent(
+export async function withDerivedKey(
   prefix: string,
   content: Json,
   given: string | undefined,

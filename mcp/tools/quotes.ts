@@ -1,8 +1,9 @@
 import { z } from "zod";
+import { quoteObject } from "../../server/quotes/responses.js";
 import { manifestShape } from "../../server/quotes/schemas.js";
 import { PlatformError, type Json, type Platform } from "../platform.js";
 import { defineTool } from "./define.js";
-import { money, routingFields, sourceFields } from "./shapes.js";
+import { routingFields, sourceFields } from "./shapes.js";
 
 const invalid = (path: string, message: string) =>
   new PlatformError("invalid_request", `Invalid arguments: ${path}: ${message}.`, 400, { errors: [{ path, message }] });
@@ -16,12 +17,17 @@ export async function manifestBody(args: Json, platform: Platform, allowVolume: 
   const { file_path, idempotency_key: _key, ...body } = args;
   const sources = ["items", "file_path", "input_file_id", ...(allowVolume ? ["estimated_items"] : [])].filter((k) => args[k] !== undefined);
   if (sources.length !== 1) {
-    const names = allowVolume ? "`items`, `file_path`, `input_file_id` or `estimated_items` (with `models`/`model`)" : "`items`, `file_path` or `input_file_id`";
+    const names = allowVolume
+      ? "`items`, `file_path`, `input_file_id` or `estimated_items` (with `models`/`model`)"
+      : "`items`, `file_path` or `input_file_id`";
     throw invalid(sources.length ? `/${sources[1]}` : "/items", `send exactly one of ${names}`);
   }
   if (file_path === undefined) return body;
   if (platform.transport !== "stdio") {
-    throw invalid("/file_path", "over /mcp the server can't read your files; send `items` inline, or upload the JSONL with POST /v1/batches/input-manifests and pass its `input_file_id`");
+    throw invalid(
+      "/file_path",
+      "over /mcp the server can't read your files; send `items` inline, or upload the JSONL with POST /v1/batches/input-manifests and pass its `input_file_id`",
+    );
   }
   const file = await platform.uploadManifest(file_path as string);
   return { ...body, input_file_id: file.id };
@@ -38,19 +44,12 @@ export const quoteBatch = defineTool({
     ...sourceFields,
     models: manifestShape.models.describe("Volume quote: the candidate models (catalog slugs)."),
     estimated_items: manifestShape.estimated_items,
-    sample_items: manifestShape.sample_items.describe("Volume quote: a few representative items (same shape as `items`) to size the estimate."),
+    sample_items: manifestShape.sample_items.describe(
+      "Volume quote: a few representative items (same shape as `items`) to size the estimate.",
+    ),
     ...routingFields,
   }),
-  output: z.looseObject({
-    quote_id: z.string().describe("qlock_…: pass it to submit_batch with the same items to get this price."),
-    expires_at: z.string(),
-    environment: z.string(),
-    item_count: z.number(),
-    pricing_estimate: z.looseObject({ provider_subtotal: money, batchrouter_fee: money, total: money }),
-    funding_preview: z.looseObject({ available: money, shortfall: money, can_fund: z.boolean() }),
-    work_units: z.array(z.looseObject({ lane_id: z.string(), provider: z.string(), model: z.string(), item_count: z.number(), estimated_cost: money })),
-    customer_explanation: z.string(),
-  }),
+  output: quoteObject,
   annotations: { readOnlyHint: false, idempotentHint: false, openWorldHint: false },
   async run(args, { platform }) {
     const body = await manifestBody(args, platform, true);
@@ -58,9 +57,10 @@ export const quoteBatch = defineTool({
     const funding = q.funding_preview.can_fund
       ? "Your balance covers it."
       : `Your available balance is short by ${q.funding_preview.shortfall.amount} USD: add credits before submitting.`;
-    const next = q.kind === "volume"
-      ? "A volume quote prices work you haven't sent; submit_batch needs the items."
-      : `Next: submit_batch with quote_id ${q.quote_id} and the same ${args.file_path ? "file_path" : args.input_file_id ? "input_file_id" : "items"}.`;
+    const next =
+      q.kind === "volume"
+        ? "A volume quote prices work you haven't sent; submit_batch needs the items."
+        : `Next: submit_batch with quote_id ${q.quote_id} and the same ${args.file_path ? "file_path" : args.input_file_id ? "input_file_id" : "items"}.`;
     return {
       data: q,
       summary: `Quote ${q.quote_id}: ${q.item_count} items, total ${q.pricing_estimate.total.amount} USD, locked until ${q.expires_at}. ${q.customer_explanation} ${funding} ${next}`,

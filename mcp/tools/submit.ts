@@ -1,8 +1,10 @@
 import { z } from "zod";
+import { createBatchResponse } from "../../server/batches/responses.js";
+import { createBatchSchema } from "../../server/batches/schemas.js";
 import { defineTool } from "./define.js";
-import { runIdempotent } from "./idempotency.js";
+import { withDerivedKey } from "./idempotency.js";
 import { manifestBody } from "./quotes.js";
-import { batchObject, idempotencyKeyField, routingFields, sourceFields, webhookField } from "./shapes.js";
+import { idempotencyKeyField, routingFields, sourceFields, webhookField } from "./shapes.js";
 
 export const submitBatch = defineTool({
   name: "submit_batch",
@@ -14,26 +16,26 @@ export const submitBatch = defineTool({
     "Repeating the same call returns the same batch (see idempotency_key).",
   input: z.object({
     ...sourceFields,
-    quote_id: z.string().max(64).optional().describe("A quote (qlock_…) from quote_batch; its items must be exactly these."),
+    quote_id: createBatchSchema.shape.quote_id.describe("A quote (qlock_…) from quote_batch; its items must be exactly these."),
     ...routingFields,
     webhook: webhookField,
     idempotency_key: idempotencyKeyField,
   }),
-  output: z.looseObject({
-    batch: batchObject,
+  output: createBatchResponse.extend({
     idempotency_key: z.string().describe("The Idempotency-Key the batch was created under."),
     replayed: z.boolean().describe("true when this exact submission had already been made and the existing batch is returned."),
   }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async run(args, { platform }) {
     const body = await manifestBody(args, platform, false);
-    const res = await runIdempotent("batch", body, args.idempotency_key, (key) => platform.createBatch(body, key));
+    const res = await withDerivedKey("batch", body, args.idempotency_key, (key) => platform.createBatch(body, key));
     const batch = res.body.batch;
     const data = { batch, idempotency_key: res.idempotency_key, replayed: res.replayed };
     const test = batch.environment === "test" ? " (test mode: simulated, free)" : "";
     return {
       data,
-      summary: `${res.replayed ? "Already submitted: this is the existing" : "Submitted"} batch ${batch.id}${test}, ${batch.item_count} items, ` +
+      summary:
+        `${res.replayed ? "Already submitted: this is the existing" : "Submitted"} batch ${batch.id}${test}, ${batch.item_count} items, ` +
         `reserved ${batch.pricing_estimate.total.amount} USD. ${batch.customer_explanation ?? ""} ` +
         `Next: get_batch_status with batch_id ${batch.id} and wait_seconds until done is true.`,
     };

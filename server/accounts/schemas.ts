@@ -3,13 +3,20 @@ import { z } from "zod";
 export const SCOPES = ["quote", "submit", "read", "cancel", "feedback", "billing", "keys"] as const;
 export type Scope = (typeof SCOPES)[number];
 
-export const environmentSchema = z.enum(["live", "test"]).describe("`live` spends real credits; `test` runs only on the simulator with a free test balance.");
+export const environmentSchema = z
+  .enum(["live", "test"])
+  .describe("`live` spends real credits; `test` runs only on the simulator with a free test balance.");
 
 export const agentRegisterInput = z
   .object({
     agent_name: z.string().trim().min(1).max(200).optional().describe("A name for the agent; becomes the organisation's name."),
     email: z.string().email().max(320).optional().describe("Optional: also create a login user with this email (verification required)."),
-    password: z.string().min(10).max(200).optional().describe("Password for the login user; required with `email`, at least 10 characters."),
+    password: z
+      .string()
+      .min(10)
+      .max(200)
+      .optional()
+      .describe("Password for the login user; required with `email`, at least 10 characters."),
   })
   .strict()
   .refine((v) => (v.email === undefined) === (v.password === undefined), {
@@ -29,7 +36,12 @@ export const createKeyInput = z
 
 export const rotateKeyInput = z
   .object({
-    grace_seconds: z.number().int().min(0).max(7 * 24 * 3600).default(24 * 3600)
+    grace_seconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 24 * 3600)
+      .default(24 * 3600)
       .describe("How long the old secret keeps working; 0 ends it at once. Default 24 h."),
   })
   .strict();

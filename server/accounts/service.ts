@@ -4,7 +4,7 @@ import type { ApiKeyRow } from "../../db/queries/api-keys.js";
 import * as orgsQ from "../../db/queries/orgs.js";
 import { post, balanceOf } from "../billing/ledger.js";
 import type { Config } from "../config.js";
-import { AppError, errors } from "../errors.js";
+import { errors, fail } from "../errors.js";
 import { newId } from "../ids.js";
 import { money, parseUsd } from "../money.js";
 import type { Actor } from "./actor.js";
@@ -16,7 +16,14 @@ export interface AccountDeps {
   config: Config;
 }
 
-async function issueKey(db: Db, orgId: string, environment: Environment, name: string | null, scopes: readonly Scope[], expiresAt: Date | null) {
+async function issueKey(
+  db: Db,
+  orgId: string,
+  environment: Environment,
+  name: string | null,
+  scopes: readonly Scope[],
+  expiresAt: Date | null,
+) {
   const secret = newKeySecret(environment);
   const row = await keysQ.insertApiKey(db, {
     id: newId("key"),
@@ -69,8 +76,12 @@ async function grantSignupCredits(trx: Db, config: Config, orgId: string) {
   for (const [environment, micros] of grants) {
     if (micros <= 0) continue;
     await post(trx, {
-      org_id: orgId, environment, kind: "promo_grant", available_delta: micros,
-      posting_key: "signup_credit", description: "Sign-up credit",
+      org_id: orgId,
+      environment,
+      kind: "promo_grant",
+      available_delta: micros,
+      posting_key: "signup_credit",
+      description: "Sign-up credit",
     });
   }
 }
@@ -122,7 +133,8 @@ export function presentKey(row: ApiKeyRow) {
     expires_at: row.expires_at?.toISOString() ?? null,
     revoked_at: row.revoked_at?.toISOString() ?? null,
     last_used_at: row.last_used_at?.toISOString() ?? null,
-    previous_secret_valid_until: row.previous_valid_until && row.previous_valid_until.getTime() > Date.now() ? row.previous_valid_until.toISOString() : null,
+    previous_secret_valid_until:
+      row.previous_valid_until && row.previous_valid_until.getTime() > Date.now() ? row.previous_valid_until.toISOString() : null,
     created_at: row.created_at.toISOString(),
   };
 }
@@ -131,7 +143,7 @@ export async function createKey(deps: AccountDeps, actor: Actor, input: CreateKe
   const environment = input.environment ?? actor.environment;
   // A test key is handed to code under development; it must not mint keys that spend real money.
   if (actor.environment === "test" && environment === "live") {
-    throw new AppError("forbidden", "A test key cannot create live keys; use a live key.");
+    throw fail.forbidden("A test key cannot create live keys; use a live key.");
   }
   const expiresAt = input.expires_at ? new Date(input.expires_at) : null;
   if (expiresAt && expiresAt.getTime() <= Date.now()) {
@@ -148,10 +160,12 @@ export async function createKey(deps: AccountDeps, actor: Actor, input: CreateKe
 function refuseScopesNotHeld(actor: Actor, scopes: readonly Scope[], action: "grant" | "rotate" | "revoke"): void {
   const missing = [...new Set(scopes)].filter((s) => !actor.scopes.includes(s));
   if (missing.length === 0) return;
-  const what = action === "grant"
-    ? "A key can only grant scopes it holds itself"
-    : `A key can only ${action} keys whose scopes it holds itself`;
-  throw new AppError("forbidden", `${what}; this key lacks ${missing.map((m) => `\`${m}\``).join(", ")}.`, { missing_scopes: missing, held_scopes: actor.scopes });
+  const what =
+    action === "grant" ? "A key can only grant scopes it holds itself" : `A key can only ${action} keys whose scopes it holds itself`;
+  throw fail.forbidden(`${what}; this key lacks ${missing.map((m) => `\`${m}\``).join(", ")}.`, {
+    missing_scopes: missing,
+    held_scopes: actor.scopes,
+  });
 }
 
 export async function listKeys(deps: AccountDeps, actor: Actor) {
@@ -169,7 +183,7 @@ export async function rotateKey(deps: AccountDeps, actor: Actor, id: string, gra
   const row = await ownKey(deps, actor, id);
   // Rotating hands out the key's new secret, so it would be a way to gain that key's scopes.
   refuseScopesNotHeld(actor, row.scopes as Scope[], "rotate");
-  if (row.revoked_at) throw new AppError("invalid_state", "A revoked key cannot be rotated.");
+  if (row.revoked_at) throw fail.invalidState("A revoked key cannot be rotated.");
   const secret = newKeySecret(row.environment);
   const rotated = await keysQ.rotateKeySecret(deps.db, row.id, hashSecret(secret), visiblePrefix(secret), graceSeconds);
   return { ...presentKey(rotated), api_key: secret };

@@ -36,8 +36,12 @@ async function run(argv: string[]): Promise<string> {
       const micros = parseUsd(amount);
       if (micros <= 0) throw new Error("the amount must be positive");
       const { entry } = await post(database.db, {
-        org_id: orgId, environment, kind: "promo_grant", available_delta: micros,
-        posting_key: `admin_grant:${newId("req")}`, description: values.reason ?? "Operator grant",
+        org_id: orgId,
+        environment,
+        kind: "promo_grant",
+        available_delta: micros,
+        posting_key: `admin_grant:${newId("req")}`,
+        description: values.reason ?? "Operator grant",
       });
       return `Granted ${formatUsd(micros)} USD to ${orgId} (${environment}); ledger entry ${entry.id}; available balance ${formatUsd(entry.available_after)} USD.`;
     }

@@ -45,20 +45,30 @@ export async function writeArtifacts(deps: ArtifactDeps, batch: BatchRow): Promi
   };
   const out: NonNullable<BatchRow["artifacts"]> = {};
   // The three files are independent: write them side by side.
-  await Promise.all(Object.entries(kinds).map(async ([kind, gen]) => {
-    const key = `${batch.org_id}/${batch.id}/${kind}.jsonl`;
-    const stored = await deps.artifacts.put(key, gen(), { contentType: "application/x-ndjson" });
-    const existing = await findBatchFile(deps.db, batch.id, `batch_${kind}`);
-    const fileId = existing?.id ?? newId("file");
-    if (existing) await updateFileContent(deps.db, fileId, stored);
-    else {
-      await insertFile(deps.db, {
-        id: fileId, org_id: batch.org_id, environment: batch.environment, purpose: `batch_${kind}`,
-        filename: `${batch.id}-${kind}.jsonl`, bytes: stored.bytes, sha256: stored.sha256, item_count: null, format: "jsonl",
-        storage_key: key, batch_id: batch.id,
-      });
-    }
-    out[kind] = { file_id: fileId, storage_key: key, ...stored };
-  }));
+  await Promise.all(
+    Object.entries(kinds).map(async ([kind, gen]) => {
+      const key = `${batch.org_id}/${batch.id}/${kind}.jsonl`;
+      const stored = await deps.artifacts.put(key, gen(), { contentType: "application/x-ndjson" });
+      const existing = await findBatchFile(deps.db, batch.id, `batch_${kind}`);
+      const fileId = existing?.id ?? newId("file");
+      if (existing) await updateFileContent(deps.db, fileId, stored);
+      else {
+        await insertFile(deps.db, {
+          id: fileId,
+          org_id: batch.org_id,
+          environment: batch.environment,
+          purpose: `batch_${kind}`,
+          filename: `${batch.id}-${kind}.jsonl`,
+          bytes: stored.bytes,
+          sha256: stored.sha256,
+          item_count: null,
+          format: "jsonl",
+          storage_key: key,
+          batch_id: batch.id,
+        });
+      }
+      out[kind] = { file_id: fileId, storage_key: key, ...stored };
+    }),
+  );
   return out;
 }

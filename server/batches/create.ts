@@ -1,4 +1,3 @@
-import type PgBoss from "pg-boss";
 import type { Db, Trx } from "../../db/connection.js";
 import { insertItems, type NewBatchItem } from "../../db/queries/batch-items.js";
 import * as batchesQ from "../../db/queries/batches.js";
@@ -11,12 +10,12 @@ import type { CatalogSnapshot, CatalogStore } from "../catalog/store.js";
 import { SLA_DEADLINE_HOURS, type Lane, type SlaTier } from "../catalog/types.js";
 import type { Config } from "../config.js";
 import type { ArtifactStore } from "../files/artifact-store.js";
-import { AppError, errors } from "../errors.js";
+import { errors, fail } from "../errors.js";
 import { newId } from "../ids.js";
-import type { JobSender } from "../jobs/batches.js";
+import type { JobSender } from "../jobs/sender.js";
 import { prepareItems, type PreparedItems } from "../quotes/prepare.js";
-import { customerExplanation, presentLane, priceTotals } from "../quotes/pricing.js";
-import { itemsFingerprint, presentPricing, resolveConstraints, routeAndPrice } from "../quotes/service.js";
+import { customerExplanation, presentLane, type priceTotals } from "../quotes/pricing.js";
+import { itemsFingerprint, liveRoutesFor, presentPriceBlock, resolveConstraints, routeAndPrice } from "../quotes/service.js";
 import { loadManifestItems } from "../files/manifest-items.js";
 import { emitBatchEvent } from "./events.js";
 import { presentBatch } from "./present.js";
@@ -26,12 +25,12 @@ import { requestedWebhook, webhookForBatch, type WebhookTarget } from "./webhook
 
 export interface BatchDeps {
   db: Db;
-  boss: PgBoss | null;
   config: Config;
   catalog: CatalogStore;
   jobs: JobSender;
   secret: Buffer;
   artifacts: ArtifactStore;
+  liveRoutes?: () => readonly string[];
 }
 
 interface PlanUnit {
@@ -51,13 +50,21 @@ interface Plan {
 
 function planFromQuote(quote: QuoteRow, prepared: PreparedItems): Plan {
   if (quote.items_fingerprint !== itemsFingerprint(prepared.items)) {
-    throw new AppError("quote_mismatch", "These items differ from the ones quoted; send the quoted items unchanged, or create without quote_id.", { quote_id: quote.id });
+    throw fail.quoteMismatch("These items differ from the ones quoted; send the quoted items unchanged, or create without quote_id.", {
+      quote_id: quote.id,
+    });
   }
   const response = quote.response as { quote_lanes: unknown[]; customer_explanation: string };
   return {
     units: quote.plan,
     prices: quote.locked_lanes,
-    totals: { provider_subtotal: quote.provider_subtotal_micros, fee: quote.fee_micros, discount: quote.discount_micros, total: quote.total_micros, fee_rate_bps: quote.fee_rate_bps },
+    totals: {
+      provider_subtotal: quote.provider_subtotal_micros,
+      fee: quote.fee_micros,
+      discount: quote.discount_micros,
+      total: quote.total_micros,
+      fee_rate_bps: quote.fee_rate_bps,
+    },
     lanesReport: response.quote_lanes,
     explanation: response.customer_explanation,
     constraints: quote.constraints,
@@ -65,18 +72,32 @@ function planFromQuote(quote: QuoteRow, prepared: PreparedItems): Plan {
 }
 
 /** Routes now; for a volume quote, at prices never above the ones it locked. */
-function planNow(snapshot: CatalogSnapshot, prepared: PreparedItems, req: CreateBatchRequest, quote?: QuoteRow): Plan {
+function planNow(
+  snapshot: CatalogSnapshot,
+  prepared: PreparedItems,
+  req: CreateBatchRequest,
+  liveRoutes: readonly string[] | null,
+  quote?: QuoteRow,
+): Plan {
   let lanes: Lane[] = snapshot.lanes;
   if (quote) {
     lanes = lanes.map((l) => {
       const locked = quote.locked_lanes[l.lane_id];
       return locked
-        ? { ...l, input_per_mtok_micros: Math.min(l.input_per_mtok_micros, locked.input_per_mtok_micros), output_per_mtok_micros: Math.min(l.output_per_mtok_micros, locked.output_per_mtok_micros) }
+        ? {
+            ...l,
+            input_per_mtok_micros: Math.min(l.input_per_mtok_micros, locked.input_per_mtok_micros),
+            output_per_mtok_micros: Math.min(l.output_per_mtok_micros, locked.output_per_mtok_micros),
+          }
         : l;
     });
   }
-  const constraints = quote ? (quote.constraints as ReturnType<typeof resolveConstraints>) : resolveConstraints(req);
-  const priced = routeAndPrice(snapshot, { prepared, constraints, maxPrice: req.max_price, feeRateBps: quote?.fee_rate_bps ?? STANDARD_FEE_BPS }, lanes);
+  const constraints = quote ? (quote.constraints as ReturnType<typeof resolveConstraints>) : resolveConstraints(req, liveRoutes);
+  const priced = routeAndPrice(
+    snapshot,
+    { prepared, constraints, maxPrice: req.max_price, feeRateBps: quote?.fee_rate_bps ?? STANDARD_FEE_BPS },
+    lanes,
+  );
   return {
     units: priced.result.work_units.map((u) => ({ lane_id: u.lane_id, item_indexes: u.item_indexes, fallback_order: u.fallback_order })),
     prices: Object.fromEntries(priced.result.lanes.map((l) => [l.lane_id, l.unit_price])),
@@ -106,10 +127,13 @@ export async function createBatch(deps: BatchDeps, actor: Actor, req: CreateBatc
   if (req.quote_id) {
     quote = await getQuote(deps.db, actor.org_id, actor.environment, req.quote_id);
     if (!quote) throw errors.notFound("quote");
-    if (quote.batch_id) throw new AppError("quote_expired", `Quote ${quote.id} was already used by batch ${quote.batch_id}.`, { batch_id: quote.batch_id });
-    if (quote.expires_at.getTime() <= Date.now()) throw new AppError("quote_expired", `Quote ${quote.id} expired at ${quote.expires_at.toISOString()}; ask for a new quote.`);
+    if (quote.batch_id)
+      throw fail.quoteExpired(`Quote ${quote.id} was already used by batch ${quote.batch_id}.`, { batch_id: quote.batch_id });
+    if (quote.expires_at.getTime() <= Date.now())
+      throw fail.quoteExpired(`Quote ${quote.id} expired at ${quote.expires_at.toISOString()}; ask for a new quote.`);
   }
-  const plan = quote && quote.kind !== "volume" ? planFromQuote(quote, prepared) : planNow(snapshot, prepared, req, quote);
+  const plan =
+    quote && quote.kind !== "volume" ? planFromQuote(quote, prepared) : planNow(snapshot, prepared, req, liveRoutesFor(deps, actor), quote);
   const constraints = plan.constraints as ReturnType<typeof resolveConstraints>;
 
   const batchId = newId("bat");
@@ -119,34 +143,58 @@ export async function createBatch(deps: BatchDeps, actor: Actor, req: CreateBatc
   const row = await deps.db.transaction(async (trx) => {
     webhook = requested && (await webhookForBatch(trx, deps.secret, actor, requested));
     if (quote) {
-      const claimed = await trx("quotes").where({ id: quote.id }).whereNull("batch_id").andWhere("expires_at", ">", trx.fn.now())
+      const claimed = await trx("quotes")
+        .where({ id: quote.id })
+        .whereNull("batch_id")
+        .andWhere("expires_at", ">", trx.fn.now())
         .update({ batch_id: batchId, accepted_at: trx.fn.now() });
-      if (claimed !== 1) throw new AppError("quote_expired", `Quote ${quote.id} is no longer open.`);
+      if (claimed !== 1) throw fail.quoteExpired(`Quote ${quote.id} is no longer open.`);
     }
     await post(trx, {
-      org_id: actor.org_id, environment: actor.environment, kind: "reservation",
-      available_delta: -plan.totals.total, reserved_delta: plan.totals.total,
-      posting_key: `reserve:${batchId}`, batch_id: batchId, require_funds: true,
+      org_id: actor.org_id,
+      environment: actor.environment,
+      kind: "reservation",
+      available_delta: -plan.totals.total,
+      reserved_delta: plan.totals.total,
+      posting_key: `reserve:${batchId}`,
+      batch_id: batchId,
+      require_funds: true,
       description: `Reservation for batch ${batchId}`,
     });
     const batch = await batchesQ.insertBatch(trx, {
-      id: batchId, org_id: actor.org_id, environment: actor.environment, status: "pending",
-      quote_id: quote?.id ?? null, input_file_id: req.input_file_id ?? null, item_count: prepared.items.length,
-      routing_mode: constraints.routing_mode, sla_tier: constraints.sla_tier, privacy_tier: constraints.privacy_tier,
-      allowed_regions: constraints.allowed_regions, constraints: plan.constraints, fee_rate_bps: plan.totals.fee_rate_bps,
-      quoted_subtotal_micros: plan.totals.provider_subtotal, quoted_fee_micros: plan.totals.fee, quoted_total_micros: plan.totals.total,
-      reserved_micros: plan.totals.total, pricing_estimate: presentPricing(plan.totals), lanes_report: plan.lanesReport,
-      customer_explanation: plan.explanation, webhook_url: webhook?.url ?? null, webhook_secret_enc: webhook?.secretSealed ?? null,
-      metadata: req.metadata ?? {}, sla_deadline: slaDeadline,
+      id: batchId,
+      org_id: actor.org_id,
+      environment: actor.environment,
+      status: "pending",
+      quote_id: quote?.id ?? null,
+      input_file_id: req.input_file_id ?? null,
+      item_count: prepared.items.length,
+      routing_mode: constraints.routing_mode,
+      sla_tier: constraints.sla_tier,
+      privacy_tier: constraints.privacy_tier,
+      allowed_regions: constraints.allowed_regions,
+      constraints: plan.constraints,
+      fee_rate_bps: plan.totals.fee_rate_bps,
+      quoted_subtotal_micros: plan.totals.provider_subtotal,
+      quoted_fee_micros: plan.totals.fee,
+      quoted_total_micros: plan.totals.total,
+      reserved_micros: plan.totals.total,
+      pricing_estimate: presentPriceBlock(plan.totals),
+      lanes_report: plan.lanesReport,
+      customer_explanation: plan.explanation,
+      webhook_url: webhook?.url ?? null,
+      webhook_secret_enc: webhook?.secretSealed ?? null,
+      metadata: req.metadata ?? {},
+      sla_deadline: slaDeadline,
     });
-    await writeWorkUnits(trx, batchId, snapshot, plan, prepared);
+    await writeWorkUnits(trx, batchId, snapshot, plan, prepared, actor.environment);
     await batchesQ.addRouteEvent(trx, batchId, "routed", {
       quote_id: quote?.id ?? null,
       work_units: plan.units.map((u) => ({ lane_id: u.lane_id, item_count: u.item_indexes.length, fallback_order: u.fallback_order })),
     });
     await deps.jobs.send(trx, "dispatch", { batch_id: batchId });
     await deps.jobs.send(trx, "expire", { batch_id: batchId }, { startAfter: slaDeadline });
-    if (deps.boss) await emitBatchEvent(trx, { boss: deps.boss, artifacts: deps.artifacts, config: deps.config }, batch, "batch.submitted");
+    await emitBatchEvent(trx, deps, batch, "batch.submitted");
     return batch;
   });
   const presented = await presentBatch(deps.db, row);
@@ -158,7 +206,14 @@ export async function createBatch(deps: BatchDeps, actor: Actor, req: CreateBatc
 /** Where the create answer (`{batch}`) carries a secret shown once: a webhook signing secret made for it. */
 export const CREATE_BATCH_SECRET_FIELDS = ["batch.webhook.secret"] as const;
 
-async function writeWorkUnits(trx: Trx, batchId: string, snapshot: CatalogSnapshot, plan: Plan, prepared: PreparedItems) {
+async function writeWorkUnits(
+  trx: Trx,
+  batchId: string,
+  snapshot: CatalogSnapshot,
+  plan: Plan,
+  prepared: PreparedItems,
+  environment: "live" | "test",
+) {
   const units: Parameters<typeof insertWorkUnits>[1] = [];
   const itemUnits: { idxs: number[]; wuId: string; laneId: string }[] = [];
   for (const unit of plan.units) {
@@ -170,24 +225,44 @@ async function writeWorkUnits(trx: Trx, batchId: string, snapshot: CatalogSnapsh
       const wuId = newId("wu");
       const idxs = unit.item_indexes.slice(i, i + limit);
       units.push({
-        id: wuId, batch_id: batchId, lane_id: lane.lane_id, provider: lane.provider, model: lane.model, attempt: 1, status: "pending",
-        fallback_order: unit.fallback_order, input_per_mtok_micros: price.input_per_mtok_micros, output_per_mtok_micros: price.output_per_mtok_micros,
-        execution: "simulated", item_count: idxs.length,
+        id: wuId,
+        batch_id: batchId,
+        lane_id: lane.lane_id,
+        provider: lane.provider,
+        model: lane.model,
+        attempt: 1,
+        status: "pending",
+        fallback_order: unit.fallback_order,
+        input_per_mtok_micros: price.input_per_mtok_micros,
+        output_per_mtok_micros: price.output_per_mtok_micros,
+        // A live key's work only ever runs for real (its lanes were checked against live_routes).
+        execution: environment === "live" ? "live" : "simulated",
+        item_count: idxs.length,
       });
       itemUnits.push({ idxs, wuId, laneId: lane.lane_id });
     }
   }
   await insertWorkUnits(trx, units);
-  const stored = await insertItems(trx, (function* (): Generator<NewBatchItem> {
-    for (const { idxs, wuId, laneId } of itemUnits) {
-      for (const idx of idxs) {
-        const r = prepared.routing[idx]!;
-        yield {
-          batch_id: batchId, idx, customer_item_id: r.customer_item_id, operation: r.operation, models: r.models,
-          item: prepared.items[idx]! as unknown as Record<string, unknown>, work_unit_id: wuId, lane_id: laneId, status: "queued",
-        };
+  const stored = await insertItems(
+    trx,
+    (function* (): Generator<NewBatchItem> {
+      for (const { idxs, wuId, laneId } of itemUnits) {
+        for (const idx of idxs) {
+          const r = prepared.routing[idx]!;
+          yield {
+            batch_id: batchId,
+            idx,
+            customer_item_id: r.customer_item_id,
+            operation: r.operation,
+            models: r.models,
+            item: prepared.items[idx]! as unknown as Record<string, unknown>,
+            work_unit_id: wuId,
+            lane_id: laneId,
+            status: "queued",
+          };
+        }
       }
-    }
-  })());
+    })(),
+  );
   if (stored !== prepared.items.length) throw new Error(`stored ${stored} of the batch's ${prepared.items.length} items`);
 }

@@ -1,10 +1,10 @@
-import type PgBoss from "pg-boss";
 import type { Db } from "../../db/connection.js";
 import { itemCounts } from "../../db/queries/batch-items.js";
 import type { BatchRow } from "../../db/queries/batches.js";
 import { publicBaseUrl, type Config } from "../config.js";
 import type { ArtifactStore } from "../files/artifact-store.js";
-import { emitBatchEvent as emit, type WebhookEventType } from "../webhooks/events.js";
+import type { JobSender } from "../jobs/sender.js";
+import { notifyBatchWebhook, type WebhookEventType } from "../webhooks/events.js";
 
 /**
  * How long the download links in a webhook event work: the event may be retried for ~24 h (8
@@ -14,7 +14,7 @@ export const EVENT_LINK_TTL_S = 48 * 3600;
 
 /** What an event needs to link a batch's files: the store that signs them and the API's public base. */
 export interface EventDeps {
-  boss: PgBoss;
+  jobs: JobSender;
   artifacts: ArtifactStore;
   config: Config;
 }
@@ -22,7 +22,7 @@ export interface EventDeps {
 /** Sends `type` to the batch's webhook (if any), in the caller's transaction. */
 export async function emitBatchEvent(trx: Db, deps: EventDeps, batch: BatchRow, type: WebhookEventType): Promise<void> {
   const counts = await itemCounts(trx, batch.id);
-  await emit(trx, deps.boss, type, {
+  await notifyBatchWebhook(trx, deps.jobs, type, {
     batch_id: batch.id,
     status: batch.status,
     items_total: batch.item_count,
@@ -41,7 +41,10 @@ export const noteProgress = (trx: Db, deps: EventDeps, batch: BatchRow) => emitB
 async function fileLink(deps: EventDeps, batch: BatchRow, kind: "output" | "errors"): Promise<string | null> {
   const artifact = batch.artifacts?.[kind];
   if (!artifact) return null;
-  const { url } = await deps.artifacts.signedUrl(artifact.storage_key, { expiresInSeconds: EVENT_LINK_TTL_S, filename: `${batch.id}-${kind}.jsonl` });
+  const { url } = await deps.artifacts.signedUrl(artifact.storage_key, {
+    expiresInSeconds: EVENT_LINK_TTL_S,
+    filename: `${batch.id}-${kind}.jsonl`,
+  });
   // The local store signs paths; S3 presigns absolute URLs.
   return url.startsWith("/") ? `${publicBaseUrl(deps.config)}${url}` : url;
 }

@@ -3,10 +3,11 @@ import { OPEN_ITEM_STATUSES, endItems, hasOpenItems, itemCounts, type ItemStatus
 import * as batchesQ from "../../db/queries/batches.js";
 import { BATCH_STATUSES, type BatchRow, type BatchStatus } from "../../db/queries/batches.js";
 import { closeWorkUnits, endWorkUnit, workUnitsInStatus, type WorkUnitRow } from "../../db/queries/work-units.js";
-import { AppError } from "../errors.js";
-import type { JobSender } from "../jobs/batches.js";
+import { fail } from "../errors.js";
+import type { JobSender } from "../jobs/sender.js";
 import { emitBatchEvent, type EventDeps } from "./events.js";
 import { closeReservation } from "./settlement.js";
+import { TERMINAL_STATUSES } from "./statuses.js";
 
 /**
  * The states of a batch and the transitions between them, in one place: create (create.ts) writes
@@ -19,7 +20,7 @@ import { closeReservation } from "./settlement.js";
 
 export { BATCH_STATUSES, OPEN_ITEM_STATUSES, type BatchStatus, type ItemStatus };
 
-export const TERMINAL_STATUSES: ReadonlySet<BatchStatus> = new Set<BatchStatus>(["completed", "failed", "cancelled", "expired"]);
+export { TERMINAL_STATUSES };
 export const TERMINAL_LIST: readonly BatchStatus[] = [...TERMINAL_STATUSES];
 
 /** Ended, or on its way to `cancelled`: nothing new may start for it. */
@@ -33,7 +34,10 @@ export const FAILED_RESULT_STATUSES: readonly ItemStatus[] = ["failed", "cancell
 export const RESULT_STATUSES: readonly ItemStatus[] = ["completed", ...FAILED_RESULT_STATUSES];
 
 /** The error of an item closed before any provider saw it, because its batch was cancelled. */
-export const CANCELLED_BEFORE_PROVIDER = { code: "cancelled", message: "The batch was cancelled before this item reached a provider." } as const;
+export const CANCELLED_BEFORE_PROVIDER = {
+  code: "cancelled",
+  message: "The batch was cancelled before this item reached a provider.",
+} as const;
 const EXPIRED_ITEM = { code: "expired", message: "The batch reached its SLA deadline before this item finished." } as const;
 
 /**
@@ -46,7 +50,7 @@ const EXPIRED_ITEM = { code: "expired", message: "The batch reached its SLA dead
 export async function requestCancel(trx: Db, jobs: JobSender, batchId: string, byKeyId: string): Promise<void> {
   const locked = (await batchesQ.getBatchById(trx, batchId, true))!;
   if (TERMINAL_STATUSES.has(locked.status)) {
-    throw new AppError("invalid_state", `Batch ${batchId} is already ${locked.status}.`, { status: locked.status });
+    throw fail.invalidState(`Batch ${batchId} is already ${locked.status}.`, { status: locked.status });
   }
   if (locked.status === "cancelling") return;
   await endItems(trx, { batch_id: batchId, pending_units_only: true }, OPEN_ITEM_STATUSES, "cancelled", CANCELLED_BEFORE_PROVIDER);
@@ -71,7 +75,11 @@ export async function expireOpenWork(trx: Db, batchId: string): Promise<WorkUnit
   await batchesQ.addRouteEvent(trx, batchId, "expired", { sla_deadline: locked.sla_deadline.toISOString() });
   await batchesQ.updateBatch(trx, batchId, {
     status: "completing",
-    error: { code: "expired", message: "The SLA deadline passed before every item finished; finished items are kept, the rest released and the service fee refunded." },
+    error: {
+      code: "expired",
+      message:
+        "The SLA deadline passed before every item finished; finished items are kept, the rest released and the service fee refunded.",
+    },
   });
   return atProvider;
 }
@@ -94,7 +102,13 @@ export async function abandonUnsentUnit(trx: Db, jobs: JobSender, wu: WorkUnitRo
 }
 
 /** Fails a unit for good: its items in `from` end failed with `error`, and the batch may finish. */
-export async function failUnit(trx: Db, jobs: JobSender, wu: WorkUnitRow, from: readonly ItemStatus[], error: Record<string, unknown>): Promise<void> {
+export async function failUnit(
+  trx: Db,
+  jobs: JobSender,
+  wu: WorkUnitRow,
+  from: readonly ItemStatus[],
+  error: Record<string, unknown>,
+): Promise<void> {
   await endItems(trx, { work_unit_id: wu.id }, from, "failed", error);
   await endWorkUnit(trx, wu.id, "failed");
   await finalizeIfDone(trx, jobs, wu.batch_id);
@@ -113,12 +127,18 @@ export const markCompleting = (db: Db, batchId: string) => batchesQ.moveBatchSta
  * `completed` (nor skip the SLA fee refund). A terminal batch is left alone, and every posting is
  * keyed, so running it twice changes nothing.
  */
-export async function finish(deps: EventDeps & { db: Db }, batchId: string, artifacts: BatchRow["artifacts"], forced: "cancelled" | "expired" | null): Promise<void> {
+export async function finish(
+  deps: EventDeps & { db: Db },
+  batchId: string,
+  artifacts: BatchRow["artifacts"],
+  forced: "cancelled" | "expired" | null,
+): Promise<void> {
   await deps.db.transaction(async (trx) => {
     const batch = (await batchesQ.getBatchById(trx, batchId, true))!;
     if (TERMINAL_STATUSES.has(batch.status)) return;
     const counts = await itemCounts(trx, batchId);
-    let status: "completed" | "failed" | "cancelled" | "expired" = forced ?? (batch.status === "cancelling" ? "cancelled" : batch.error?.code === "expired" ? "expired" : "completed");
+    let status: "completed" | "failed" | "cancelled" | "expired" =
+      forced ?? (batch.status === "cancelling" ? "cancelled" : batch.error?.code === "expired" ? "expired" : "completed");
     if (status === "completed" && (counts.completed ?? 0) === 0 && (counts.failed ?? 0) > 0) status = "failed";
     await closeReservation(trx, batch, status === "expired");
     const stamp = { completed: "completed_at", failed: "failed_at", cancelled: "cancelled_at", expired: "expired_at" }[status];

@@ -39,7 +39,8 @@ function baselinePrice(snapshot: CatalogSnapshot, provider: string, model: strin
  */
 export async function optimizationReport(deps: { db: Db; catalog: CatalogStore }, actor: Actor, q: z.infer<typeof optimizationQuery>) {
   const snapshot = await deps.catalog.get();
-  const rows = (await deps.db("batch_items as bi")
+  const rows = (await deps
+    .db("batch_items as bi")
     .join("batches as b", "b.id", "bi.batch_id")
     .where({ "b.org_id": actor.org_id, "b.environment": actor.environment, "bi.status": "completed", "bi.settled": true })
     .andWhere("bi.finished_at", ">=", deps.db.raw("now() - make_interval(hours => ?)", [WINDOW_HOURS[q.window]]))
@@ -77,11 +78,15 @@ export async function optimizationReport(deps: { db: Db; catalog: CatalogStore }
     optimizedTotal += optimized;
     comparableItems += r.items;
   }
-  const fallbacks = await deps.db("route_events as e").join("batches as b", "b.id", "e.batch_id")
+  const fallbacks = await deps
+    .db("route_events as e")
+    .join("batches as b", "b.id", "e.batch_id")
     .where({ "b.org_id": actor.org_id, "b.environment": actor.environment, "e.kind": "fallback" })
     .andWhere("e.at", ">=", deps.db.raw("now() - make_interval(hours => ?)", [WINDOW_HOURS[q.window]]))
     .count<{ n: number }[]>("* as n");
-  const batchCount = await deps.db("batches").where({ org_id: actor.org_id, environment: actor.environment })
+  const batchCount = await deps
+    .db("batches")
+    .where({ org_id: actor.org_id, environment: actor.environment })
     .andWhere("created_at", ">=", deps.db.raw("now() - make_interval(hours => ?)", [WINDOW_HOURS[q.window]]))
     .count<{ n: number }[]>("* as n");
   const trend = [...days.entries()].sort(([a], [b]) => a.localeCompare(b));
@@ -90,7 +95,11 @@ export async function optimizationReport(deps: { db: Db; catalog: CatalogStore }
     import_provider: q.import_provider,
     window: q.window,
     comparable_items: comparableItems,
-    not_comparable: [...notComparable.entries()].map(([model, items]) => ({ model, items, reason: `${q.import_provider} does not sell ${model}` })),
+    not_comparable: [...notComparable.entries()].map(([model, items]) => ({
+      model,
+      items,
+      reason: `${q.import_provider} does not sell ${model}`,
+    })),
     baseline_cost: money(baselineTotal),
     optimized_cost: money(optimizedTotal),
     savings_realized: money(baselineTotal - optimizedTotal),

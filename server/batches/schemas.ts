@@ -1,11 +1,16 @@
 import { z } from "zod";
 import { manifestShape } from "../quotes/schemas.js";
-import { BATCH_STATUSES } from "./lifecycle.js";
+import { BATCH_STATUSES } from "../../db/queries/batches.js";
 
 export const createBatchSchema = z
   .strictObject({
     ...manifestShape,
-    quote_id: z.string().min(1).max(64).optional().describe("A quote (qlock_…) whose locked price this batch takes; its items must be the quoted ones."),
+    quote_id: z
+      .string()
+      .min(1)
+      .max(64)
+      .optional()
+      .describe("A quote (qlock_…) whose locked price this batch takes; its items must be the quoted ones."),
   })
   .superRefine((v, ctx) => {
     if ((v.items === undefined) === (v.input_file_id === undefined)) {
@@ -14,8 +19,10 @@ export const createBatchSchema = z
     if (v.estimated_items !== undefined || v.models !== undefined || v.sample_items !== undefined) {
       ctx.addIssue({ code: "custom", path: ["estimated_items"], message: "volume fields belong to quotes; a batch carries its items" });
     }
-    if (v.webhook && v.delivery?.webhook_url) ctx.addIssue({ code: "custom", path: ["delivery"], message: "send `webhook` or `delivery.webhook_url`, not both" });
-    if (v.metadata && Object.keys(v.metadata).length > 16) ctx.addIssue({ code: "custom", path: ["metadata"], message: "at most 16 pairs" });
+    if (v.webhook && v.delivery?.webhook_url)
+      ctx.addIssue({ code: "custom", path: ["delivery"], message: "send `webhook` or `delivery.webhook_url`, not both" });
+    if (v.metadata && Object.keys(v.metadata).length > 16)
+      ctx.addIssue({ code: "custom", path: ["metadata"], message: "at most 16 pairs" });
   });
 export type CreateBatchRequest = z.infer<typeof createBatchSchema>;
 

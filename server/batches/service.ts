@@ -4,9 +4,9 @@ import type { BatchRow } from "../../db/queries/batches.js";
 import { laneSummary, resultsPage, type BatchItemRow, type ResultTextRow } from "../../db/queries/batch-items.js";
 import { workUnitsOf } from "../../db/queries/work-units.js";
 import type { Actor } from "../accounts/actor.js";
-import { AppError, errors } from "../errors.js";
+import { errors, fail } from "../errors.js";
 import type { ArtifactStore } from "../files/artifact-store.js";
-import type { JobSender } from "../jobs/batches.js";
+import type { JobSender } from "../jobs/sender.js";
 import { money } from "../money.js";
 import { splitPage } from "../pagination.js";
 import { legacyState, presentBatch } from "./present.js";
@@ -32,7 +32,11 @@ export async function getBatch(deps: BatchReadDeps, actor: Actor, id: string, wi
   return { batch, id: b.id, object: "batch", status: b.status, state: legacyState(b.status) };
 }
 
-export async function listBatches(deps: BatchReadDeps, actor: Actor, q: { limit: number; cursor?: string; after?: string; status?: BatchStatus }) {
+export async function listBatches(
+  deps: BatchReadDeps,
+  actor: Actor,
+  q: { limit: number; cursor?: string; after?: string; status?: BatchStatus },
+) {
   const rows = await batchesQ.listBatches(deps.db, actor.org_id, actor.environment, q.limit + 1, q.cursor ?? q.after, q.status);
   const { kept, has_more, next_cursor } = splitPage(rows, q.limit, (b) => b.id);
   return { object: "list", data: await Promise.all(kept.map((b) => presentBatch(deps.db, b))), has_more, next_cursor };
@@ -77,16 +81,23 @@ export function resultLine(r: ResultTextRow): string {
   const [provider, model] = (r.lane_id ?? "").split("/");
   const completed = r.status === "completed";
   const error = completed ? "null" : (r.error ?? JSON.stringify({ code: r.status, message: `item ${r.status}` }));
-  return `{"customer_item_id":${JSON.stringify(r.customer_item_id)},"status":"${completed ? "completed" : "failed"}","output":${r.output ?? "null"},`
-    + `"error":${error},"usage":{"input_tokens":${r.input_tokens ?? 0},"output_tokens":${r.output_tokens ?? 0}},"lane_id":${JSON.stringify(r.lane_id)},`
-    + `"provider":${JSON.stringify(provider || null)},"model":${JSON.stringify(model || null)},"cost":${JSON.stringify(money(r.cost_micros ?? 0))},"metadata":${r.metadata ?? "null"}}\n`;
+  return (
+    `{"customer_item_id":${JSON.stringify(r.customer_item_id)},"status":"${completed ? "completed" : "failed"}","output":${r.output ?? "null"},` +
+    `"error":${error},"usage":{"input_tokens":${r.input_tokens ?? 0},"output_tokens":${r.output_tokens ?? 0}},"lane_id":${JSON.stringify(r.lane_id)},` +
+    `"provider":${JSON.stringify(provider || null)},"model":${JSON.stringify(model || null)},"cost":${JSON.stringify(money(r.cost_micros ?? 0))},"metadata":${r.metadata ?? "null"}}\n`
+  );
 }
 
 /** GET …/results: keyset pages in manifest order; only once the batch has ended. */
-export async function results(deps: BatchReadDeps, actor: Actor, id: string, q: { limit: number; cursor?: string; status?: "completed" | "failed" }) {
+export async function results(
+  deps: BatchReadDeps,
+  actor: Actor,
+  id: string,
+  q: { limit: number; cursor?: string; status?: "completed" | "failed" },
+) {
   const b = await ownBatch(deps.db, actor, id);
   if (!TERMINAL_STATUSES.has(b.status)) {
-    throw new AppError("results_not_ready", `Batch ${id} is ${b.status}; results are ready once it has ended.`, { status: b.status });
+    throw fail.resultsNotReady(`Batch ${id} is ${b.status}; results are ready once it has ended.`, { status: b.status });
   }
   const after = q.cursor === undefined ? -1 : Number(q.cursor);
   const statuses = q.status === "completed" ? ["completed" as const] : q.status === "failed" ? FAILED_RESULT_STATUSES : RESULT_STATUSES;
@@ -100,9 +111,21 @@ export const ARTIFACT_URL_TTL_S = 15 * 60;
 export async function artifactUrl(deps: BatchReadDeps, actor: Actor, id: string, kind: "output" | "errors" | "receipt") {
   const b = await ownBatch(deps.db, actor, id);
   const artifact = b.artifacts?.[kind];
-  if (!artifact) throw new AppError("results_not_ready", `Batch ${id} is ${b.status}; its files are written when it ends.`, { status: b.status });
-  const signed = await deps.artifacts.signedUrl(artifact.storage_key, { expiresInSeconds: ARTIFACT_URL_TTL_S, filename: `${id}-${kind}.jsonl` });
-  return { object: "artifact_url", kind, url: signed.url, expires_at: signed.expires_at, bytes: artifact.bytes, sha256: artifact.sha256, format: "jsonl", file_id: artifact.file_id };
+  if (!artifact) throw fail.resultsNotReady(`Batch ${id} is ${b.status}; its files are written when it ends.`, { status: b.status });
+  const signed = await deps.artifacts.signedUrl(artifact.storage_key, {
+    expiresInSeconds: ARTIFACT_URL_TTL_S,
+    filename: `${id}-${kind}.jsonl`,
+  });
+  return {
+    object: "artifact_url",
+    kind,
+    url: signed.url,
+    expires_at: signed.expires_at,
+    bytes: artifact.bytes,
+    sha256: artifact.sha256,
+    format: "jsonl",
+    file_id: artifact.file_id,
+  };
 }
 
 export async function routeReceipt(deps: BatchReadDeps, actor: Actor, id: string) {
@@ -120,11 +143,22 @@ export async function routeReceipt(deps: BatchReadDeps, actor: Actor, id: string
     selected_lanes: lanes.filter((l) => l.selected),
     rejected_lanes: lanes.filter((l) => !l.selected),
     work_units: units.map((u) => ({
-      id: u.id, lane_id: u.lane_id, attempt: u.attempt, status: u.status, item_count: u.item_count, execution: u.execution,
-      submitted_at: u.submitted_at?.toISOString() ?? null, finished_at: u.finished_at?.toISOString() ?? null, fallback_order: u.fallback_order,
+      id: u.id,
+      lane_id: u.lane_id,
+      attempt: u.attempt,
+      status: u.status,
+      item_count: u.item_count,
+      execution: u.execution,
+      submitted_at: u.submitted_at?.toISOString() ?? null,
+      finished_at: u.finished_at?.toISOString() ?? null,
+      fallback_order: u.fallback_order,
     })),
-    fallbacks: events.filter((e: { kind: string }) => e.kind === "fallback").map((e: { details: object; at: Date }) => ({ ...e.details, at: e.at.toISOString() })),
-    retries: events.filter((e: { kind: string }) => e.kind === "retry").map((e: { details: object; at: Date }) => ({ ...e.details, at: e.at.toISOString() })),
+    fallbacks: events
+      .filter((e: { kind: string }) => e.kind === "fallback")
+      .map((e: { details: object; at: Date }) => ({ ...e.details, at: e.at.toISOString() })),
+    retries: events
+      .filter((e: { kind: string }) => e.kind === "retry")
+      .map((e: { details: object; at: Date }) => ({ ...e.details, at: e.at.toISOString() })),
     events: events.map((e: { kind: string; details: object; at: Date }) => ({ kind: e.kind, at: e.at.toISOString(), ...e.details })),
     execution: [...new Set(units.map((u) => u.execution))].join(",") || "simulated",
   };
@@ -141,10 +175,21 @@ export async function billingReceipt(deps: BatchReadDeps, actor: Actor, id: stri
     quoted_total: money(b.quoted_total_micros),
     settled_total: money(b.settled_provider_micros + b.settled_fee_micros),
     provider_subtotal: money(b.settled_provider_micros),
-    provider_lanes: lanes.filter((l) => l.lane_id).map((l) => {
-      const [provider, model] = l.lane_id!.split("/");
-      return { lane_id: l.lane_id, provider, model, items: l.completed, failed_items: l.failed, input_tokens: l.input_tokens, output_tokens: l.output_tokens, provider_cost: money(l.provider_cost) };
-    }),
+    provider_lanes: lanes
+      .filter((l) => l.lane_id)
+      .map((l) => {
+        const [provider, model] = l.lane_id!.split("/");
+        return {
+          lane_id: l.lane_id,
+          provider,
+          model,
+          items: l.completed,
+          failed_items: l.failed,
+          input_tokens: l.input_tokens,
+          output_tokens: l.output_tokens,
+          provider_cost: money(l.provider_cost),
+        };
+      }),
     rejected_lanes: report.filter((l) => !l.selected).map((l) => ({ lane_id: l.lane_id, rejection_reasons: l.rejection_reasons })),
     batchrouter_fee: money(b.settled_fee_micros),
     fee_rate: (b.pricing_estimate as { fee_rate?: string }).fee_rate ?? null,

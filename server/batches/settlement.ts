@@ -15,7 +15,11 @@ export interface ItemOutcome {
 const ceilDiv = (a: bigint, b: bigint) => (a + b - 1n) / b;
 
 /** Provider cost of one item at the work unit's locked prices, rounded up to the micro-dollar. */
-export function itemCost(wu: Pick<WorkUnitRow, "input_per_mtok_micros" | "output_per_mtok_micros">, inputTokens: number, outputTokens: number): number {
+export function itemCost(
+  wu: Pick<WorkUnitRow, "input_per_mtok_micros" | "output_per_mtok_micros">,
+  inputTokens: number,
+  outputTokens: number,
+): number {
   const picos = BigInt(inputTokens) * BigInt(wu.input_per_mtok_micros) + BigInt(outputTokens) * BigInt(wu.output_per_mtok_micros);
   return Number(ceilDiv(picos, 1_000_000n));
 }
@@ -27,7 +31,12 @@ export function itemCost(wu: Pick<WorkUnitRow, "input_per_mtok_micros" | "output
  * are touched, so a re-run after a crash writes and bills nothing twice; the ledger posting key is
  * derived from the rows actually changed, which can change only once.
  */
-export async function applyOutcomes(trx: Db, batch: Pick<BatchRow, "id">, wu: WorkUnitRow, outcomes: ItemOutcome[]): Promise<{ completed: number; failed: number; retry: number; cancelled: number }> {
+export async function applyOutcomes(
+  trx: Db,
+  batch: Pick<BatchRow, "id">,
+  wu: WorkUnitRow,
+  outcomes: ItemOutcome[],
+): Promise<{ completed: number; failed: number; retry: number; cancelled: number }> {
   if (outcomes.length === 0) return { completed: 0, failed: 0, retry: 0, cancelled: 0 };
   const rows = outcomes.map((o) => ({
     idx: o.idx,
@@ -86,8 +95,13 @@ async function settle(trx: Db, batchId: string, postingKey: string, providerCost
   const charge = provider + feePart;
   if (charge <= 0) return;
   const { posted } = await post(trx, {
-    org_id: batch.org_id, environment: batch.environment, kind: "settlement",
-    available_delta: 0, reserved_delta: -charge, posting_key: postingKey, batch_id: batch.id,
+    org_id: batch.org_id,
+    environment: batch.environment,
+    kind: "settlement",
+    available_delta: 0,
+    reserved_delta: -charge,
+    posting_key: postingKey,
+    batch_id: batch.id,
     description: `Settlement of batch ${batch.id}`,
   });
   if (!posted) return;
@@ -105,8 +119,13 @@ export async function closeReservation(trx: Db, batch: BatchRow, refundFee: bool
   const remaining = batch.reserved_micros - batch.settled_provider_micros - batch.settled_fee_micros;
   if (remaining > 0) {
     await post(trx, {
-      org_id: batch.org_id, environment: batch.environment, kind: "reservation_release",
-      available_delta: remaining, reserved_delta: -remaining, posting_key: `release:${batch.id}`, batch_id: batch.id,
+      org_id: batch.org_id,
+      environment: batch.environment,
+      kind: "reservation_release",
+      available_delta: remaining,
+      reserved_delta: -remaining,
+      posting_key: `release:${batch.id}`,
+      batch_id: batch.id,
       description: `Unused reservation of batch ${batch.id}`,
     });
   }
@@ -114,12 +133,21 @@ export async function closeReservation(trx: Db, batch: BatchRow, refundFee: bool
   if (refundFee && batch.settled_fee_micros > 0) {
     refund = batch.settled_fee_micros;
     await post(trx, {
-      org_id: batch.org_id, environment: batch.environment, kind: "sla_fee_refund",
-      available_delta: refund, posting_key: `sla_refund:${batch.id}`, batch_id: batch.id,
+      org_id: batch.org_id,
+      environment: batch.environment,
+      kind: "sla_fee_refund",
+      available_delta: refund,
+      posting_key: `sla_refund:${batch.id}`,
+      batch_id: batch.id,
       description: `Service fee refunded: batch ${batch.id} missed its SLA deadline`,
     });
   }
-  await trx("batches").where({ id: batch.id }).update({
-    released_micros: Math.max(0, remaining), sla_fee_refund_micros: refund, settled_at: trx.fn.now(), updated_at: trx.fn.now(),
-  });
+  await trx("batches")
+    .where({ id: batch.id })
+    .update({
+      released_micros: Math.max(0, remaining),
+      sla_fee_refund_micros: refund,
+      settled_at: trx.fn.now(),
+      updated_at: trx.fn.now(),
+    });
 }

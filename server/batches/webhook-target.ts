@@ -43,5 +43,7 @@ export async function webhookForBatch(trx: Db, platformSecret: Buffer, actor: Ac
   if (existing) return { url: requested.url, secretSealed: existing.secret_enc };
   const fresh = `whsec_${randomBytes(24).toString("base64url")}`;
   const ensured = await ensureSigningSecret(trx, actor.org_id, actor.environment, encrypt(key, fresh));
-  return ensured.created ? { url: requested.url, secretSealed: ensured.secretSealed, newSecret: fresh } : { url: requested.url, secretSealed: ensured.secretSealed };
+  return ensured.created
+    ? { url: requested.url, secretSealed: ensured.secretSealed, newSecret: fresh }
+    : { url: requested.url, secretSealed: ensured.secretSealed };
 }

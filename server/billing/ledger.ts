@@ -1,7 +1,7 @@
 import type { Db } from "../../db/connection.js";
 import * as ledger from "../../db/queries/ledger.js";
 import type { Environment, LedgerKind, LedgerRow } from "../../db/queries/ledger.js";
-import { AppError } from "../errors.js";
+import { fail } from "../errors.js";
 import { newId } from "../ids.js";
 import { money } from "../money.js";
 
@@ -38,11 +38,14 @@ export async function post(db: Db, p: Posting): Promise<{ entry: LedgerRow; post
     const reserved_after = balance.reserved_micros + (p.reserved_delta ?? 0);
     if (p.require_funds && available_after < 0) {
       const shortfall = -available_after;
-      throw new AppError("insufficient_credits", `This needs ${money(-p.available_delta).amount} USD of credits but only ${money(balance.available_micros).amount} USD is available.`, {
-        available: money(balance.available_micros),
-        required: money(-p.available_delta),
-        shortfall: money(shortfall),
-      });
+      throw fail.insufficientCredits(
+        `This needs ${money(-p.available_delta).amount} USD of credits but only ${money(balance.available_micros).amount} USD is available.`,
+        {
+          available: money(balance.available_micros),
+          required: money(-p.available_delta),
+          shortfall: money(shortfall),
+        },
+      );
     }
     const entry = await ledger.insertEntry(trx, {
       id: newId("led"),

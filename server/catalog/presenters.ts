@@ -1,18 +1,17 @@
-import { AppError, errors } from "../errors.js";
+import { errors, fail } from "../errors.js";
 import { money } from "../money.js";
 import { regionAllowed } from "../routing/eligibility.js";
 import { formatRate, MARGIN_FLOOR_BPS, STANDARD_FEE_BPS, WORKFLOW_FEE_BPS } from "./fees.js";
 import { findWorkflowProduct } from "./parse-catalog.js";
 import type { ModelFilter } from "./schemas.js";
 import type { CatalogSnapshot } from "./store.js";
-import type { Lane, Model, Operation, RoutePolicy, WorkflowProduct } from "./types.js";
+import type { Lane, Model, Operation, ProviderMode, RoutePolicy, WorkflowProduct } from "./types.js";
 
 /** How a provider's lanes run here: real API calls, the built-in simulator, or not at all. */
-export type ExecutionMode = "live" | "simulated" | "off";
-export type ExecutionModes = Readonly<Record<string, ExecutionMode>>;
+export type ExecutionModes = Readonly<Record<string, ProviderMode>>;
 
 // Until an adapter reports otherwise, nothing is sent to a real provider: say so rather than imply it.
-export const executionOf = (modes: ExecutionModes, provider: string): ExecutionMode => modes[provider] ?? "simulated";
+export const executionOf = (modes: ExecutionModes, provider: string): ProviderMode => modes[provider] ?? "simulated";
 
 /** Public catalog lists are small and whole; the paging fields are there so generic list clients work. */
 export const wholeList = <T>(data: T[]) => ({ object: "list" as const, data, has_more: false, next_cursor: null });
@@ -92,7 +91,7 @@ export function listModels(snap: CatalogSnapshot, filter: ModelFilter, modes: Ex
   // list would read as "nobody serves this", so the answer is the same 400 as a bad enum value.
   if (provider && !snap.providerBySlug.has(provider)) {
     const message = `unknown provider "${provider}"; one of: ${[...snap.providerBySlug.keys()].join(", ")}`;
-    throw new AppError("invalid_request", `Invalid query: /provider: ${message}`, {
+    throw fail.invalidRequest(`Invalid query: /provider: ${message}`, {
       location: "query",
       errors: [{ path: "/provider", message }],
     });
@@ -128,13 +127,15 @@ function exampleInput(operation: Operation): Record<string, unknown> {
       return { input: "BatchRouter sends each item to the cheapest lane that meets its constraints." };
     case "vision":
       return {
-        messages: [{
-          role: "user",
-          content: [
-            { type: "text", text: "Describe this image in one sentence." },
-            { type: "image_url", image_url: { url: "https://example.com/image.png" } },
-          ],
-        }],
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "text", text: "Describe this image in one sentence." },
+              { type: "image_url", image_url: { url: "https://example.com/image.png" } },
+            ],
+          },
+        ],
       };
     default:
       return { messages: [{ role: "user", content: "Summarize in one sentence: batch APIs trade latency for a lower price." }] };
@@ -147,14 +148,16 @@ export function exampleManifest(model: Model) {
   return {
     routing_mode: "cheapest",
     sla_tier: "standard",
-    items: [{
-      customer_item_id: "item-1",
-      operation,
-      model: model.slug,
-      input: exampleInput(operation),
-      // Embeddings have no output tokens; elsewhere a small cap keeps the example's quote small.
-      ...(operation === "embeddings" ? {} : { max_output_tokens: Math.min(256, model.max_output_tokens) }),
-    }],
+    items: [
+      {
+        customer_item_id: "item-1",
+        operation,
+        model: model.slug,
+        input: exampleInput(operation),
+        // Embeddings have no output tokens; elsewhere a small cap keeps the example's quote small.
+        ...(operation === "embeddings" ? {} : { max_output_tokens: Math.min(256, model.max_output_tokens) }),
+      },
+    ],
   };
 }
 
@@ -186,8 +189,7 @@ export function presentWorkflowProduct(w: WorkflowProduct) {
   };
 }
 
-export const listWorkflowProducts = (snap: CatalogSnapshot) =>
-  wholeList(snap.catalog.workflow_products.map(presentWorkflowProduct));
+export const listWorkflowProducts = (snap: CatalogSnapshot) => wholeList(snap.catalog.workflow_products.map(presentWorkflowProduct));
 
 /** By `name@vN`, or by bare name for the newest version. */
 export function getWorkflowProduct(snap: CatalogSnapshot, slugOrName: string) {
@@ -201,7 +203,7 @@ export const presentRoutePolicy = (p: RoutePolicy) => ({ object: "route_policy" 
 export const listRoutePolicies = (snap: CatalogSnapshot) => wholeList(snap.catalog.route_policies.map(presentRoutePolicy));
 
 /** GET /v1/pricing: BatchRouter's own fees; provider prices are on each offering. */
-export function presentPricing(snap: CatalogSnapshot) {
+export function presentFeeSchedule(snap: CatalogSnapshot) {
   return {
     object: "pricing" as const,
     standard_fee_rate: formatRate(STANDARD_FEE_BPS),

@@ -1,5 +1,7 @@
 import type { Db } from "../../db/connection.js";
 import { readDocuments, readLaneStats, upsertDocument, type LaneStatsRow } from "../../db/queries/catalog.js";
+import type { CustomEndpoint } from "../providers/endpoints.js";
+import { withCustomEndpoints } from "./custom-endpoints.js";
 import { expandLanes } from "./lanes.js";
 import { loadCatalogFromDisk } from "./load-catalog.js";
 import { parseCatalog, type RawCatalogFiles } from "./parse-catalog.js";
@@ -52,10 +54,10 @@ function withObserved(lane: Lane, stats: LaneStatsRow | undefined): Lane {
 }
 
 /** Builds a snapshot from the stored documents (validated again: a bad DB edit fails loudly). */
-export async function loadSnapshot(db: Db): Promise<CatalogSnapshot> {
+export async function loadSnapshot(db: Db, custom: readonly CustomEndpoint[] = []): Promise<CatalogSnapshot> {
   const [docs, stats] = await Promise.all([readDocuments(db), readLaneStats(db)]);
   const raw = Object.fromEntries(Object.entries(DOCUMENTS).map(([name, file]) => [file, docs[name]])) as unknown as RawCatalogFiles;
-  const catalog = parseCatalog(raw);
+  const catalog = withCustomEndpoints(parseCatalog(raw), custom);
   const statsByLane = new Map(stats.map((s) => [s.lane_id, s]));
   const lanes = expandLanes(catalog).map((l) => withObserved(l, statsByLane.get(l.lane_id)));
   return {
@@ -73,11 +75,16 @@ export class CatalogStore {
   private current: CatalogSnapshot | null = null;
   private loading: Promise<CatalogSnapshot> | null = null;
 
-  constructor(private readonly db: Db, private readonly ttlMs = 15_000) {}
+  constructor(
+    private readonly db: Db,
+    private readonly ttlMs = 15_000,
+    /** The operator's custom endpoints, added as providers with real-time lanes. */
+    private readonly custom: readonly CustomEndpoint[] = [],
+  ) {}
 
   async get(): Promise<CatalogSnapshot> {
     if (this.current && Date.now() - this.current.loadedAt.getTime() < this.ttlMs) return this.current;
-    this.loading ??= loadSnapshot(this.db).then(
+    this.loading ??= loadSnapshot(this.db, this.custom).then(
       (s) => {
         this.current = s;
         this.loading = null;

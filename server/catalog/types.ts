@@ -1,18 +1,21 @@
-import { z } from 'zod';
+import { z } from "zod";
 
 // Vocabulary shared by the catalog files, the lanes and the routing engine.
-export const operationSchema = z.enum(['responses', 'embeddings', 'vision']);
-export const regionSchema = z.enum(['us', 'eu', 'apac', 'global']);
-export const laneModeSchema = z.enum(['batch', 'realtime']);
-export const slaTierSchema = z.enum(['flex', 'standard', 'priority']);
-export const privacyTierSchema = z.enum(['standard', 'no_training', 'zdr']);
-export const routingModeSchema = z.enum(['cheapest', 'sla_aware', 'hybrid', 'public_only']);
-export const protocolSchema = z.enum(['openai-batch', 'anthropic-batch', 'realtime']);
-export const hostedToolSchema = z.enum([
-  'web_search', 'python_execution', 'calculator', 'time', 'file_search', 'retrieval',
-]);
+export const operationSchema = z.enum(["responses", "embeddings", "vision"]);
+export const regionSchema = z.enum(["us", "eu", "apac", "global"]);
+export const laneModeSchema = z.enum(["batch", "realtime"]);
+export const slaTierSchema = z.enum(["flex", "standard", "priority"]);
+export const privacyTierSchema = z.enum(["standard", "no_training", "zdr"]);
+export const routingModeSchema = z.enum(["cheapest", "sla_aware", "hybrid", "public_only"]);
+export const protocolSchema = z.enum(["openai-batch", "anthropic-batch", "realtime"]);
+export const hostedToolSchema = z.enum(["web_search", "python_execution", "calculator", "time", "file_search", "retrieval"]);
 export const webhookEventSchema = z.enum([
-  'batch.submitted', 'batch.progress', 'batch.completed', 'batch.failed', 'batch.cancelled', 'batch.expired',
+  "batch.submitted",
+  "batch.progress",
+  "batch.completed",
+  "batch.failed",
+  "batch.cancelled",
+  "batch.expired",
 ]);
 
 export type Operation = z.infer<typeof operationSchema>;
@@ -24,6 +27,9 @@ export type RoutingMode = z.infer<typeof routingModeSchema>;
 export type Protocol = z.infer<typeof protocolSchema>;
 export type HostedTool = z.infer<typeof hostedToolSchema>;
 
+/** How a provider runs live keys' work here: for real, not configured (test keys only), or switched off. */
+export type ProviderMode = "live" | "simulated" | "off";
+
 /** Deadline of each SLA tier, in hours (api.md §3). */
 export const SLA_DEADLINE_HOURS: Readonly<Record<SlaTier, number>> = { flex: 48, standard: 24, priority: 1 };
 
@@ -33,10 +39,12 @@ const text = z.string().min(1);
 // than 6 decimals could not become whole micro-dollars per million tokens.
 const usdPerMtok = z.string().regex(/^\d{1,6}(\.\d{1,6})?$/, 'a USD decimal string with at most 6 decimals, e.g. "0.15"');
 const count = z.int().nonnegative();
-const jsonSchemaDoc = z.record(z.string(), z.unknown()).refine(
-  (s) => 'type' in s || 'anyOf' in s || 'oneOf' in s || 'enum' in s || 'const' in s,
-  'a JSON Schema object (with type, anyOf, oneOf, enum or const)',
-);
+const jsonSchemaDoc = z
+  .record(z.string(), z.unknown())
+  .refine(
+    (s) => "type" in s || "anyOf" in s || "oneOf" in s || "enum" in s || "const" in s,
+    "a JSON Schema object (with type, anyOf, oneOf, enum or const)",
+  );
 
 const priorSchema = z.strictObject({
   success_rate: z.number().gt(0).max(1),
@@ -51,20 +59,24 @@ export const providerSchema = z.strictObject({
   planned_protocols: z.array(z.string()).default([]),
   regions: z.array(regionSchema).min(1),
   batch_discount_bps: z.int().min(0).max(10_000),
+  /** What one provider batch may hold (spec/providers.md): the adapter splits a work unit to fit. */
+  batch_limits: z.strictObject({ max_requests: z.int().positive(), max_bytes: z.int().positive() }).optional(),
   privacy: z.strictObject({
     posture: privacyTierSchema,
     // Where a no_training provider is also zero-data-retention (e.g. azure-openai's eu deployments).
-    zdr_lanes: z.strictObject({
-      regions: z.array(regionSchema).min(1).optional(),
-      modes: z.array(laneModeSchema).min(1).optional(),
-    }).optional(),
-    notes: z.string().default(''),
+    zdr_lanes: z
+      .strictObject({
+        regions: z.array(regionSchema).min(1).optional(),
+        modes: z.array(laneModeSchema).min(1).optional(),
+      })
+      .optional(),
+    notes: z.string().default(""),
   }),
   public: z.boolean(),
   rescue: z.boolean().default(false),
   capacity_items_per_hour: perMode(z.int().positive()),
   observed_priors: perMode(priorSchema),
-  notes: z.string().default(''),
+  notes: z.string().default(""),
 });
 
 export const offeringSchema = z.strictObject({
@@ -73,6 +85,8 @@ export const offeringSchema = z.strictObject({
   output_per_mtok: usdPerMtok,
   regions: z.array(regionSchema).min(1).optional(),
   hosted_tools: z.array(hostedToolSchema).optional(),
+  /** The provider's own name for the model, when it isn't our slug (e.g. "llama-3.1-8b-instant"). */
+  served_as: text.optional(),
 });
 
 export const modelSchema = z.strictObject({
@@ -94,7 +108,7 @@ export const providerPreferencesSchema = z.strictObject({
   ignore: z.array(slug).optional(),
   order: z.array(slug).optional(),
   allow_fallbacks: z.boolean().default(true),
-  data_collection: z.enum(['allow', 'deny']).optional(),
+  data_collection: z.enum(["allow", "deny"]).optional(),
   zdr: z.boolean().optional(),
 });
 
@@ -128,7 +142,7 @@ export const workflowProductSchema = z.strictObject({
   }),
   routing_posture: slug,
   artifact_contract: z.strictObject({ result_schema: jsonSchemaDoc, exception_schema: jsonSchemaDoc }),
-  default_route_products: z.array(z.string().regex(/^[a-z0-9.-]+\/[a-z0-9.-]+$/, 'provider/model')),
+  default_route_products: z.array(z.string().regex(/^[a-z0-9.-]+\/[a-z0-9.-]+$/, "provider/model")),
   webhook_contract: z.strictObject({
     events: z.array(webhookEventSchema).min(1),
     signature_headers: z.array(text).min(1),
@@ -140,7 +154,7 @@ export const workflowProductSchema = z.strictObject({
     sla_tier: slaTierSchema,
     deadline_hours: z.number().positive(),
     min_success_rate: z.number().min(0).max(1),
-    on_miss: z.enum(['refund_service_fee']),
+    on_miss: z.enum(["refund_service_fee"]),
   }),
   fee_rate: z.string().regex(/^0\.\d{1,6}$/, 'a fraction as a decimal string, e.g. "0.1180"'),
 });
@@ -169,7 +183,7 @@ export interface Catalog {
 export interface LanePrivacy {
   zdr: boolean;
   no_training: boolean;
-  data_collection: 'allow' | 'deny';
+  data_collection: "allow" | "deny";
 }
 
 export interface LaneObserved {
@@ -206,4 +220,8 @@ export interface Lane {
   capacity_items_per_hour: number;
   observed: LaneObserved;
   healthy: boolean;
+  /** The model name the provider expects in requests (our slug unless the offering says otherwise). */
+  served_as: string;
+  /** Batch lanes: what one provider batch may hold. */
+  batch_limits?: { max_requests: number; max_bytes: number };
 }

@@ -48,9 +48,7 @@ export class S3ArtifactStore implements ArtifactStore {
       region: opts.region,
       forcePathStyle: opts.forcePathStyle,
       credentials:
-        opts.accessKeyId && opts.secretAccessKey
-          ? { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey }
-          : undefined,
+        opts.accessKeyId && opts.secretAccessKey ? { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey } : undefined,
       // The SDK's default CRC checksums break presigned URLs used by browsers and some
       // S3-compatible servers; we verify content with our own sha256 instead (stack.md).
       requestChecksumCalculation: "WHEN_REQUIRED",

@@ -8,13 +8,8 @@ import { loadConfig } from "../config.js";
 import { deriveKey, hmacHex } from "../crypto.js";
 import { isAppError } from "../errors.js";
 import { LocalArtifactStore } from "./artifact-store-local.js";
-import {
-  createArtifactStore,
-  isValidKey,
-  signLocalUrl,
-  verifyLocalSignature,
-  type ArtifactStore,
-} from "./artifact-store.js";
+import { isValidKey, signLocalUrl, verifyLocalSignature, type ArtifactStore } from "./artifact-store.js";
+import { createArtifactStore } from "./artifact-stores.js";
 
 const secret = randomBytes(32);
 let dataDir: string;
@@ -32,7 +27,10 @@ const sha256 = (b: Buffer | string) => createHash("sha256").update(b).digest("he
 const tmpFiles = () => fs.readdir(path.join(dataDir, "artifacts", ".tmp"));
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
-  return p.then(() => expect.fail("expected a rejection"), (e: unknown) => e);
+  return p.then(
+    () => expect.fail("expected a rejection"),
+    (e: unknown) => e,
+  );
 }
 
 describe("local artifact store", () => {
@@ -76,7 +74,9 @@ describe("local artifact store", () => {
     async function* produce() {
       for (let i = 0; i < 50; i++) {
         if (i === 25) {
-          const sizes = await Promise.all((await tmpFiles()).map(async (f) => (await fs.stat(path.join(dataDir, "artifacts", ".tmp", f))).size));
+          const sizes = await Promise.all(
+            (await tmpFiles()).map(async (f) => (await fs.stat(path.join(dataDir, "artifacts", ".tmp", f))).size),
+          );
           onDiskAtHalfway = sizes.reduce((a, b) => a + b, 0);
         }
         const b = Buffer.alloc(chunk, i % 251);
@@ -107,7 +107,23 @@ describe("local artifact store", () => {
 
   it("refuses keys that are absolute, climb out, or use odd characters", async () => {
     for (const key of ["org_a/bat_1/output.jsonl", "a", "a-b_c.d/e.jsonl"]) expect(isValidKey(key), key).toBe(true);
-    const bad = ["", "/etc/passwd", "../x", "a/../../x", "a/..", "a//b", "a/", ".tmp/x", "a/.hidden", "a\\b", "a b", "a\nb", "a/b?c", "ä", "x".repeat(600)];
+    const bad = [
+      "",
+      "/etc/passwd",
+      "../x",
+      "a/../../x",
+      "a/..",
+      "a//b",
+      "a/",
+      ".tmp/x",
+      "a/.hidden",
+      "a\\b",
+      "a b",
+      "a\nb",
+      "a/b?c",
+      "ä",
+      "x".repeat(600),
+    ];
     for (const key of bad) {
       expect(isValidKey(key), JSON.stringify(key)).toBe(false);
       const err = await rejection(store.put(key, "x"));
@@ -115,7 +131,9 @@ describe("local artifact store", () => {
     }
     await expect(store.get("../platform-secret")).rejects.toMatchObject({ code: "invalid_request" });
     await expect(store.signedUrl("a/../b", { expiresInSeconds: 60 })).rejects.toMatchObject({ code: "invalid_request" });
-    await expect(store.signedUrl("a/b", { expiresInSeconds: 60, filename: 'x"\r\nSet-Cookie: y' })).rejects.toMatchObject({ code: "invalid_request" });
+    await expect(store.signedUrl("a/b", { expiresInSeconds: 60, filename: 'x"\r\nSet-Cookie: y' })).rejects.toMatchObject({
+      code: "invalid_request",
+    });
   });
 
   it("sweeps temp files a crashed writer left behind, and only stale ones", async () => {
@@ -144,7 +162,10 @@ describe("local signed URLs", () => {
 
   it("signedUrl builds a link under the public base URL that verifies", async () => {
     const before = Math.floor(Date.now() / 1000);
-    const { url, expires_at } = await store.signedUrl("org_a/bat_1/output.jsonl", { expiresInSeconds: 900, filename: "bat_1-output.jsonl" });
+    const { url, expires_at } = await store.signedUrl("org_a/bat_1/output.jsonl", {
+      expiresInSeconds: 900,
+      filename: "bat_1-output.jsonl",
+    });
     const u = new URL(url);
     expect(`${u.origin}${u.pathname}`).toBe("http://api.test/v1/artifacts/download");
     const q = Object.fromEntries(u.searchParams);

@@ -1,9 +1,7 @@
 import { createHash } from "node:crypto";
-import path from "node:path";
 import { Readable, Transform } from "node:stream";
-import type { Config } from "../config.js";
 import { deriveKey, hmacHex, safeEqual } from "../crypto.js";
-import { AppError } from "../errors.js";
+import { fail } from "../errors.js";
 
 /** What a finished write produced: the size and the SHA-256 (hex) of exactly the bytes stored. */
 export interface StoredObject {
@@ -51,17 +49,21 @@ export function isValidKey(key: string): boolean {
 /** Keys are built by our own code, so a bad one is a bug (or a forged input): refuse it loudly. */
 export function assertValidKey(key: string): void {
   if (!isValidKey(key)) {
-    throw new AppError("invalid_request", "Invalid artifact key.", { errors: [{ path: "/key", message: "must be a relative path of [A-Za-z0-9._-] segments, without '..'" }] });
+    throw fail.invalidRequest("Invalid artifact key.", {
+      errors: [{ path: "/key", message: "must be a relative path of [A-Za-z0-9._-] segments, without '..'" }],
+    });
   }
 }
 
 export function assertValidFilename(filename: string): void {
   if (!FILENAME.test(filename) || filename.includes("..")) {
-    throw new AppError("invalid_request", "Invalid download filename.", { errors: [{ path: "/filename", message: "must be 1-200 of [A-Za-z0-9._ -]" }] });
+    throw fail.invalidRequest("Invalid download filename.", {
+      errors: [{ path: "/filename", message: "must be 1-200 of [A-Za-z0-9._ -]" }],
+    });
   }
 }
 
-export const artifactNotFound = () => new AppError("not_found", "No such artifact.");
+export const artifactNotFound = () => fail.notFound("No such artifact.");
 
 /** Content type by extension, for stores that keep no metadata (and the default for S3 puts). */
 export function contentTypeFor(key: string): string {
@@ -144,21 +146,4 @@ export function verifyLocalSignature(
   if (!safeEqual(expected, sig)) return { ok: false, reason: "bad_signature" };
   if (Number(expires) * 1000 <= nowMs) return { ok: false, reason: "expired" };
   return filename === undefined ? { ok: true, key } : { ok: true, key, filename };
-}
-
-/** Local disk unless S3_BUCKET is set. The S3 SDK is loaded only when it is used. */
-export async function createArtifactStore(config: Config, opts: { publicBaseUrl: string; secret: Buffer }): Promise<ArtifactStore> {
-  if (config.S3_BUCKET) {
-    const { S3ArtifactStore } = await import("./artifact-store-s3.js");
-    return new S3ArtifactStore({
-      bucket: config.S3_BUCKET,
-      endpoint: config.S3_ENDPOINT,
-      region: config.S3_REGION,
-      accessKeyId: config.S3_ACCESS_KEY_ID,
-      secretAccessKey: config.S3_SECRET_ACCESS_KEY,
-      forcePathStyle: config.S3_FORCE_PATH_STYLE,
-    });
-  }
-  const { LocalArtifactStore } = await import("./artifact-store-local.js");
-  return LocalArtifactStore.create(path.join(config.BATCHROUTER_DATA_DIR, "artifacts"), opts);
 }

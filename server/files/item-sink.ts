@@ -27,7 +27,12 @@ export class ItemSink {
   async write(batch: ParsedItem[], texts: Buffer): Promise<void> {
     if (batch.length === 0) return;
     const copy = this.copy ?? (await this.start());
-    copy.rows.row(5).text(this.row.id).int4(this.seq++).int4(this.items).int4Array(batch.map((p) => p.line));
+    copy.rows
+      .row(5)
+      .text(this.row.id)
+      .int4(this.seq++)
+      .int4(this.items)
+      .int4Array(batch.map((p) => p.line));
     this.items += batch.length;
     await copy.textBytes(texts);
   }
@@ -36,7 +41,8 @@ export class ItemSink {
   async commit(v: Pick<FileRow, "bytes" | "sha256" | "item_count" | "format">): Promise<FileRow> {
     const copy = this.copy ?? (await this.start());
     const copied = await copy.end();
-    if (copied !== this.seq || this.items !== v.item_count) throw new Error(`COPY wrote ${copied} of ${this.seq} chunks, ${this.items} items; the parser accepted ${v.item_count}`);
+    if (copied !== this.seq || this.items !== v.item_count)
+      throw new Error(`COPY wrote ${copied} of ${this.seq} chunks, ${this.items} items; the parser accepted ${v.item_count}`);
     const row = await finishUpload(this.trx!, this.row.id, v);
     await this.trx!.commit();
     return row;

@@ -17,7 +17,11 @@ export function checkHeaders(result: ParseResult, headers: { itemCount?: string;
   if (headers.sha256 !== undefined) {
     const v = headers.sha256.trim().toLowerCase();
     if (!/^[0-9a-f]{64}$/.test(v)) {
-      out.push({ line: 0, code: "invalid_header", message: `x-content-sha256 must be the 64 hex digits of the body's SHA-256, got "${clip(v)}"` });
+      out.push({
+        line: 0,
+        code: "invalid_header",
+        message: `x-content-sha256 must be the 64 hex digits of the body's SHA-256, got "${clip(v)}"`,
+      });
     } else if (complete && v !== result.sha256) {
       out.push({ line: 0, code: "sha256_mismatch", message: `x-content-sha256 is ${v} but the received bytes hash to ${result.sha256}` });
     }

@@ -6,6 +6,6 @@ import { errors } from "../errors.js";
 /** The normalised items of an uploaded manifest the caller owns (404 for anyone else's). */
 export async function loadManifestItems(db: Db, actor: Actor, fileId: string): Promise<unknown[]> {
   const file = await getFile(db, actor.org_id, actor.environment, fileId);
-  if (!file || file.purpose !== "batch" || file.item_count === null) throw errors.notFound("file");
+  if (file?.purpose !== "batch" || file.item_count === null) throw errors.notFound("file");
   return fileItems(db, file.id);
 }

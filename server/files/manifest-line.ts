@@ -9,7 +9,7 @@ import {
   TEXT_PART_TYPES,
   TOOL_TYPES,
   type ManifestItem,
-} from "../batches/item-schema.js";
+} from "../manifest/item-schema.js";
 import type { Operation } from "../catalog/types.js";
 import { unstorableJson } from "../text-guard.js";
 
@@ -213,7 +213,8 @@ function fastEmbeddingsInput(input: Obj): boolean {
     if (k === "__proto__") return false;
     if (k === "dimensions" && !posInt(v)) return false;
     if (k === "input") {
-      const ok = typeof v === "string" ? v.length > 0 : Array.isArray(v) && v.length >= 1 && v.length <= 2048 && v.every((s) => str(s, 1, Infinity));
+      const ok =
+        typeof v === "string" ? v.length > 0 : Array.isArray(v) && v.length >= 1 && v.length <= 2048 && v.every((s) => str(s, 1, Infinity));
       if (!ok) return false;
       has = true;
     }

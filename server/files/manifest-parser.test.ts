@@ -9,7 +9,8 @@ import { parseManifest, type ParsedItem, type ParseOptions, type ParseResult } f
 
 const chat = (id: string, text = "hi", extra: object = {}) =>
   JSON.stringify({ customer_item_id: id, model: "gpt-4o-mini", input: { messages: [{ role: "user", content: text }] }, ...extra });
-const oai = (id: string, url: string, body: object) => JSON.stringify({ custom_id: id, method: "POST", url, body: { model: "gpt-4o-mini", ...body } });
+const oai = (id: string, url: string, body: object) =>
+  JSON.stringify({ custom_id: id, method: "POST", url, body: { model: "gpt-4o-mini", ...body } });
 const sha = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
 
 // Yields the bytes in chunks of the given sizes (cycled); odd chunks as plain Uint8Arrays.
@@ -48,15 +49,20 @@ describe("valid manifests", () => {
       chat("a"),
       JSON.stringify({ customer_item_id: "b", input: { input: "Say hi", instructions: "be brief" }, max_output_tokens: 10 }),
       JSON.stringify({ customer_item_id: "c", operation: "embeddings", input: { input: ["x", "y"] } }),
-      JSON.stringify({ customer_item_id: "d", input: { messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "https://x/y.png" } }] }] } }),
+      JSON.stringify({
+        customer_item_id: "d",
+        input: { messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "https://x/y.png" } }] }] },
+      }),
     ];
     const file = `${lines.join("\n")}\n`;
     const { result, items, batches, texts } = await run(file);
     expect(result).toEqual({ item_count: 4, bytes: Buffer.byteLength(file), sha256: sha(file), format: "native", errors: [] });
     expect(batches).toHaveLength(1);
     expect(items.map((i) => [i.line, i.item.customer_item_id, i.operation, i.bytes])).toEqual([
-      [1, "a", "responses", lines[0]!.length], [2, "b", "responses", lines[1]!.length],
-      [3, "c", "embeddings", lines[2]!.length], [4, "d", "vision", lines[3]!.length],
+      [1, "a", "responses", lines[0]!.length],
+      [2, "b", "responses", lines[1]!.length],
+      [3, "c", "embeddings", lines[2]!.length],
+      [4, "d", "vision", lines[3]!.length],
     ]);
     expect(items[1]!.item).toEqual(JSON.parse(lines[1]!));
     // A native line is stored as it was sent (its item is the line, so nothing is re-serialised).
@@ -70,7 +76,10 @@ describe("valid manifests", () => {
   });
 
   it("parses an OpenAI batch file into native items (chat, responses, embeddings, vision)", async () => {
-    const img = [{ type: "text", text: "what is this?" }, { type: "image_url", image_url: { url: "data:image/png;base64,AAAA" } }];
+    const img = [
+      { type: "text", text: "what is this?" },
+      { type: "image_url", image_url: { url: "data:image/png;base64,AAAA" } },
+    ];
     const file = [
       oai("r1", "/v1/chat/completions", { messages: [{ role: "user", content: "hi" }], max_tokens: 50, temperature: 0 }),
       oai("r2", "/v1/responses", { input: "hello", max_output_tokens: 20 }),
@@ -84,7 +93,10 @@ describe("valid manifests", () => {
     expect(texts).toEqual(items.map((i) => JSON.stringify(i.item)));
     expect(items.map((i) => i.operation)).toEqual(["responses", "responses", "embeddings", "vision"]);
     expect(items[0]!.item).toEqual({
-      customer_item_id: "r1", operation: "responses", model: "gpt-4o-mini", max_output_tokens: 50,
+      customer_item_id: "r1",
+      operation: "responses",
+      model: "gpt-4o-mini",
+      max_output_tokens: 50,
       input: { messages: [{ role: "user", content: "hi" }], temperature: 0 },
     });
     expect(items[2]!.item.input).toEqual({ input: ["a", "b"] });
@@ -95,7 +107,11 @@ describe("valid manifests", () => {
     const { result, items } = await run(file);
     expect(result.errors).toEqual([]);
     expect(result.item_count).toBe(3);
-    expect(items.map((i) => [i.line, i.bytes])).toEqual([[1, chat("a").length], [4, chat("b").length], [6, chat("c").length]]);
+    expect(items.map((i) => [i.line, i.bytes])).toEqual([
+      [1, chat("a").length],
+      [4, chat("b").length],
+      [6, chat("c").length],
+    ]);
   });
 
   it("reads a Node stream", async () => {
@@ -122,17 +138,52 @@ describe("bad lines", () => {
     ["an unknown field", chat("a", "hi", { colour: "red" }), "invalid_item", /Unrecognized key: "colour"/],
     ["an unknown operation", chat("a", "hi", { operation: "chat" }), "invalid_item", /^operation: /],
     ["empty messages", JSON.stringify({ customer_item_id: "a", input: { messages: [] } }), "invalid_item", /^input\.messages: /],
-    ["a bad role", JSON.stringify({ customer_item_id: "a", input: { messages: [{ role: "bot", content: "x" }] } }), "invalid_item", /^input\.messages\[0\]\.role: /],
-    ["no messages nor input", JSON.stringify({ customer_item_id: "a", input: { temperature: 0 } }), "invalid_item", /^input: needs `messages`/],
+    [
+      "a bad role",
+      JSON.stringify({ customer_item_id: "a", input: { messages: [{ role: "bot", content: "x" }] } }),
+      "invalid_item",
+      /^input\.messages\[0\]\.role: /,
+    ],
+    [
+      "no messages nor input",
+      JSON.stringify({ customer_item_id: "a", input: { temperature: 0 } }),
+      "invalid_item",
+      /^input: needs `messages`/,
+    ],
     ["embeddings without input.input", chat("a", "hi", { operation: "embeddings" }), "invalid_item", /^input\.input: /],
-    ["17 metadata pairs", chat("a", "hi", { metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, "v"])) }), "invalid_item", /^metadata: at most 16/],
+    [
+      "17 metadata pairs",
+      chat("a", "hi", { metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, "v"])) }),
+      "invalid_item",
+      /^metadata: at most 16/,
+    ],
     ["a fractional token cap", chat("a", "hi", { max_output_tokens: 1.5 }), "invalid_item", /^max_output_tokens: /],
     ["a string token cap", chat("a", "hi", { max_output_tokens: "64" }), "invalid_item", /^max_output_tokens: /],
-    ["an OpenAI GET", JSON.stringify({ custom_id: "a", method: "GET", url: "/v1/responses", body: { model: "m", input: "x" } }), "invalid_item", /^method: /],
+    [
+      "an OpenAI GET",
+      JSON.stringify({ custom_id: "a", method: "GET", url: "/v1/responses", body: { model: "m", input: "x" } }),
+      "invalid_item",
+      /^method: /,
+    ],
     ["an OpenAI unknown url", oai("a", "/v1/completions", { prompt: "x" }), "invalid_item", /^url: /],
-    ["an OpenAI body without model", JSON.stringify({ custom_id: "a", method: "POST", url: "/v1/responses", body: { input: "x" } }), "invalid_item", /^body\.model: /],
-    ["an OpenAI bad message", oai("a", "/v1/chat/completions", { messages: [{ role: "user" }] }), "invalid_item", /^body\.messages\[0\]\.content: /],
-    ["an OpenAI negative max_tokens", oai("a", "/v1/chat/completions", { messages: [{ role: "user", content: "x" }], max_tokens: -1 }), "invalid_item", /^body\.max_tokens: /],
+    [
+      "an OpenAI body without model",
+      JSON.stringify({ custom_id: "a", method: "POST", url: "/v1/responses", body: { input: "x" } }),
+      "invalid_item",
+      /^body\.model: /,
+    ],
+    [
+      "an OpenAI bad message",
+      oai("a", "/v1/chat/completions", { messages: [{ role: "user" }] }),
+      "invalid_item",
+      /^body\.messages\[0\]\.content: /,
+    ],
+    [
+      "an OpenAI negative max_tokens",
+      oai("a", "/v1/chat/completions", { messages: [{ role: "user", content: "x" }], max_tokens: -1 }),
+      "invalid_item",
+      /^body\.max_tokens: /,
+    ],
   ];
   it.each(cases)("reports %s", async (_name, line, code, message) => {
     const ok = (id: string) => (line.includes("custom_id") ? oai(id, "/v1/responses", { input: "x" }) : chat(id));
@@ -144,7 +195,13 @@ describe("bad lines", () => {
   });
 
   it("uses the parser's own message for bad JSON and names the item when known", async () => {
-    const expected = (() => { try { JSON.parse("{not json"); } catch (e) { return (e as Error).message; } })();
+    const expected = (() => {
+      try {
+        JSON.parse("{not json");
+      } catch (e) {
+        return (e as Error).message;
+      }
+    })();
     const { result } = await run(`{not json\n${chat("a", "hi", { colour: 1 })}\n`);
     expect(result.errors[0]!.message).toBe(`invalid JSON: ${expected}`);
     expect(result.errors[1]!.item).toBe("a");
@@ -163,7 +220,9 @@ describe("bad lines", () => {
       { item: "b", line: 5, code: "duplicate_customer_item_id", message: 'customer_item_id "b" is already used on line 2' },
     ]);
     const openai = await run([oai("x", "/v1/responses", { input: "1" }), oai("x", "/v1/responses", { input: "2" })].join("\n"));
-    expect(openai.result.errors).toEqual([{ item: "x", line: 2, code: "duplicate_customer_item_id", message: 'custom_id "x" is already used on line 1' }]);
+    expect(openai.result.errors).toEqual([
+      { item: "x", line: 2, code: "duplicate_customer_item_id", message: 'custom_id "x" is already used on line 1' },
+    ]);
   });
 
   it("reports mixed formats once, on the first line that differs", async () => {
@@ -175,10 +234,17 @@ describe("bad lines", () => {
   });
 
   it("reports invalid UTF-8 (bad byte, overlong, surrogate, cut sequence) but accepts real multi-byte text", async () => {
-    const bad = ["ff", "c0af", "eda080", "e282"].map((hex) => Buffer.concat([Buffer.from('{"customer_item_id":"'), Buffer.from(hex, "hex"), Buffer.from('","input":{"input":"x"}}\n')]));
+    const bad = ["ff", "c0af", "eda080", "e282"].map((hex) =>
+      Buffer.concat([Buffer.from('{"customer_item_id":"'), Buffer.from(hex, "hex"), Buffer.from('","input":{"input":"x"}}\n')]),
+    );
     const good = Buffer.from(`${chat("é", "日本語 😊 ü")}\n`);
     const { result, items } = await run(Buffer.concat([good, ...bad]));
-    expect(codes(result)).toEqual([[2, "invalid_utf8"], [3, "invalid_utf8"], [4, "invalid_utf8"], [5, "invalid_utf8"]]);
+    expect(codes(result)).toEqual([
+      [2, "invalid_utf8"],
+      [3, "invalid_utf8"],
+      [4, "invalid_utf8"],
+      [5, "invalid_utf8"],
+    ]);
     expect(items).toEqual([]);
     const alone = await run(good, {}, [1]);
     expect(alone.items[0]!.item.input).toEqual({ messages: [{ role: "user", content: "日本語 😊 ü" }] });
@@ -224,7 +290,12 @@ describe("limits and streaming", () => {
     const cut = chat("a").length + 5;
     for (const sizes of [[file.length], [1], [13]]) {
       const bytes = await run(file, { maxBytes: cut }, sizes);
-      expect(bytes.result).toMatchObject({ aborted: "too_large", bytes: cut, sha256: sha(file.slice(0, cut)), errors: [{ line: 3, code: "too_large" }] });
+      expect(bytes.result).toMatchObject({
+        aborted: "too_large",
+        bytes: cut,
+        sha256: sha(file.slice(0, cut)),
+        errors: [{ line: 3, code: "too_large" }],
+      });
     }
   });
 
@@ -263,7 +334,13 @@ describe("limits and streaming", () => {
     const { batches, result } = await run(lines.join("\n"));
     expect(batches.map((b) => b.length)).toEqual([1000]);
     expect(codes(result)).toEqual([[1501, "invalid_json"]]);
-    await expect(parseManifest(chunked(Buffer.from(chat("a")), [5]), { onItems: async () => { throw new Error("db down"); } })).rejects.toThrow("db down");
+    await expect(
+      parseManifest(chunked(Buffer.from(chat("a")), [5]), {
+        onItems: async () => {
+          throw new Error("db down");
+        },
+      }),
+    ).rejects.toThrow("db down");
   });
 
   it("refuses decoded text chunks", async () => {
@@ -273,17 +350,31 @@ describe("limits and streaming", () => {
   it("gives the same result for any chunking (boundaries inside UTF-8 characters and CRLF)", async () => {
     const at = (n: number) => chat("e", "é".repeat((n - chat("e", "").length) / 2)); // n bytes long
     const pool = [
-      chat("a", "ü😊"), chat("b", "日本"), "", "  ", " ".repeat(121), chat("a"), "{bad", "[]", chat("c", "z".repeat(90)),
-      oai("o", "/v1/responses", { input: "€" }), JSON.stringify({ customer_item_id: "d" }), at(120), at(122),
+      chat("a", "ü😊"),
+      chat("b", "日本"),
+      "",
+      "  ",
+      " ".repeat(121),
+      chat("a"),
+      "{bad",
+      "[]",
+      chat("c", "z".repeat(90)),
+      oai("o", "/v1/responses", { input: "€" }),
+      JSON.stringify({ customer_item_id: "d" }),
+      at(120),
+      at(122),
     ];
     const raw = [Buffer.from([0xf0, 0x9f]), Buffer.from([0xff])];
     const line = fc.oneof(fc.constantFrom(...pool.map((l) => Buffer.from(l))), fc.constantFrom(...raw));
     const bom = Buffer.from([0xef, 0xbb, 0xbf]);
-    const file = fc.tuple(fc.array(fc.tuple(line, fc.constantFrom("\n", "\r\n")), { maxLength: 25 }), fc.boolean(), fc.boolean())
-      .map(([ls, trailing, withBom]) => Buffer.concat([
-        ...(withBom ? [bom] : []),
-        ...ls.flatMap(([l, nl], i) => (i < ls.length - 1 || trailing ? [l, Buffer.from(nl)] : [l])),
-      ]));
+    const file = fc
+      .tuple(fc.array(fc.tuple(line, fc.constantFrom("\n", "\r\n")), { maxLength: 25 }), fc.boolean(), fc.boolean())
+      .map(([ls, trailing, withBom]) =>
+        Buffer.concat([
+          ...(withBom ? [bom] : []),
+          ...ls.flatMap(([l, nl], i) => (i < ls.length - 1 || trailing ? [l, Buffer.from(nl)] : [l])),
+        ]),
+      );
     await fc.assert(
       fc.asyncProperty(file, fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 8 }), async (buf, sizes) => {
         const whole = await run(buf, { maxLineBytes: 120 });

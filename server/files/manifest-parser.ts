@@ -29,7 +29,12 @@ export interface ParsedItem {
   bytes: number;
 }
 /** `item` is the customer id when the line has a usable one; `line` is 1-based, 0 for the whole file. */
-export interface PreflightError { item?: string; line: number; code: string; message: string }
+export interface PreflightError {
+  item?: string;
+  line: number;
+  code: string;
+  message: string;
+}
 export interface ParseOptions {
   defaultOperation?: Operation;
   /**
@@ -95,7 +100,8 @@ export async function parseManifest(
       }
     }
     if (exhausted) s.finishLastLine();
-    if (!s.aborted && s.itemLines === 0 && s.errors.length === 0) s.error(0, "empty_manifest", "the manifest has no items (it is empty or only blank lines)");
+    if (!s.aborted && s.itemLines === 0 && s.errors.length === 0)
+      s.error(0, "empty_manifest", "the manifest has no items (it is empty or only blank lines)");
     await s.flush();
   } finally {
     // Like `for await … break`: let the source clean up. A failing cleanup must not hide the real outcome.

@@ -1,7 +1,7 @@
 import busboy from "busboy";
 import type { IncomingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
-import { AppError } from "../errors.js";
+import { fail } from "../errors.js";
 
 export interface FilePart {
   stream: Readable;
@@ -35,7 +35,7 @@ export function readMultipart(req: Readable, headers: IncomingHttpHeaders, fileF
   try {
     bb = busboy({ headers, limits: LIMITS, highWaterMark: 1024 * 1024 });
   } catch (e) {
-    throw new AppError("invalid_request", `The multipart body cannot be read: ${(e as Error).message}.`);
+    throw fail.invalidRequest(`The multipart body cannot be read: ${(e as Error).message}.`);
   }
   const seen: Record<string, string> = {};
   let resolveFile!: (f: FilePart | null) => void;
@@ -62,7 +62,7 @@ export function readMultipart(req: Readable, headers: IncomingHttpHeaders, fileF
   });
   bb.on("field", (name: string, value: string, info: busboy.FieldInfo) => {
     if (name === fileField && !taken) {
-      const e = new AppError("invalid_request", "Send the manifest as a file part (with a filename), e.g. `curl -F file=@manifest.jsonl`.");
+      const e = fail.invalidRequest("Send the manifest as a file part (with a filename), e.g. `curl -F file=@manifest.jsonl`.");
       rejectFile(e);
       rejectFields(e);
       return;
@@ -75,7 +75,7 @@ export function readMultipart(req: Readable, headers: IncomingHttpHeaders, fileF
   });
   bb.on("error", (err: Error) => {
     // Busboy also fails the file stream being read, so the manifest reader sees the same error.
-    const e = new AppError("invalid_request", `The multipart body is malformed: ${err.message}.`);
+    const e = fail.invalidRequest(`The multipart body is malformed: ${err.message}.`);
     rejectFile(e);
     rejectFields(e);
   });
@@ -83,7 +83,7 @@ export function readMultipart(req: Readable, headers: IncomingHttpHeaders, fileF
   // busboy (and the file stream being read) waiting forever, holding the upload's transaction open.
   req.once("close", () => {
     if (req.readableEnded) return;
-    const e = new AppError("invalid_request", "The request ended before its body was complete.");
+    const e = fail.invalidRequest("The request ended before its body was complete.");
     rejectFile(e);
     rejectFields(e);
     bb.destroy(e);

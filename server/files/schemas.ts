@@ -9,7 +9,10 @@ export const listFilesQuery = z
     limit: z.coerce.number().int().min(1).max(100).default(20).describe("Page size, 1–100."),
     cursor: z.string().max(64).optional().describe("`next_cursor` of the previous page."),
     after: z.string().max(64).optional().describe("Alias of `cursor`."),
-    purpose: z.enum(FILE_PURPOSES).optional().describe("Only files of this purpose: uploaded manifests (`batch`) or a batch's output, errors or receipt."),
+    purpose: z
+      .enum(FILE_PURPOSES)
+      .optional()
+      .describe("Only files of this purpose: uploaded manifests (`batch`) or a batch's output, errors or receipt."),
   })
   .transform(({ after, cursor, ...rest }) => ({ ...rest, cursor: cursor ?? after }));
 export type ListFilesQuery = z.output<typeof listFilesQuery>;

@@ -2,7 +2,7 @@ import { PassThrough, Readable } from "node:stream";
 import type { Db } from "../../db/connection.js";
 import type { FileRow } from "../../db/queries/files.js";
 import type { Actor } from "../accounts/actor.js";
-import { AppError } from "../errors.js";
+import { AppError, fail } from "../errors.js";
 import { newId } from "../ids.js";
 import type { Logger } from "../logger.js";
 import type { ArtifactStore } from "./artifact-store.js";
@@ -55,17 +55,31 @@ export async function uploadManifest(deps: UploadDeps, actor: Actor, input: Uplo
   const stored = deps.artifacts.put(key, raw, { contentType: "application/x-ndjson" });
   stored.catch(() => undefined); // awaited below; it may fail while the parse is still running
   const sink = new ItemSink(deps.db, {
-    id, org_id: actor.org_id, environment: actor.environment, purpose: "batch", filename: input.filename,
-    bytes: 0, sha256: "", item_count: null, format: null, storage_key: key, batch_id: null,
+    id,
+    org_id: actor.org_id,
+    environment: actor.environment,
+    purpose: "batch",
+    filename: input.filename,
+    bytes: 0,
+    sha256: "",
+    item_count: null,
+    format: null,
+    storage_key: key,
+    batch_id: null,
   });
   try {
     const limits = { ...MANIFEST_LIMITS, ...input.limits };
-    const result = await parseManifest(tee(input.source, raw), { onItems: (b, texts) => sink.write(b, texts), maxErrors: MAX_LISTED_ERRORS, ...limits });
+    const result = await parseManifest(tee(input.source, raw), {
+      onItems: (b, texts) => sink.write(b, texts),
+      maxErrors: MAX_LISTED_ERRORS,
+      ...limits,
+    });
     rejectIfInvalid(result, input.headers, limits);
     raw.end();
     const object = await stored;
     // Both hashes cover the same bytes; a difference would mean the tee lost or reordered data.
-    if (object.sha256 !== result.sha256 || object.bytes !== result.bytes) throw new Error(`stored ${object.bytes} bytes (${object.sha256}), parsed ${result.bytes} (${result.sha256})`);
+    if (object.sha256 !== result.sha256 || object.bytes !== result.bytes)
+      throw new Error(`stored ${object.bytes} bytes (${object.sha256}), parsed ${result.bytes} (${result.sha256})`);
     await input.beforeCommit?.();
     return await sink.commit({ bytes: result.bytes, sha256: result.sha256, item_count: result.item_count, format: result.format });
   } catch (err) {
@@ -87,7 +101,7 @@ function rejectIfInvalid(result: ParseResult, headers: UploadInput["headers"], l
     const limit = lineErrors.findIndex((e) => e.code === result.aborted);
     if (limit > 0) lineErrors.unshift(...lineErrors.splice(limit, 1));
     const what = result.aborted === "too_large" ? `${limits.maxBytes} bytes` : `${limits.maxLines} lines`;
-    throw new AppError("payload_too_large", `A manifest is limited to ${what}; split it into several files.`, {
+    throw fail.payloadTooLarge(`A manifest is limited to ${what}; split it into several files.`, {
       limit: result.aborted === "too_large" ? { bytes: limits.maxBytes } : { lines: limits.maxLines },
       preflight: lineErrors.slice(0, MAX_LISTED_ERRORS),
     });
@@ -106,7 +120,7 @@ function preflightFailed(errors: PreflightError[], result?: ParseResult): AppErr
     details.item_count = result.item_count;
     if (result.unchecked_lines) details.unchecked_lines = result.unchecked_lines;
   }
-  return new AppError("preflight_failed", `The manifest was not stored: ${where}${first.message}${more}.`, details);
+  return fail.preflightFailed(`The manifest was not stored: ${where}${first.message}${more}.`, details);
 }
 
 /**
@@ -125,7 +139,7 @@ async function* tee(source: UploadInput["source"], copy: PassThrough): AsyncGene
       } catch (e) {
         done = true;
         if (e instanceof AppError) throw e;
-        throw new AppError("invalid_request", `The request body could not be read: ${(e as Error).message}.`);
+        throw fail.invalidRequest(`The request body could not be read: ${(e as Error).message}.`);
       }
       if (next.done) {
         done = true;

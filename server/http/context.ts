@@ -2,7 +2,7 @@ import type { Context, Middleware } from "koa";
 import type { Actor } from "../accounts/actor.js";
 import type { AppDeps } from "../deps.js";
 import type { Logger } from "../logger.js";
-import type { RateLimiters } from "./middleware/rate-limit.js";
+import type { RateLimiterPostgres } from "rate-limiter-flexible";
 
 export interface AppState {
   requestId: string;
@@ -15,4 +15,11 @@ export interface AppState {
 
 export type AppContext = Context & { state: AppState };
 export type AppMiddleware = Middleware<AppState, AppContext>;
-export type { AppDeps, RateLimiters };
+export type { AppDeps };
+
+/** The request counters (middleware/rate-limit.ts), in PostgreSQL so every API process shares them. */
+export interface RateLimiters {
+  perIp: RateLimiterPostgres;
+  perKey: RateLimiterPostgres;
+  agentRegister: RateLimiterPostgres;
+}

@@ -21,7 +21,11 @@ export function answerClientError(err: NodeJS.ErrnoException & { bytesParsed?: n
     socket.destroy();
     return;
   }
-  const [status, reason, message] = STATUS_BY_CODE[err.code ?? ""] ?? [400, "Bad Request", "The request could not be parsed: a header or the request line is malformed (control characters such as CR, LF or NUL are not allowed in header values)."];
+  const [status, reason, message] = STATUS_BY_CODE[err.code ?? ""] ?? [
+    400,
+    "Bad Request",
+    "The request could not be parsed: a header or the request line is malformed (control characters such as CR, LF or NUL are not allowed in header values).",
+  ];
   const requestId = newId("req");
   const body = JSON.stringify({
     error: { code: "invalid_request", message, details: { parser_code: err.code ?? null }, request_id: requestId },

@@ -1,6 +1,6 @@
 import type Koa from "koa";
 import { checkMcpOrigin } from "./mcp-origin.js";
-import { AppError, isAppError } from "../errors.js";
+import { AppError, fail, isAppError } from "../errors.js";
 import type { McpHttpHandler } from "../deps.js";
 import type { AppContext, AppDeps, AppState, RateLimiters } from "./context.js";
 import { requireActor } from "./middleware/auth.js";
@@ -22,16 +22,21 @@ export function mountMcp(app: Koa<AppState, AppContext>, deps: AppDeps, limiters
     // Before auth: a page on another origin (or rebinding its name to us) learns nothing, not even
     // whether a key is valid. Raw headers, not ctx.host: X-Forwarded-Host is the page's to set.
     const refused = checkMcpOrigin(deps.config, { origin: ctx.req.headers.origin, host: ctx.req.headers.host });
-    if (refused) throw new AppError("forbidden", refused);
+    if (refused) throw fail.forbidden(refused);
     const actor = await requireActor(ctx, deps, limiters).catch((err: unknown) => {
       // RFC 6750: a 401 names the scheme, so MCP clients know to send a Bearer key.
-      if (isAppError(err) && err.code === "unauthorized") throw new AppError(err.code, err.message, err.details, { "WWW-Authenticate": 'Bearer realm="batchrouter"' });
+      if (isAppError(err) && err.code === "unauthorized")
+        throw new AppError(err.code, err.message, err.details, { "WWW-Authenticate": 'Bearer realm="batchrouter"' });
       throw err;
     });
     if (ctx.method !== "POST") {
       ctx.status = 405;
       ctx.set("Allow", "POST");
-      ctx.body = { jsonrpc: "2.0", error: { code: -32000, message: `${ctx.method} is not supported: this MCP endpoint is stateless; send JSON-RPC with POST.` }, id: null };
+      ctx.body = {
+        jsonrpc: "2.0",
+        error: { code: -32000, message: `${ctx.method} is not supported: this MCP endpoint is stateless; send JSON-RPC with POST.` },
+        id: null,
+      };
       return;
     }
     // From here the handler writes the response itself; headers already set (request id, rate
@@ -39,8 +44,13 @@ export function mountMcp(app: Koa<AppState, AppContext>, deps: AppDeps, limiters
     ctx.respond = false;
     try {
       await handler({
-        req: ctx.req, res: ctx.res, actor, origin: `${ctx.protocol}://${ctx.host}`, requestId: ctx.state.requestId,
-        log: ctx.state.log, maxBodyBytes: JSON_BODY_LIMIT,
+        req: ctx.req,
+        res: ctx.res,
+        actor,
+        origin: `${ctx.protocol}://${ctx.host}`,
+        requestId: ctx.state.requestId,
+        log: ctx.state.log,
+        maxBodyBytes: JSON_BODY_LIMIT,
       });
     } catch (err) {
       if (ctx.res.headersSent) {

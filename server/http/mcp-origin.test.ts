@@ -56,7 +56,11 @@ describe("checkMcpOrigin: Host (DNS rebinding)", () => {
   });
 
   it("knows the public URL's name, a specific bind address and the allowed origins' names", () => {
-    const config: OriginGuardConfig = { HOST: "10.0.0.5", BATCHROUTER_PUBLIC_URL: "https://br.example.com", BATCHROUTER_ALLOWED_ORIGINS: ["https://console.example.com"] };
+    const config: OriginGuardConfig = {
+      HOST: "10.0.0.5",
+      BATCHROUTER_PUBLIC_URL: "https://br.example.com",
+      BATCHROUTER_ALLOWED_ORIGINS: ["https://console.example.com"],
+    };
     for (const host of ["br.example.com", "BR.example.com:443", "10.0.0.5:8080", "console.example.com", "localhost:8080"]) {
       expect(ok(config, undefined, host), host).toBe(true);
     }

@@ -31,7 +31,7 @@ const parse = (url: string): URL | undefined => (URL.canParse(url) ? new URL(url
  * hostname evil.example.com, "127.0.0.1/x" as 127.0.0.1; neither is a Host a browser sends.
  */
 function hostUrl(scheme: string, host: string): URL | undefined {
-  return /[\/\\@?#\s]/.test(host) ? undefined : parse(`${scheme}//${host}`);
+  return /[/\\@?#\s]/.test(host) ? undefined : parse(`${scheme}//${host}`);
 }
 
 /** A config HOST as URL.hostname would spell it: lower case, IPv6 in brackets. */
@@ -55,7 +55,8 @@ export function checkMcpOrigin(config: OriginGuardConfig, headers: OriginGuardHe
 }
 
 function checkOrigin(config: OriginGuardConfig, origin: string, host: string | undefined): string | undefined {
-  const refused = "This browser origin may not call /mcp: only the server's own origin and those listed in BATCHROUTER_ALLOWED_ORIGINS may.";
+  const refused =
+    "This browser origin may not call /mcp: only the server's own origin and those listed in BATCHROUTER_ALLOWED_ORIGINS may.";
   // "null" (sandboxed frames, file: pages) and anything else unparseable is refused like a foreign origin.
   const url = parse(origin);
   if (!url || url.origin === "null") return refused;
@@ -76,7 +77,8 @@ function checkHost(config: OriginGuardConfig, host: string | undefined): string 
   const bind = bindHostname(config.HOST);
   const publicUrl = config.BATCHROUTER_PUBLIC_URL ? parse(config.BATCHROUTER_PUBLIC_URL) : undefined;
   if (!LOOPBACK_HOSTNAMES.has(bind) && !publicUrl) return undefined;
-  const refused = "This Host name is not one this server answers /mcp on; set BATCHROUTER_PUBLIC_URL (or BATCHROUTER_ALLOWED_ORIGINS) to the name clients use.";
+  const refused =
+    "This Host name is not one this server answers /mcp on; set BATCHROUTER_PUBLIC_URL (or BATCHROUTER_ALLOWED_ORIGINS) to the name clients use.";
   const hostname = hostUrl("http:", host)?.hostname;
   if (hostname === undefined) return refused;
   const ours = new Set(LOOPBACK_HOSTNAMES);

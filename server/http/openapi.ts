@@ -1,5 +1,5 @@
 import { z, type ZodType } from "zod";
-import type { RouteSpec } from "./route.js";
+import { isJsonResponse, type RouteSpec } from "./route.js";
 
 const errorEnvelope = {
   type: "object",
@@ -36,6 +36,17 @@ function parametersOf(schema: ZodType | undefined, where: "query" | "path") {
   }));
 }
 
+/**
+ * The success response: a JSON body from its schema, or the media types of a raw one (OpenAPI 3.1
+ * allows a media type without a schema: the bytes are whatever the file holds).
+ */
+function success(response: RouteSpec["response"]) {
+  if (response === undefined) return { description: "Success", content: { "application/json": { schema: { type: "object" } } } };
+  if (isJsonResponse(response))
+    return { description: "Success", content: { "application/json": { schema: jsonSchema(response, "output") } } };
+  return { description: response.description, content: Object.fromEntries(response.contentTypes.map((t) => [t, {}])) };
+}
+
 /** The OpenAPI 3.1 document, built from the very route specs the server mounts. */
 export function buildOpenApi(routes: RouteSpec[], version: string) {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -49,14 +60,18 @@ export function buildOpenApi(routes: RouteSpec[], version: string) {
         ...parametersOf(r.params, "path"),
         ...parametersOf(r.query, "query"),
         ...(r.method === "post" || r.idempotency
-          ? [{ name: "Idempotency-Key", in: "header", required: r.idempotency === "required", schema: { type: "string", minLength: 8, maxLength: 128 } }]
+          ? [
+              {
+                name: "Idempotency-Key",
+                in: "header",
+                required: r.idempotency === "required",
+                schema: { type: "string", minLength: 8, maxLength: 128 },
+              },
+            ]
           : []),
       ],
       responses: {
-        [String(r.status ?? 200)]: {
-          description: "Success",
-          content: { "application/json": { schema: r.response ? jsonSchema(r.response, "output") : { type: "object" } } },
-        },
+        [String(r.status ?? 200)]: success(r.response),
         default: { description: "Error", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
       },
     };

@@ -2,7 +2,7 @@ import type Router from "@koa/router";
 import { z, type ZodType } from "zod";
 import type { Actor } from "../accounts/actor.js";
 import type { Scope } from "../accounts/schemas.js";
-import { AppError } from "../errors.js";
+import { fail } from "../errors.js";
 import { unstorableValue } from "../text-guard.js";
 import { validationError } from "../validation.js";
 import { jsonPointer } from "../json-pointer.js";
@@ -23,6 +23,15 @@ export interface RouteInput<B, Q, P, A extends Auth = Auth> {
   /** The caller's key; a public route (`auth: "none"`) has none. */
   actor: A extends "none" ? undefined : Actor;
 }
+
+/** A success body that isn't JSON (a stream of stored bytes): its media types and what it is. */
+export interface RawResponse {
+  contentTypes: readonly string[];
+  description: string;
+}
+
+/** The route answers JSON described by this schema (not raw bytes). */
+export const isJsonResponse = (r: RouteSpec["response"]): r is ZodType => r instanceof z.ZodType;
 
 /**
  * One endpoint: its schemas are both what the server validates with and what /v1/openapi.json
@@ -54,12 +63,14 @@ export interface RouteSpec<B = unknown, Q = unknown, P = unknown, A extends Auth
   /** An extra, narrower per-IP limiter for endpoints that create accounts. */
   limiter?: keyof Omit<RateLimiters, "perKey">;
   status?: number;
-  /** Optional extra documentation of the success body. */
-  response?: ZodType;
+  /**
+   * The success body, for /v1/openapi.json: the domain's response schema (server/<domain>/responses.ts)
+   * of a JSON answer, or the media types of a body that isn't JSON (a file's bytes).
+   */
+  response?: ZodType | RawResponse;
   /** Returns the JSON body, or sets ctx.body itself (streams) and returns undefined. */
   handler: (ctx: AppContext, input: RouteInput<B, Q, P, A>) => Promise<unknown>;
 }
-
 
 function parse<T>(schema: ZodType<T> | undefined, value: unknown, where: "body" | "query" | "path"): T {
   if (!schema) return undefined as T;
@@ -76,7 +87,7 @@ function refuseUnstorable(values: Record<string, unknown>, where: "query" | "pat
   const bad = unstorableValue(values);
   if (!bad) return;
   const path = jsonPointer(bad.path.slice(0, 1));
-  throw new AppError("invalid_request", `Invalid ${where}: ${path}: ${bad.message}.`, { location: where, errors: [{ path, message: bad.message }] });
+  throw fail.invalidRequest(`Invalid ${where}: ${path}: ${bad.message}.`, { location: where, errors: [{ path, message: bad.message }] });
 }
 
 export function defineRoute<B, Q, P, A extends Auth>(spec: RouteSpec<B, Q, P, A>): RouteSpec {

@@ -1,7 +1,7 @@
 import type { Db } from "../../db/connection.js";
 import type { Actor } from "../accounts/actor.js";
 import { ownBatch } from "../batches/service.js";
-import { AppError } from "../errors.js";
+import { fail } from "../errors.js";
 import { newId } from "../ids.js";
 import * as q from "../../db/queries/feedback.js";
 import { ratingToScore, type FeedbackInput } from "./schemas.js";
@@ -35,14 +35,27 @@ export async function recordFeedback(deps: LearningDeps, actor: Actor, batchId: 
     if (ids) await checkNamedItems(trx, batchId, ids, input.customer_item_ids!);
     const rated = await q.completedByLaneWorkload(trx, batchId, ids);
     if (rated.length === 0) {
-      throw new AppError("invalid_state", `Batch ${batchId} is ${batch.status} and has no completed items to rate yet; send feedback once some have completed.`, { status: batch.status });
+      throw fail.invalidState(
+        `Batch ${batchId} is ${batch.status} and has no completed items to rate yet; send feedback once some have completed.`,
+        { status: batch.status },
+      );
     }
     const row = await q.insertFeedback(trx, {
-      id: newId("fb"), org_id: actor.org_id, environment: actor.environment, batch_id: batchId,
-      score, label: input.label ?? null, customer_item_ids: ids, reason: input.reason ?? null,
+      id: newId("fb"),
+      org_id: actor.org_id,
+      environment: actor.environment,
+      batch_id: batchId,
+      score,
+      label: input.label ?? null,
+      customer_item_ids: ids,
+      reason: input.reason ?? null,
     });
     const learns = countsTowardRouting(actor.environment);
-    if (learns) await q.addToLaneQuality(trx, rated.map((r) => ({ ...r, score })));
+    if (learns)
+      await q.addToLaneQuality(
+        trx,
+        rated.map((r) => ({ ...r, score })),
+      );
     return {
       ...presentFeedback(row),
       rating: input.rating ?? null,
@@ -57,17 +70,27 @@ async function checkNamedItems(trx: Db, batchId: string, ids: string[], asSent: 
   const found = new Map((await q.itemsByCustomerId(trx, batchId, ids)).map((r) => [r.customer_item_id, r.status]));
   const unknown = ids.filter((id) => !found.has(id));
   if (unknown.length > 0) {
-    const errors = unknown.slice(0, 100).map((id) => ({ path: `/customer_item_ids/${asSent.indexOf(id)}`, message: `no item "${id}" in batch ${batchId}` }));
-    throw new AppError("invalid_request", `Invalid body: ${errors[0]!.path}: ${errors[0]!.message}${unknown.length > 1 ? ` (and ${unknown.length - 1} more)` : ""}.`, {
-      location: "body", errors, unknown_customer_item_ids: unknown.slice(0, 100),
-    });
+    const errors = unknown
+      .slice(0, 100)
+      .map((id) => ({ path: `/customer_item_ids/${asSent.indexOf(id)}`, message: `no item "${id}" in batch ${batchId}` }));
+    throw fail.invalidRequest(
+      `Invalid body: ${errors[0]!.path}: ${errors[0]!.message}${unknown.length > 1 ? ` (and ${unknown.length - 1} more)` : ""}.`,
+      {
+        location: "body",
+        errors,
+        unknown_customer_item_ids: unknown.slice(0, 100),
+      },
+    );
   }
   const notCompleted = ids.filter((id) => found.get(id) !== "completed").map((id) => ({ customer_item_id: id, status: found.get(id)! }));
   if (notCompleted.length > 0) {
     const first = notCompleted[0]!;
-    throw new AppError("invalid_state", `Only completed items can be rated; "${first.customer_item_id}" is ${first.status}${notCompleted.length > 1 ? ` (and ${notCompleted.length - 1} more are not completed)` : ""}.`, {
-      not_completed: notCompleted.slice(0, 100),
-    });
+    throw fail.invalidState(
+      `Only completed items can be rated; "${first.customer_item_id}" is ${first.status}${notCompleted.length > 1 ? ` (and ${notCompleted.length - 1} more are not completed)` : ""}.`,
+      {
+        not_completed: notCompleted.slice(0, 100),
+      },
+    );
   }
 }
 
@@ -101,22 +124,50 @@ export async function batchQuality(deps: LearningDeps, actor: Actor, batchId: st
   ]);
   const quality = new Map((await q.laneQualityOf(deps.db, served)).map((r) => [`${r.lane_id}\n${r.workload}`, r]));
 
-  const lanes = new Map<string, { lane_id: string; provider: string; model: string; region: string; mode: string; items_served: number; completed: number; failed: number; workloads: unknown[] }>();
+  const lanes = new Map<
+    string,
+    {
+      lane_id: string;
+      provider: string;
+      model: string;
+      region: string;
+      mode: string;
+      items_served: number;
+      completed: number;
+      failed: number;
+      workloads: unknown[];
+    }
+  >();
   for (const s of served) {
     const [provider = "", model = "", region = "", mode = ""] = s.lane_id.split("/");
-    const lane = lanes.get(s.lane_id) ?? { lane_id: s.lane_id, provider, model, region, mode, items_served: 0, completed: 0, failed: 0, workloads: [] };
+    const lane = lanes.get(s.lane_id) ?? {
+      lane_id: s.lane_id,
+      provider,
+      model,
+      region,
+      mode,
+      items_served: 0,
+      completed: 0,
+      failed: 0,
+      workloads: [],
+    };
     lane.items_served += s.items;
     lane.completed += s.completed;
     lane.failed += s.failed;
     const lq = quality.get(`${s.lane_id}\n${s.workload}`);
     lane.workloads.push({
-      workload: s.workload, items_served: s.items, completed: s.completed, failed: s.failed,
-      lane_quality: lq ? {
-        feedback_count: lq.feedback_count,
-        mean_score: lq.feedback_count > 0 ? round4(lq.score_sum / lq.feedback_count) : null,
-        items_rated: lq.items_rated,
-        updated_at: lq.updated_at.toISOString(),
-      } : null,
+      workload: s.workload,
+      items_served: s.items,
+      completed: s.completed,
+      failed: s.failed,
+      lane_quality: lq
+        ? {
+            feedback_count: lq.feedback_count,
+            mean_score: lq.feedback_count > 0 ? round4(lq.score_sum / lq.feedback_count) : null,
+            items_rated: lq.items_rated,
+            updated_at: lq.updated_at.toISOString(),
+          }
+        : null,
     });
     lanes.set(s.lane_id, lane);
   }

@@ -1,10 +1,8 @@
-import {
-  candidateModels, checkItemInput, itemSchema, operationOf, toolNeeds, type ManifestItem,
-} from "../batches/item-schema.js";
+import { candidateModels, checkItemInput, itemSchema, operationOf, toolNeeds, type ManifestItem } from "../manifest/item-schema.js";
 import type { CatalogSnapshot } from "../catalog/store.js";
 import type { Operation } from "../catalog/types.js";
 import { fastNative, isObj } from "../files/manifest-line.js";
-import { AppError } from "../errors.js";
+import { fail } from "../errors.js";
 import { jsonPointer } from "../json-pointer.js";
 import type { RoutingItem } from "../routing/types.js";
 import { unstorableValue } from "../text-guard.js";
@@ -30,7 +28,12 @@ type FieldError = { path: string; message: string };
  * Validates raw items (schema, input per operation, unique ids, known models) and turns them into
  * what the router needs, with token estimates. Any bad item → 400 listing up to 100 problems.
  */
-export async function prepareItems(snapshot: CatalogSnapshot, raw: unknown[], defaults: ItemDefaults, base = "items"): Promise<PreparedItems> {
+export async function prepareItems(
+  snapshot: CatalogSnapshot,
+  raw: unknown[],
+  defaults: ItemDefaults,
+  base = "items",
+): Promise<PreparedItems> {
   const errs: FieldError[] = [];
   const items: ManifestItem[] = [];
   const operations: Operation[] = [];
@@ -46,7 +49,8 @@ export async function prepareItems(snapshot: CatalogSnapshot, raw: unknown[], de
     }
     const parsed = itemSchema.safeParse(raw[i]);
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) errs.push({ path: jsonPointer([base, i, ...(issue.path as (string | number)[])]), message: issue.message });
+      for (const issue of parsed.error.issues)
+        errs.push({ path: jsonPointer([base, i, ...(issue.path as (string | number)[])]), message: issue.message });
       continue;
     }
     const item = parsed.data;
@@ -59,13 +63,21 @@ export async function prepareItems(snapshot: CatalogSnapshot, raw: unknown[], de
     const unstorable = unstorableValue(item);
     if (unstorable) errs.push({ path: jsonPointer([base, i, ...unstorable.path]), message: unstorable.message });
     const first = seen.get(item.customer_item_id);
-    if (first !== undefined) errs.push({ path: jsonPointer([base, i, "customer_item_id"]), message: `duplicate of ${base}[${first}]: customer_item_id must be unique` });
+    if (first !== undefined)
+      errs.push({
+        path: jsonPointer([base, i, "customer_item_id"]),
+        message: `duplicate of ${base}[${first}]: customer_item_id must be unique`,
+      });
     else seen.set(item.customer_item_id, i);
     const candidates = candidateModels(item, defaults.model);
-    if (candidates.length === 0) errs.push({ path: jsonPointer([base, i, "model"]), message: "no model: set `model` on the item or the manifest" });
+    if (candidates.length === 0)
+      errs.push({ path: jsonPointer([base, i, "model"]), message: "no model: set `model` on the item or the manifest" });
     for (const m of candidates) {
       if (!snapshot.modelBySlug.has(m)) {
-        errs.push({ path: jsonPointer([base, i, item.model === m ? "model" : "model_options"]), message: `unknown model "${m}"; GET /v1/catalog/models lists the models` });
+        errs.push({
+          path: jsonPointer([base, i, item.model === m ? "model" : "model_options"]),
+          message: `unknown model "${m}"; GET /v1/catalog/models lists the models`,
+        });
       }
     }
     items.push(item);
@@ -74,10 +86,13 @@ export async function prepareItems(snapshot: CatalogSnapshot, raw: unknown[], de
   }
   if (errs.length > 0) {
     const first = errs[0]!;
-    throw new AppError("invalid_request", `Invalid ${base}: ${first.path}: ${first.message}${errs.length > 1 ? ` (and ${errs.length - 1} more)` : ""}`, {
-      location: "body",
-      errors: errs.slice(0, MAX_LISTED_ERRORS),
-    });
+    throw fail.invalidRequest(
+      `Invalid ${base}: ${first.path}: ${first.message}${errs.length > 1 ? ` (and ${errs.length - 1} more)` : ""}`,
+      {
+        location: "body",
+        errors: errs.slice(0, MAX_LISTED_ERRORS),
+      },
+    );
   }
 
   const { tokens: inputTokens, sampled } = await estimateInputTokens(
@@ -108,11 +123,21 @@ export async function prepareItems(snapshot: CatalogSnapshot, raw: unknown[], de
  * A volume quote without the items: `count` identical items sized from the samples (or the
  * operation's default size when there are none).
  */
-export async function prepareVolume(snapshot: CatalogSnapshot, models: string[], count: number, operation: Operation, samples: unknown[] | undefined): Promise<PreparedItems> {
+export async function prepareVolume(
+  snapshot: CatalogSnapshot,
+  models: string[],
+  count: number,
+  operation: Operation,
+  samples: unknown[] | undefined,
+): Promise<PreparedItems> {
   const errs = models
-    .map((m, i) => (snapshot.modelBySlug.has(m) ? null : { path: jsonPointer(["models", i]), message: `unknown model "${m}"; GET /v1/catalog/models lists the models` }))
+    .map((m, i) =>
+      snapshot.modelBySlug.has(m)
+        ? null
+        : { path: jsonPointer(["models", i]), message: `unknown model "${m}"; GET /v1/catalog/models lists the models` },
+    )
     .filter((e): e is FieldError => e !== null);
-  if (errs.length) throw new AppError("invalid_request", `Invalid models: ${errs[0]!.path}: ${errs[0]!.message}`, { location: "body", errors: errs });
+  if (errs.length) throw fail.invalidRequest(`Invalid models: ${errs[0]!.path}: ${errs[0]!.message}`, { location: "body", errors: errs });
 
   let perItemIn: number;
   let perItemOut: number;
@@ -121,7 +146,10 @@ export async function prepareVolume(snapshot: CatalogSnapshot, models: string[],
     const sample = await prepareItems(snapshot, samples, { operation, model: models[0] }, "sample_items");
     perItemIn = Math.ceil(sample.tokens.input / sample.items.length);
     perItemOut = Math.ceil(sample.tokens.output / sample.items.length);
-    needs = { needs_tools: sample.routing.some((r) => r.needs_tools), hosted_tools: [...new Set(sample.routing.flatMap((r) => r.hosted_tools))] };
+    needs = {
+      needs_tools: sample.routing.some((r) => r.needs_tools),
+      hosted_tools: [...new Set(sample.routing.flatMap((r) => r.hosted_tools))],
+    };
   } else {
     // Without samples: a typical short prompt, and the first model's typical reply.
     perItemIn = operation === "embeddings" ? 256 : 500;

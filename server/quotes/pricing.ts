@@ -68,7 +68,10 @@ export function routeDecisionPreview(result: RoutingResult, snapshot: CatalogSna
     quality_score: round4(trust),
     reliability_prior_score: round4(prior),
     observed_confidence_score: round4(confidence),
-    observed_confidence_basis: samples > 0 ? `${samples} finished items observed on this lane` : "no finished items observed on this lane yet: the catalog's prior applies",
+    observed_confidence_basis:
+      samples > 0
+        ? `${samples} finished items observed on this lane`
+        : "no finished items observed on this lane yet: the catalog's prior applies",
     trust_score: round4(trust),
     fallback_order: result.decision.fallback_order,
     rejected_providers: result.decision.rejected_providers,

@@ -1,8 +1,13 @@
 import { z } from "zod";
-import { itemSchema } from "../batches/item-schema.js";
+import { itemSchema } from "../manifest/item-schema.js";
 import { formatUsd, tryParseUsd } from "../money.js";
 import {
-  operationSchema, privacyTierSchema, providerPreferencesSchema, regionSchema, routingModeSchema, slaTierSchema,
+  operationSchema,
+  privacyTierSchema,
+  providerPreferencesSchema,
+  regionSchema,
+  routingModeSchema,
+  slaTierSchema,
 } from "../catalog/types.js";
 
 export const MAX_INLINE_ITEMS = 100_000;
@@ -46,7 +51,11 @@ export const constraintFields = {
  * volume (`models`/`model` + `estimated_items`) priced without the items.
  */
 export const manifestShape = {
-  items: z.array(z.unknown()).min(1).max(MAX_INLINE_ITEMS).optional()
+  items: z
+    .array(z.unknown())
+    .min(1)
+    .max(MAX_INLINE_ITEMS)
+    .optional()
     .describe("The model calls: {customer_item_id, operation?, model?, model_options?, input, metadata?, tools?, max_output_tokens?}."),
   input_file_id: z.string().min(1).max(64).optional().describe("An uploaded manifest (POST /v1/batches/input-manifests)."),
   models: z.array(z.string().min(1).max(200)).min(1).max(20).optional().describe("Volume quote: the candidate models."),
@@ -57,28 +66,46 @@ export const manifestShape = {
   task: operationSchema.optional().describe("Alias of `operation`."),
   ...constraintFields,
   webhook: webhookInput.optional(),
-  delivery: z.looseObject({ webhook_url: z.string().url().max(2048).optional() }).optional().describe("Alias: {webhook_url} is a webhook without its own secret."),
+  delivery: z
+    .looseObject({ webhook_url: z.string().url().max(2048).optional() })
+    .optional()
+    .describe("Alias: {webhook_url} is a webhook without its own secret."),
 };
 
 export const quoteRequestSchema = z.strictObject(manifestShape).superRefine((v, ctx) => {
   const sources = [v.items !== undefined, v.input_file_id !== undefined, v.estimated_items !== undefined].filter(Boolean).length;
-  if (sources === 0) ctx.addIssue({ code: "custom", path: ["items"], message: "send `items`, an `input_file_id`, or `estimated_items` with `models`/`model`" });
-  if (sources > 1) ctx.addIssue({ code: "custom", path: ["items"], message: "send only one of `items`, `input_file_id` and `estimated_items`" });
-  if (v.estimated_items !== undefined && !v.models && !v.model) ctx.addIssue({ code: "custom", path: ["models"], message: "a volume quote needs `models` or `model`" });
+  if (sources === 0)
+    ctx.addIssue({
+      code: "custom",
+      path: ["items"],
+      message: "send `items`, an `input_file_id`, or `estimated_items` with `models`/`model`",
+    });
+  if (sources > 1)
+    ctx.addIssue({ code: "custom", path: ["items"], message: "send only one of `items`, `input_file_id` and `estimated_items`" });
+  if (v.estimated_items !== undefined && !v.models && !v.model)
+    ctx.addIssue({ code: "custom", path: ["models"], message: "a volume quote needs `models` or `model`" });
   if (v.metadata && Object.keys(v.metadata).length > 16) ctx.addIssue({ code: "custom", path: ["metadata"], message: "at most 16 pairs" });
 });
 
 export type QuoteRequest = z.infer<typeof quoteRequestSchema>;
 
-export const workflowQuoteSchema = z.strictObject({
-  workflow: z.string().min(1).max(200).describe("A workflow product, e.g. classify-support-tickets@v3."),
-  estimated_items: z.number().int().positive().max(MAX_ESTIMATED_ITEMS).optional().describe("How many inputs you will send."),
-  items: z.array(z.unknown()).min(1).max(MAX_INLINE_ITEMS).optional().describe("Full items, overriding the preset's template."),
-  inputs: z.array(z.unknown()).min(1).max(MAX_INLINE_ITEMS).optional().describe("Customer inputs filled into the preset's item template."),
-}).superRefine((v, ctx) => {
-  const n = [v.estimated_items, v.items, v.inputs].filter((x) => x !== undefined).length;
-  if (n !== 1) ctx.addIssue({ code: "custom", path: ["estimated_items"], message: "send exactly one of `estimated_items`, `items` and `inputs`" });
-});
+export const workflowQuoteSchema = z
+  .strictObject({
+    workflow: z.string().min(1).max(200).describe("A workflow product, e.g. classify-support-tickets@v3."),
+    estimated_items: z.number().int().positive().max(MAX_ESTIMATED_ITEMS).optional().describe("How many inputs you will send."),
+    items: z.array(z.unknown()).min(1).max(MAX_INLINE_ITEMS).optional().describe("Full items, overriding the preset's template."),
+    inputs: z
+      .array(z.unknown())
+      .min(1)
+      .max(MAX_INLINE_ITEMS)
+      .optional()
+      .describe("Customer inputs filled into the preset's item template."),
+  })
+  .superRefine((v, ctx) => {
+    const n = [v.estimated_items, v.items, v.inputs].filter((x) => x !== undefined).length;
+    if (n !== 1)
+      ctx.addIssue({ code: "custom", path: ["estimated_items"], message: "send exactly one of `estimated_items`, `items` and `inputs`" });
+  });
 
 export const quoteIdParams = z.object({ id: z.string().max(64) });
 

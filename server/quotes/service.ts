@@ -8,7 +8,7 @@ import { findWorkflowProduct } from "../catalog/parse-catalog.js";
 import { loadManifestItems } from "../files/manifest-items.js";
 import type { CatalogSnapshot, CatalogStore } from "../catalog/store.js";
 import type { Operation, RoutePolicy, WorkflowProduct } from "../catalog/types.js";
-import { AppError, errors } from "../errors.js";
+import { type AppError, errors, fail } from "../errors.js";
 import { newId } from "../ids.js";
 import { money, parseUsd } from "../money.js";
 import { route } from "../routing/route.js";
@@ -23,12 +23,25 @@ export const QUOTE_TTL_MS = 10 * 60 * 1000;
 export interface QuoteDeps {
   db: Db;
   catalog: CatalogStore;
+  /** The `provider/protocol` pairs that run for real here (live keys may use only those). */
+  liveRoutes?: () => readonly string[];
 }
 
-type ConstraintInput = Pick<QuoteRequest, "routing_mode" | "sla_tier" | "privacy_tier" | "allowed_regions" | "provider_preferences" | "max_price">;
+/** What a key's environment may run on: live keys only on configured providers, test keys anywhere (simulated). */
+export const liveRoutesFor = (deps: Pick<QuoteDeps, "liveRoutes">, actor: Pick<Actor, "environment">): readonly string[] | null =>
+  actor.environment === "live" ? [...(deps.liveRoutes?.() ?? [])] : null;
+
+type ConstraintInput = Pick<
+  QuoteRequest,
+  "routing_mode" | "sla_tier" | "privacy_tier" | "allowed_regions" | "provider_preferences" | "max_price"
+>;
 
 /** The request's constraints with the contract's defaults filled in. */
-export function resolveConstraints(req: ConstraintInput, policy?: RoutePolicy): Omit<RoutingConstraints, "max_price_micros"> {
+export function resolveConstraints(
+  req: ConstraintInput,
+  liveRoutes: readonly string[] | null,
+  policy?: RoutePolicy,
+): Omit<RoutingConstraints, "max_price_micros"> {
   const prefs = { ...(policy?.provider_preferences ?? {}), ...(req.provider_preferences ?? {}) };
   return {
     routing_mode: req.routing_mode ?? policy?.routing_mode ?? "cheapest",
@@ -36,6 +49,7 @@ export function resolveConstraints(req: ConstraintInput, policy?: RoutePolicy): 
     privacy_tier: req.privacy_tier ?? policy?.privacy_tier ?? "standard",
     allowed_regions: req.allowed_regions ?? policy?.allowed_regions ?? ["global"],
     provider_preferences: { ...prefs, allow_fallbacks: prefs.allow_fallbacks ?? true },
+    live_routes: liveRoutes,
   };
 }
 
@@ -53,8 +67,7 @@ function noEligibleLane(result: RoutingResult): AppError {
     reasons: [...new Map(u.reasons.map((r) => [r.code, { code: r.code, message: r.message }])).values()],
   }));
   const first = items[0];
-  return new AppError(
-    "no_eligible_lane",
+  return fail.noEligibleLane(
     `${result.unroutable.length} item(s) can't be served under these constraints${first ? `; e.g. ${first.customer_item_id}: ${first.reasons.map((r) => r.message).join(" ")}` : ""}`,
     { unroutable_count: result.unroutable.length, items },
   );
@@ -79,24 +92,37 @@ export interface PricedRoute {
 }
 
 /** Routes prepared items under the constraints and prices them; 422 when anything can't be served. */
-export function routeAndPrice(snapshot: CatalogSnapshot, p: Pick<PriceInput, "prepared" | "constraints" | "maxPrice" | "feeRateBps">, lanes = snapshot.lanes): PricedRoute {
+export function routeAndPrice(
+  snapshot: CatalogSnapshot,
+  p: Pick<PriceInput, "prepared" | "constraints" | "maxPrice" | "feeRateBps">,
+  lanes = snapshot.lanes,
+): PricedRoute {
   const maxTotal = p.maxPrice !== undefined ? parseUsd(p.maxPrice) : null;
-  const constraints: RoutingConstraints = { ...p.constraints, max_price_micros: maxTotal === null ? null : subtotalCeiling(maxTotal, p.feeRateBps) };
+  const constraints: RoutingConstraints = {
+    ...p.constraints,
+    max_price_micros: maxTotal === null ? null : subtotalCeiling(maxTotal, p.feeRateBps),
+  };
   const result = route(p.prepared.routing, constraints, lanes);
   if (result.unroutable.length > 0) throw noEligibleLane(result);
   const subtotal = result.work_units.reduce((n, u) => n + u.estimated_cost_micros, 0);
   const totals = priceTotals(subtotal, p.feeRateBps);
   if (maxTotal !== null && totals.total > maxTotal) {
-    throw new AppError("no_eligible_lane", `The cheapest route costs ${money(totals.total).amount} USD, above max_price ${money(maxTotal).amount} USD.`, {
-      reason: "price_above_max", max_price: money(maxTotal), total: money(totals.total),
-      items: [], unroutable_count: 0,
-    });
+    throw fail.noEligibleLane(
+      `The cheapest route costs ${money(totals.total).amount} USD, above max_price ${money(maxTotal).amount} USD.`,
+      {
+        reason: "price_above_max",
+        max_price: money(maxTotal),
+        total: money(totals.total),
+        items: [],
+        unroutable_count: 0,
+      },
+    );
   }
   return { result, totals, constraints, maxTotal };
 }
 
 /** The public pricing block of a quote or batch. */
-export function presentPricing(totals: PricedRoute["totals"]) {
+export function presentPriceBlock(totals: PricedRoute["totals"]) {
   return {
     provider_subtotal: money(totals.provider_subtotal),
     batchrouter_fee: money(totals.fee),
@@ -125,7 +151,11 @@ async function buildQuote(deps: QuoteDeps, actor: Actor, snapshot: CatalogSnapsh
     expires_at: expiresAt.toISOString(),
     created_at: now.toISOString(),
     item_count: p.prepared.routing.length,
-    estimated_tokens: { input: p.prepared.tokens.input, output: p.prepared.tokens.output, method: p.prepared.sampled ? "sampled" : "exact" },
+    estimated_tokens: {
+      input: p.prepared.tokens.input,
+      output: p.prepared.tokens.output,
+      method: p.prepared.sampled ? "sampled" : "exact",
+    },
     routing_mode: constraints.routing_mode,
     sla_tier: constraints.sla_tier,
     privacy_tier: constraints.privacy_tier,
@@ -133,7 +163,7 @@ async function buildQuote(deps: QuoteDeps, actor: Actor, snapshot: CatalogSnapsh
     provider_preferences: constraints.provider_preferences,
     max_price: maxTotal === null ? null : money(maxTotal),
     price_protection_policy: "lock_total",
-    pricing_estimate: presentPricing(totals),
+    pricing_estimate: presentPriceBlock(totals),
     funding_preview: {
       available: money(balance.available),
       reserved: money(balance.reserved),
@@ -143,27 +173,48 @@ async function buildQuote(deps: QuoteDeps, actor: Actor, snapshot: CatalogSnapsh
     },
     quote_lanes: result.lanes.map(presentLane),
     work_units: result.work_units.map((u) => ({
-      lane_id: u.lane_id, provider: u.provider, model: u.model, region: u.region, mode: u.mode,
-      item_count: u.item_count, estimated_cost: money(u.estimated_cost_micros), fallback_order: u.fallback_order,
+      lane_id: u.lane_id,
+      provider: u.provider,
+      model: u.model,
+      region: u.region,
+      mode: u.mode,
+      item_count: u.item_count,
+      estimated_cost: money(u.estimated_cost_micros),
+      fallback_order: u.fallback_order,
     })),
     route_decision_preview: routeDecisionPreview(result, snapshot),
     customer_explanation: customerExplanation(result, snapshot),
     metadata: p.metadata ?? {},
   };
   const locked = Object.fromEntries(
-    result.lanes.filter((l) => l.selected || result.work_units.some((u) => u.fallback_order.includes(l.lane_id)))
+    result.lanes
+      .filter((l) => l.selected || result.work_units.some((u) => u.fallback_order.includes(l.lane_id)))
       .map((l) => [l.lane_id, l.unit_price]),
   );
   await quotesQ.insertQuote(deps.db, {
-    id, org_id: actor.org_id, environment: actor.environment, kind: p.kind, workflow_slug: p.workflow?.slug ?? null,
+    id,
+    org_id: actor.org_id,
+    environment: actor.environment,
+    kind: p.kind,
+    workflow_slug: p.workflow?.slug ?? null,
     expires_at: expiresAt,
     items_fingerprint: p.rawItems ? itemsFingerprint(p.prepared.items) : null,
     item_count: p.prepared.routing.length,
-    provider_subtotal_micros: totals.provider_subtotal, fee_micros: totals.fee, discount_micros: totals.discount, total_micros: totals.total,
+    provider_subtotal_micros: totals.provider_subtotal,
+    fee_micros: totals.fee,
+    discount_micros: totals.discount,
+    total_micros: totals.total,
     fee_rate_bps: p.feeRateBps,
     constraints: { ...constraints },
     locked_lanes: locked,
-    plan: p.rawItems ? result.work_units.map((u) => ({ lane_id: u.lane_id, item_indexes: u.item_indexes, fallback_order: u.fallback_order, estimated_cost_micros: u.estimated_cost_micros })) : [],
+    plan: p.rawItems
+      ? result.work_units.map((u) => ({
+          lane_id: u.lane_id,
+          item_indexes: u.item_indexes,
+          fallback_order: u.fallback_order,
+          estimated_cost_micros: u.estimated_cost_micros,
+        }))
+      : [],
     response,
   });
   return response;
@@ -184,7 +235,7 @@ export async function quoteManifest(deps: QuoteDeps, actor: Actor, req: QuoteReq
   return buildQuote(deps, actor, snapshot, {
     kind: rawItems ? "items" : "volume",
     prepared,
-    constraints: resolveConstraints(req),
+    constraints: resolveConstraints(req, liveRoutesFor(deps, actor)),
     maxPrice: req.max_price,
     feeRateBps: STANDARD_FEE_BPS,
     metadata: req.metadata,
@@ -193,7 +244,11 @@ export async function quoteManifest(deps: QuoteDeps, actor: Actor, req: QuoteReq
 }
 
 /** POST /v1/quotes/workflow: a workflow product's preset and posture fill in the manifest. */
-export async function quoteWorkflow(deps: QuoteDeps, actor: Actor, req: { workflow: string; estimated_items?: number; items?: unknown[]; inputs?: unknown[] }) {
+export async function quoteWorkflow(
+  deps: QuoteDeps,
+  actor: Actor,
+  req: { workflow: string; estimated_items?: number; items?: unknown[]; inputs?: unknown[] },
+) {
   const snapshot = await deps.catalog.get();
   const product = findWorkflowProduct(snapshot.catalog.workflow_products, req.workflow);
   if (!product) throw errors.notFound(`workflow product "${req.workflow}"`);
@@ -211,7 +266,16 @@ export async function quoteWorkflow(deps: QuoteDeps, actor: Actor, req: { workfl
   return buildQuote(deps, actor, snapshot, {
     kind: "workflow",
     prepared,
-    constraints: resolveConstraints({ routing_mode: preset.routing_mode, sla_tier: preset.sla_tier, privacy_tier: preset.privacy_tier, allowed_regions: preset.allowed_regions }, policy),
+    constraints: resolveConstraints(
+      {
+        routing_mode: preset.routing_mode,
+        sla_tier: preset.sla_tier,
+        privacy_tier: preset.privacy_tier,
+        allowed_regions: preset.allowed_regions,
+      },
+      liveRoutesFor(deps, actor),
+      policy,
+    ),
     feeRateBps: WORKFLOW_FEE_BPS,
     workflow: product,
     rawItems,

@@ -1,5 +1,5 @@
 import type { Model, Operation } from "../catalog/types.js";
-import type { ManifestItem } from "../batches/item-schema.js";
+import type { ManifestItem } from "../manifest/item-schema.js";
 
 type Counter = (text: string) => number;
 
@@ -81,9 +81,9 @@ export function extractText(item: ManifestItem, operation: Operation): Extracted
     return { text: acc.text.join("\n"), overhead: 0 };
   }
   let messages = 0;
-  if (typeof input.instructions === "string") (acc.text.push(input.instructions), messages++);
+  if (typeof input.instructions === "string") acc.text.push(input.instructions), messages++;
   for (const list of [input.messages, input.input]) {
-    if (typeof list === "string") (acc.text.push(list), messages++);
+    if (typeof list === "string") acc.text.push(list), messages++;
     else if (Array.isArray(list)) {
       for (const m of list) {
         messages++;

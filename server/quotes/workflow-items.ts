@@ -1,6 +1,6 @@
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import type { WorkflowProduct } from "../catalog/types.js";
-import { AppError } from "../errors.js";
+import { fail } from "../errors.js";
 
 const ajv = new Ajv2020({ allErrors: true, strict: false });
 const validators = new WeakMap<object, ValidateFunction>();
@@ -53,7 +53,10 @@ export function itemsFromInputs(product: WorkflowProduct, inputs: unknown[], run
     return { model: product.preset_manifest.model, model_options: product.preset_manifest.model_options, ...item };
   });
   if (errs.length) {
-    throw new AppError("invalid_request", `Invalid inputs for ${product.slug}: ${errs[0]!.path}: ${errs[0]!.message}`, { location: "body", errors: errs.slice(0, 100) });
+    throw fail.invalidRequest(`Invalid inputs for ${product.slug}: ${errs[0]!.path}: ${errs[0]!.message}`, {
+      location: "body",
+      errors: errs.slice(0, 100),
+    });
   }
   return items;
 }

@@ -1,11 +1,14 @@
-import type { RoutingMode } from '../catalog/types.js';
-import { itemCostPico, sumCostPico } from './cost.js';
-import { priceFactor, slaScore } from './score.js';
-import { tally, type LaneState, type RouteState, type Subgroup } from './state.js';
-import type { RoutingItem } from './types.js';
+import type { RoutingMode } from "../catalog/types.js";
+import { itemCostPico, sumCostPico } from "./cost.js";
+import { priceFactor, slaScore } from "./score.js";
+import { tally, type LaneState, type RouteState, type Subgroup } from "./state.js";
+import type { RoutingItem } from "./types.js";
 
 function place(state: RouteState, sg: Subgroup, ls: LaneState, positions: readonly number[]) {
-  for (const pos of positions) { state.laneOf[pos] = ls; ls.assigned.push(pos); }
+  for (const pos of positions) {
+    state.laneOf[pos] = ls;
+    ls.assigned.push(pos);
+  }
   ls.remaining -= positions.length;
   ls.assignedFrom.add(sg);
 }
@@ -13,7 +16,7 @@ function place(state: RouteState, sg: Subgroup, ls: LaneState, positions: readon
 function markFull(sg: Subgroup, ls: LaneState, items: number) {
   sg.full.add(ls);
   ls.capacityRejected += items;
-  tally(ls, 'capacity_full', items);
+  tally(ls, "capacity_full", items);
 }
 
 /** Scores every eligible lane of the subgroup (recorded on the lane report in every mode). */
@@ -76,13 +79,19 @@ function cheapestOpen(it: RoutingItem, open: LaneState[], inPrice: number[], out
   for (let k = 0; k < open.length; k++) {
     const cost = it.input_tokens * inPrice[k]! + it.output_tokens * outPrice[k]!;
     if (cost > Number.MAX_SAFE_INTEGER) exact = false;
-    if (cost < bestCost) { best = k; bestCost = cost; }
+    if (cost < bestCost) {
+      best = k;
+      bestCost = cost;
+    }
   }
   if (exact) return best;
   let bestExact: number | bigint = 0;
   for (let k = 0; k < open.length; k++) {
     const cost = itemCostPico(it.input_tokens, it.output_tokens, open[k]!.lane);
-    if (k === 0 || cost < bestExact) { best = k; bestExact = cost; }
+    if (k === 0 || cost < bestExact) {
+      best = k;
+      bestExact = cost;
+    }
   }
   return best;
 }
@@ -107,6 +116,6 @@ function assignByScore(state: RouteState, sg: Subgroup, scored: Map<LaneState, {
 /** Places one subgroup's items according to the routing mode. */
 export function assignSubgroup(state: RouteState, sg: Subgroup, mode: RoutingMode, deadlineHours: number) {
   const scored = scoreLanes(sg, deadlineHours);
-  if (mode === 'sla_aware') assignByScore(state, sg, scored);
-  else assignByPrice(state, sg, mode === 'hybrid');
+  if (mode === "sla_aware") assignByScore(state, sg, scored);
+  else assignByPrice(state, sg, mode === "hybrid");
 }

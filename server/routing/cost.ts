@@ -1,4 +1,4 @@
-import type { Lane } from '../catalog/types.js';
+import type { Lane } from "../catalog/types.js";
 
 const PICO_PER_MICRO = 1_000_000n;
 
@@ -25,5 +25,5 @@ export function picoToMicrosCeil(pico: bigint): number {
 /** 123 micro-dollars → "$0.000123". */
 export function formatUsd(micros: number): string {
   const whole = Math.floor(micros / 1_000_000);
-  return `$${whole.toLocaleString('en-US')}.${String(micros % 1_000_000).padStart(6, '0')}`;
+  return `$${whole.toLocaleString("en-US")}.${String(micros % 1_000_000).padStart(6, "0")}`;
 }

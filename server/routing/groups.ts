@@ -1,8 +1,14 @@
-import { fitsTokens, itemKindChecks, type Check } from './eligibility.js';
-import { tally, type LaneState, type Subgroup } from './state.js';
-import type { RoutingItem } from './types.js';
+import { fitsTokens, itemKindChecks, type Check } from "./eligibility.js";
+import { tally, type LaneState, type Subgroup } from "./state.js";
+import type { RoutingItem } from "./types.js";
 
-interface Group { models: string[]; operation: RoutingItem['operation']; needsTools: boolean; hostedTools: string[]; positions: number[] }
+interface Group {
+  models: string[];
+  operation: RoutingItem["operation"];
+  needsTools: boolean;
+  hostedTools: string[];
+  positions: number[];
+}
 
 /**
  * Groups items with identical routing-relevant attributes, so constraints are checked per group ×
@@ -14,9 +20,10 @@ function groupItems(items: readonly RoutingItem[]): Group[] {
     const it = items[pos]!;
     const tools = it.hosted_tools.length > 0 ? [...new Set(it.hosted_tools)].sort() : [];
     const needsTools = it.needs_tools || tools.length > 0;
-    const key = `${it.operation}\0${needsTools ? 1 : 0}\0${tools.join(',')}\0${it.models.join('\u0001')}`;
+    const key = `${it.operation}\0${needsTools ? 1 : 0}\0${tools.join(",")}\0${it.models.join("\u0001")}`;
     let g = groups.get(key);
-    if (!g) groups.set(key, (g = { models: [...new Set(it.models)], operation: it.operation, needsTools, hostedTools: tools, positions: [] }));
+    if (!g)
+      groups.set(key, (g = { models: [...new Set(it.models)], operation: it.operation, needsTools, hostedTools: tools, positions: [] }));
     g.positions.push(pos);
   }
   return [...groups.values()];
@@ -55,11 +62,17 @@ export function buildSubgroups(items: readonly RoutingItem[], lanesByModel: Map<
     const rejections: { ls: LaneState; checks: Check[] }[] = [];
     for (const model of g.models) {
       const lanes = lanesByModel.get(model);
-      if (!lanes) { unknownModels.push(model); continue; }
+      if (!lanes) {
+        unknownModels.push(model);
+        continue;
+      }
       for (const ls of lanes) {
         ls.considered = true;
         const checks = [...ls.checks, ...itemKindChecks(ls.lane, g.operation, g.needsTools, g.hostedTools)];
-        if (checks.length === 0) { pass.push(ls); continue; }
+        if (checks.length === 0) {
+          pass.push(ls);
+          continue;
+        }
         rejections.push({ ls, checks });
         for (const c of checks) tally(ls, c.code, n, c.details);
       }
@@ -67,8 +80,9 @@ export function buildSubgroups(items: readonly RoutingItem[], lanesByModel: Map<
     // Ties on price or score go to the customer's preferred model, then provider order, then a
     // non-rescue lane, then catalog order.
     const modelRank = (ls: LaneState) => g.models.indexOf(ls.lane.model);
-    pass.sort((a, b) => modelRank(a) - modelRank(b) || a.orderRank - b.orderRank
-      || Number(a.lane.rescue) - Number(b.lane.rescue) || a.seq - b.seq);
+    pass.sort(
+      (a, b) => modelRank(a) - modelRank(b) || a.orderRank - b.orderRank || Number(a.lane.rescue) - Number(b.lane.rescue) || a.seq - b.seq,
+    );
     const buckets = pass.length > 0 ? splitByFit(g, items, pass) : [g.positions];
     for (const positions of buckets) {
       const rep = items[positions[0]!]!;
@@ -76,17 +90,26 @@ export function buildSubgroups(items: readonly RoutingItem[], lanesByModel: Map<
       const misfits = pass.filter((ls) => !eligible.includes(ls));
       let inputTokens = 0;
       let outputTokens = 0;
-      for (const pos of positions) { inputTokens += items[pos]!.input_tokens; outputTokens += items[pos]!.output_tokens; }
-      for (const ls of misfits) tally(ls, 'context_window_exceeded', positions.length);
+      for (const pos of positions) {
+        inputTokens += items[pos]!.input_tokens;
+        outputTokens += items[pos]!.output_tokens;
+      }
+      for (const ls of misfits) tally(ls, "context_window_exceeded", positions.length);
       for (const ls of eligible) {
         ls.eligibleItems += positions.length;
         ls.eligibleInput += inputTokens;
         ls.eligibleOutput += outputTokens;
       }
       subgroups.push({
-        models: g.models, unknownModels, positions, first: positions[0]!, inputTokens, outputTokens,
-        eligible, eligibleSet: new Set(eligible),
-        rejections: [...rejections, ...misfits.map((ls) => ({ ls, checks: [{ code: 'context_window_exceeded' as const, details: [] }] }))],
+        models: g.models,
+        unknownModels,
+        positions,
+        first: positions[0]!,
+        inputTokens,
+        outputTokens,
+        eligible,
+        eligibleSet: new Set(eligible),
+        rejections: [...rejections, ...misfits.map((ls) => ({ ls, checks: [{ code: "context_window_exceeded" as const, details: [] }] }))],
         full: new Set(),
       });
     }

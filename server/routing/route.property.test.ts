@@ -1,114 +1,144 @@
-import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { SLA_DEADLINE_HOURS, type Lane, type Operation, type Region } from '../catalog/types.js';
-import { route } from './route.js';
-import { makeLane } from './test-fixtures.js';
-import type { RoutingConstraints, RoutingItem, RoutingResult } from './types.js';
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { SLA_DEADLINE_HOURS, type Lane, type Operation, type Region } from "../catalog/types.js";
+import { route } from "./route.js";
+import { makeLane } from "./test-fixtures.js";
+import type { RoutingConstraints, RoutingItem, RoutingResult } from "./types.js";
 
 // An independent, per item × lane statement of the hard constraints (capacity aside), written
 // from the brief rather than from the engine, so the engine's grouping shortcuts are checked.
 function violates(it: RoutingItem, lane: Lane, c: RoutingConstraints): boolean {
   const p = c.provider_preferences;
   const regions = c.allowed_regions;
-  const anyRegion = regions.every((r) => r === 'global');
+  const anyRegion = regions.every((r) => r === "global");
   const needsTools = it.needs_tools || it.hosted_tools.length > 0;
-  return !it.models.includes(lane.model)
-    || !lane.operations.includes(it.operation)
-    || it.input_tokens + it.output_tokens > lane.context_window
-    || it.output_tokens > lane.max_output_tokens
-    || (needsTools && !lane.tool_support)
-    || it.hosted_tools.some((t) => !lane.hosted_tools.includes(t))
-    || (!anyRegion && !regions.includes(lane.region))
-    || (c.privacy_tier === 'zdr' && !lane.privacy.zdr)
-    || (c.privacy_tier === 'no_training' && !(lane.privacy.no_training || lane.privacy.zdr))
-    || (p.data_collection === 'deny' && lane.privacy.data_collection !== 'deny')
-    || (p.zdr === true && !lane.privacy.zdr)
-    || (p.only !== undefined && p.only.length > 0 && !p.only.includes(lane.provider))
-    || (p.ignore?.includes(lane.provider) ?? false)
-    || (c.routing_mode === 'public_only' && !lane.public)
-    || !lane.sla_tiers.includes(c.sla_tier)
-    || lane.observed.p50_turnaround_s > SLA_DEADLINE_HOURS[c.sla_tier] * 3600
-    || !lane.healthy;
+  return (
+    !it.models.includes(lane.model) ||
+    !lane.operations.includes(it.operation) ||
+    it.input_tokens + it.output_tokens > lane.context_window ||
+    it.output_tokens > lane.max_output_tokens ||
+    (needsTools && !lane.tool_support) ||
+    it.hosted_tools.some((t) => !lane.hosted_tools.includes(t)) ||
+    (!anyRegion && !regions.includes(lane.region)) ||
+    (c.privacy_tier === "zdr" && !lane.privacy.zdr) ||
+    (c.privacy_tier === "no_training" && !(lane.privacy.no_training || lane.privacy.zdr)) ||
+    (p.data_collection === "deny" && lane.privacy.data_collection !== "deny") ||
+    (p.zdr === true && !lane.privacy.zdr) ||
+    (p.only !== undefined && p.only.length > 0 && !p.only.includes(lane.provider)) ||
+    (p.ignore?.includes(lane.provider) ?? false) ||
+    (c.routing_mode === "public_only" && !lane.public) ||
+    !lane.sla_tiers.includes(c.sla_tier) ||
+    lane.observed.p50_turnaround_s > SLA_DEADLINE_HOURS[c.sla_tier] * 3600 ||
+    !lane.healthy
+  );
 }
 
 const cost = (it: RoutingItem, l: Lane) =>
   BigInt(it.input_tokens) * BigInt(l.input_per_mtok_micros) + BigInt(it.output_tokens) * BigInt(l.output_per_mtok_micros);
 const ceilMicros = (pico: bigint) => Number((pico + 999_999n) / 1_000_000n);
 
-const PROVIDERS = ['p1', 'p2', 'p3', 'edge', 'rescue'];
-const MODELS = ['m1', 'm2', 'm3'];
-const REGIONS: Region[] = ['us', 'eu', 'apac', 'global'];
-const TOOLS = ['web_search', 'calculator', 'time'];
+const PROVIDERS = ["p1", "p2", "p3", "edge", "rescue"];
+const MODELS = ["m1", "m2", "m3"];
+const REGIONS: Region[] = ["us", "eu", "apac", "global"];
+const TOOLS = ["web_search", "calculator", "time"];
 const subset = <T>(xs: T[]) => fc.subarray(xs);
 // Mostly absent, so that enough items stay routable for the properties to bite.
 const rarely = <T>(arb: fc.Arbitrary<T>) => fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb });
 const mostly = <T>(usual: T, arb: fc.Arbitrary<T>) => fc.oneof({ weight: 3, arbitrary: fc.constant(usual) }, { weight: 1, arbitrary: arb });
 
-const laneArb = fc.record({
-  provider: fc.constantFrom(...PROVIDERS),
-  model: fc.constantFrom(...MODELS),
-  region: fc.constantFrom(...REGIONS),
-  mode: fc.constantFrom('batch' as const, 'realtime' as const),
-  operations: mostly<Operation[]>(['responses', 'vision'], fc.subarray<Operation>(['responses', 'embeddings', 'vision'], { minLength: 1 })),
-  context_window: mostly(128_000, fc.constantFrom(8_000, 32_000)),
-  max_output_tokens: mostly(16_000, fc.constantFrom(0, 4_000)),
-  input_per_mtok_micros: fc.integer({ min: 0, max: 20_000_000 }),
-  output_per_mtok_micros: fc.integer({ min: 0, max: 60_000_000 }),
-  tool_support: mostly(true, fc.boolean()),
-  hosted_tools: subset(TOOLS),
-  public: mostly(true, fc.constant(false)),
-  healthy: mostly(true, fc.boolean()),
-  capacity_items_per_hour: fc.constantFrom(1, 1, 2, 1_000),
-  privacy: fc.record({ zdr: fc.boolean(), no_training: fc.boolean(), data_collection: fc.constantFrom('allow' as const, 'deny' as const) }),
-  observed: fc.record({
-    success_rate: fc.double({ min: 0.3, max: 1, noNaN: true }),
-    p50_turnaround_s: mostly(5, fc.constantFrom(3_600, 30 * 3_600)),
-    // With 1 item/h these leave a lane a few items of room, or none, under each tier.
-    backlog_items: fc.constantFrom(0, 0, 22, 46, 47),
-  }),
-}).map((s) => makeLane({ ...s, rescue: s.provider === 'rescue' }));
+const laneArb = fc
+  .record({
+    provider: fc.constantFrom(...PROVIDERS),
+    model: fc.constantFrom(...MODELS),
+    region: fc.constantFrom(...REGIONS),
+    mode: fc.constantFrom("batch" as const, "realtime" as const),
+    operations: mostly<Operation[]>(
+      ["responses", "vision"],
+      fc.subarray<Operation>(["responses", "embeddings", "vision"], { minLength: 1 }),
+    ),
+    context_window: mostly(128_000, fc.constantFrom(8_000, 32_000)),
+    max_output_tokens: mostly(16_000, fc.constantFrom(0, 4_000)),
+    input_per_mtok_micros: fc.integer({ min: 0, max: 20_000_000 }),
+    output_per_mtok_micros: fc.integer({ min: 0, max: 60_000_000 }),
+    tool_support: mostly(true, fc.boolean()),
+    hosted_tools: subset(TOOLS),
+    public: mostly(true, fc.constant(false)),
+    healthy: mostly(true, fc.boolean()),
+    capacity_items_per_hour: fc.constantFrom(1, 1, 2, 1_000),
+    privacy: fc.record({
+      zdr: fc.boolean(),
+      no_training: fc.boolean(),
+      data_collection: fc.constantFrom("allow" as const, "deny" as const),
+    }),
+    observed: fc.record({
+      success_rate: fc.double({ min: 0.3, max: 1, noNaN: true }),
+      p50_turnaround_s: mostly(5, fc.constantFrom(3_600, 30 * 3_600)),
+      // With 1 item/h these leave a lane a few items of room, or none, under each tier.
+      backlog_items: fc.constantFrom(0, 0, 22, 46, 47),
+    }),
+  })
+  .map((s) => makeLane({ ...s, rescue: s.provider === "rescue" }));
 
 const lanesArb = fc.uniqueArray(laneArb, { selector: (l) => l.lane_id, minLength: 1, maxLength: 16 });
 
 // Items share a few kinds (models, operation, tools), as real manifests do, so groups are large
 // enough to meet capacity limits and units mix kinds; token counts cluster around the limits.
 const kindArb = fc.record({
-  operation: mostly('responses' as const, fc.constantFrom('embeddings' as const, 'vision' as const)),
-  models: fc.tuple(fc.shuffledSubarray(MODELS, { minLength: 1 }), fc.integer({ min: 0, max: 9 }))
-    .map(([ms, n]) => (n === 0 ? [...ms, 'unknown'] : n === 1 ? [] : ms)),
+  operation: mostly("responses" as const, fc.constantFrom("embeddings" as const, "vision" as const)),
+  models: fc
+    .tuple(fc.shuffledSubarray(MODELS, { minLength: 1 }), fc.integer({ min: 0, max: 9 }))
+    .map(([ms, n]) => (n === 0 ? [...ms, "unknown"] : n === 1 ? [] : ms)),
   needs_tools: fc.boolean(),
   hosted_tools: mostly([], subset(TOOLS)),
 });
 const nearLimit = (limits: number[]) =>
   fc.tuple(fc.constantFrom(...limits), fc.integer({ min: -300, max: 300 })).map(([l, d]) => Math.max(0, l + d));
-const itemsArb = fc.tuple(
-  fc.array(kindArb, { minLength: 1, maxLength: 4 }),
-  fc.array(fc.record({
-    kind: fc.nat(),
-    input_tokens: fc.oneof(
-      { weight: 4, arbitrary: fc.integer({ min: 0, max: 2_000 }) },
-      { weight: 1, arbitrary: nearLimit([8_000, 32_000, 128_000]) },
-      { weight: 1, arbitrary: fc.integer({ min: 0, max: 140_000 }) },
+const itemsArb = fc
+  .tuple(
+    fc.array(kindArb, { minLength: 1, maxLength: 4 }),
+    fc.array(
+      fc.record({
+        kind: fc.nat(),
+        input_tokens: fc.oneof(
+          { weight: 4, arbitrary: fc.integer({ min: 0, max: 2_000 }) },
+          { weight: 1, arbitrary: nearLimit([8_000, 32_000, 128_000]) },
+          { weight: 1, arbitrary: fc.integer({ min: 0, max: 140_000 }) },
+        ),
+        output_tokens: fc.oneof(
+          { weight: 3, arbitrary: fc.integer({ min: 0, max: 1_000 }) },
+          { weight: 1, arbitrary: nearLimit([4_000, 16_000]) },
+        ),
+      }),
+      { minLength: 1, maxLength: 40 },
     ),
-    output_tokens: fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 0, max: 1_000 }) }, { weight: 1, arbitrary: nearLimit([4_000, 16_000]) }),
-  }), { minLength: 1, maxLength: 40 }),
-).map(([kinds, xs]) => xs.map(({ kind, ...tokens }, i): RoutingItem => ({
-  ...kinds[kind % kinds.length]!, ...tokens, index: i * 3 + 1, customer_item_id: `c${i}`,
-})));
+  )
+  .map(([kinds, xs]) =>
+    xs.map(
+      ({ kind, ...tokens }, i): RoutingItem => ({
+        ...kinds[kind % kinds.length]!,
+        ...tokens,
+        index: i * 3 + 1,
+        customer_item_id: `c${i}`,
+      }),
+    ),
+  );
 
 const constraintsArb: fc.Arbitrary<RoutingConstraints> = fc.record({
-  routing_mode: fc.constantFrom('cheapest' as const, 'sla_aware' as const, 'hybrid' as const, 'public_only' as const),
-  sla_tier: mostly('standard' as const, fc.constantFrom('flex' as const, 'priority' as const)),
-  privacy_tier: mostly('standard' as const, fc.constantFrom('no_training' as const, 'zdr' as const)),
-  allowed_regions: mostly<Region[]>(['global'], fc.subarray(REGIONS, { minLength: 1 })),
-  provider_preferences: fc.record({
-    only: rarely(subset(PROVIDERS)),
-    ignore: rarely(subset(PROVIDERS)),
-    order: rarely(fc.shuffledSubarray(PROVIDERS)),
-    allow_fallbacks: mostly(true, fc.constant(false)),
-    data_collection: rarely(fc.constantFrom('allow' as const, 'deny' as const)),
-    zdr: rarely(fc.boolean()),
-  }, { requiredKeys: ['allow_fallbacks'] }),
+  routing_mode: fc.constantFrom("cheapest" as const, "sla_aware" as const, "hybrid" as const, "public_only" as const),
+  sla_tier: mostly("standard" as const, fc.constantFrom("flex" as const, "priority" as const)),
+  privacy_tier: mostly("standard" as const, fc.constantFrom("no_training" as const, "zdr" as const)),
+  allowed_regions: mostly<Region[]>(["global"], fc.subarray(REGIONS, { minLength: 1 })),
+  provider_preferences: fc.record(
+    {
+      only: rarely(subset(PROVIDERS)),
+      ignore: rarely(subset(PROVIDERS)),
+      order: rarely(fc.shuffledSubarray(PROVIDERS)),
+      allow_fallbacks: mostly(true, fc.constant(false)),
+      data_collection: rarely(fc.constantFrom("allow" as const, "deny" as const)),
+      zdr: rarely(fc.boolean()),
+    },
+    { requiredKeys: ["allow_fallbacks"] },
+  ),
   max_price_micros: fc.option(fc.integer({ min: 0, max: 5_000_000 }), { nil: null }),
 });
 
@@ -116,11 +146,14 @@ const scenario = fc.tuple(itemsArb, constraintsArb, lanesArb);
 const RUNS = { numRuns: 800 };
 
 function check(fn: (items: RoutingItem[], c: RoutingConstraints, lanes: Lane[], r: RoutingResult) => void) {
-  fc.assert(fc.property(scenario, ([items, c, lanes]) => fn(items, c, lanes, route(items, c, lanes))), RUNS);
+  fc.assert(
+    fc.property(scenario, ([items, c, lanes]) => fn(items, c, lanes, route(items, c, lanes))),
+    RUNS,
+  );
 }
 
-describe('route (properties)', () => {
-  it('never assigns an item to a lane that violates a hard constraint, or past a lane capacity', () => {
+describe("route (properties)", () => {
+  it("never assigns an item to a lane that violates a hard constraint, or past a lane capacity", () => {
     check((items, c, lanes, r) => {
       const byId = new Map(lanes.map((l) => [l.lane_id, l]));
       r.assignments.forEach((a, pos) => {
@@ -134,7 +167,7 @@ describe('route (properties)', () => {
     });
   });
 
-  it('assigns every item exactly once or lists it as unroutable with reasons', () => {
+  it("assigns every item exactly once or lists it as unroutable with reasons", () => {
     check((items, _c, _lanes, r) => {
       expect(r.assignments.map((a) => a.index)).toEqual(items.map((i) => i.index));
       const inUnits = r.work_units.flatMap((u) => u.item_indexes.map((i) => [i, u.lane_id] as const));
@@ -148,11 +181,11 @@ describe('route (properties)', () => {
     });
   });
 
-  it('under cheapest-style modes, no eligible lane with room is cheaper for any item', () => {
+  it("under cheapest-style modes, no eligible lane with room is cheaper for any item", () => {
     check((items, c, lanes, r) => {
-      if (c.routing_mode === 'sla_aware') return;
+      if (c.routing_mode === "sla_aware") return;
       const byId = new Map(lanes.map((l) => [l.lane_id, l]));
-      const full = new Set(r.lanes.filter((l) => l.rejection_reasons.some((x) => x.code === 'capacity_full')).map((l) => l.lane_id));
+      const full = new Set(r.lanes.filter((l) => l.rejection_reasons.some((x) => x.code === "capacity_full")).map((l) => l.lane_id));
       r.assignments.forEach((a, pos) => {
         const it = items[pos]!;
         const mine = a.lane_id === null ? null : cost(it, byId.get(a.lane_id)!);
@@ -166,7 +199,7 @@ describe('route (properties)', () => {
     });
   });
 
-  it('reports every considered lane, and every lane not selected says why', () => {
+  it("reports every considered lane, and every lane not selected says why", () => {
     check((items, _c, lanes, r) => {
       const models = new Set(items.flatMap((i) => i.models));
       expect(r.lanes.map((l) => l.lane_id)).toEqual(lanes.filter((l) => models.has(l.model)).map((l) => l.lane_id));
@@ -178,7 +211,7 @@ describe('route (properties)', () => {
     });
   });
 
-  it('builds fallback ladders only from lanes every item of the unit may use', () => {
+  it("builds fallback ladders only from lanes every item of the unit may use", () => {
     check((items, c, lanes, r) => {
       const byId = new Map(lanes.map((l) => [l.lane_id, l]));
       const byIndex = new Map(items.map((i) => [i.index, i]));
@@ -193,7 +226,7 @@ describe('route (properties)', () => {
     });
   });
 
-  it('keeps money in exact integers, each unit rounded up once', () => {
+  it("keeps money in exact integers, each unit rounded up once", () => {
     check((items, c, lanes, r) => {
       const byId = new Map(lanes.map((l) => [l.lane_id, l]));
       const byIndex = new Map(items.map((i) => [i.index, i]));

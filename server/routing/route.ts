@@ -1,14 +1,21 @@
-import { SLA_DEADLINE_HOURS, type Lane } from '../catalog/types.js';
-import { assignSubgroup } from './assign.js';
-import { formatUsd } from './cost.js';
-import { laneChecks } from './eligibility.js';
-import { buildSubgroups } from './groups.js';
-import { laneReports, unroutableReasons } from './report.js';
-import type { LaneState, RouteState, Subgroup } from './state.js';
+import { SLA_DEADLINE_HOURS, type Lane } from "../catalog/types.js";
+import { assignSubgroup } from "./assign.js";
+import { formatUsd } from "./cost.js";
+import { laneChecks } from "./eligibility.js";
+import { buildSubgroups } from "./groups.js";
+import { laneReports, unroutableReasons } from "./report.js";
+import type { LaneState, RouteState, Subgroup } from "./state.js";
 import type {
-  ItemAssignment, RoutingConstraints, RoutingDecision, RoutingItem, RoutingResult, UnroutableItem, UnroutableReason, WorkUnit,
-} from './types.js';
-import { buildWorkUnits } from './work-units.js';
+  ItemAssignment,
+  RoutingConstraints,
+  RoutingDecision,
+  RoutingItem,
+  RoutingResult,
+  UnroutableItem,
+  UnroutableReason,
+  WorkUnit,
+} from "./types.js";
+import { buildWorkUnits } from "./work-units.js";
 
 function assertTokens(items: readonly RoutingItem[]) {
   for (const it of items) {
@@ -45,9 +52,12 @@ function laneStates(lanes: readonly Lane[], c: RoutingConstraints, deadlineHours
   });
 }
 
-function decide(items: readonly RoutingItem[], units: WorkUnit[], reports: RoutingResult['lanes'], unroutable: number): RoutingDecision {
+function decide(items: readonly RoutingItem[], units: WorkUnit[], reports: RoutingResult["lanes"], unroutable: number): RoutingDecision {
   const largest = units.reduce<WorkUnit | undefined>(
-    (best, u) => (!best || u.item_count > best.item_count || (u.item_count === best.item_count && u.estimated_cost_micros < best.estimated_cost_micros) ? u : best),
+    (best, u) =>
+      !best || u.item_count > best.item_count || (u.item_count === best.item_count && u.estimated_cost_micros < best.estimated_cost_micros)
+        ? u
+        : best,
     undefined,
   );
   const selectedProviders = new Set(units.map((u) => u.provider));
@@ -101,7 +111,9 @@ export function route(items: readonly RoutingItem[], c: RoutingConstraints, lane
     })
     .sort((a, b) => a.index - b.index);
   const assignments: ItemAssignment[] = items.map((it, pos) => ({
-    index: it.index, customer_item_id: it.customer_item_id, lane_id: state.laneOf[pos]?.lane.lane_id ?? null,
+    index: it.index,
+    customer_item_id: it.customer_item_id,
+    lane_id: state.laneOf[pos]?.lane.lane_id ?? null,
   }));
 
   return {

@@ -1,4 +1,4 @@
-import type { Lane } from '../catalog/types.js';
+import type { Lane } from "../catalog/types.js";
 
 /**
  * The sla_aware score of a lane for n items, in [0, 1]; higher is better.

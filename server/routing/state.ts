@@ -1,10 +1,13 @@
-import type { Lane } from '../catalog/types.js';
-import type { Check } from './eligibility.js';
-import type { ConstraintCode, RoutingItem } from './types.js';
+import type { Lane } from "../catalog/types.js";
+import type { Check } from "./eligibility.js";
+import type { ConstraintCode, RoutingItem } from "./types.js";
 
 // Working state of one route() call. Internal: nothing here leaves the module except via reports.
 
-export interface Tally { items: number; details: Set<string> }
+export interface Tally {
+  items: number;
+  details: Set<string>;
+}
 
 export interface LaneState {
   lane: Lane;

@@ -1,6 +1,4 @@
-import type {
-  LaneMode, Operation, PrivacyTier, ProviderPreferences, Region, RoutingMode, SlaTier,
-} from '../catalog/types.js';
+import type { LaneMode, Operation, PrivacyTier, ProviderPreferences, Region, RoutingMode, SlaTier } from "../catalog/types.js";
 
 export type { ProviderPreferences };
 
@@ -26,20 +24,39 @@ export interface RoutingConstraints {
   provider_preferences: ProviderPreferences;
   /** Ceiling for the whole quote in micro-dollars; null for none. */
   max_price_micros: number | null;
+  /**
+   * For live keys: the `provider/protocol` pairs the operator can run for real (credentials and an
+   * adapter); any other lane is `provider_not_configured`. Null or absent (test keys): every lane,
+   * since test work runs on the simulator.
+   */
+  live_routes?: readonly string[] | null;
 }
 
 /** Hard constraints: a lane carrying one of these for an item may never serve it. */
 export const CONSTRAINT_CODES = [
-  'model_not_offered', 'operation_unsupported', 'context_window_exceeded', 'tool_support', 'region_not_allowed',
-  'privacy_tier_unmet', 'provider_excluded', 'not_public', 'sla_unmet', 'provider_unhealthy', 'capacity_full',
-  'price_above_max',
+  "model_not_offered",
+  "operation_unsupported",
+  "context_window_exceeded",
+  "tool_support",
+  "region_not_allowed",
+  "privacy_tier_unmet",
+  "provider_excluded",
+  "not_public",
+  "sla_unmet",
+  "provider_unhealthy",
+  "capacity_full",
+  "price_above_max",
+  "provider_not_configured",
 ] as const;
 export type ConstraintCode = (typeof CONSTRAINT_CODES)[number];
 /** Codes of an eligible lane that simply lost: to a cheaper one, or (sla_aware) to a better score. */
-export type PreferenceCode = 'higher_price' | 'lower_score';
+export type PreferenceCode = "higher_price" | "lower_score";
 export type ReasonCode = ConstraintCode | PreferenceCode;
 
-export interface Reason { code: ReasonCode; message: string }
+export interface Reason {
+  code: ReasonCode;
+  message: string;
+}
 
 /** Every lane of every candidate model of any item, selected or not. */
 export interface LaneReport {
@@ -74,10 +91,22 @@ export interface WorkUnit {
   fallback_order: string[];
 }
 
-export interface UnroutableReason { lane_id?: string; code: ConstraintCode; message: string }
-export interface UnroutableItem { index: number; customer_item_id: string; reasons: UnroutableReason[] }
+export interface UnroutableReason {
+  lane_id?: string;
+  code: ConstraintCode;
+  message: string;
+}
+export interface UnroutableItem {
+  index: number;
+  customer_item_id: string;
+  reasons: UnroutableReason[];
+}
 
-export interface ItemAssignment { index: number; customer_item_id: string; lane_id: string | null }
+export interface ItemAssignment {
+  index: number;
+  customer_item_id: string;
+  lane_id: string | null;
+}
 
 export interface RoutingDecision {
   /** Provider of the largest work unit. */

@@ -1,6 +1,6 @@
-import { picoToMicrosCeil, sumCostPico } from './cost.js';
-import type { LaneState, RouteState } from './state.js';
-import type { RoutingConstraints, WorkUnit } from './types.js';
+import { picoToMicrosCeil, sumCostPico } from "./cost.js";
+import type { LaneState, RouteState } from "./state.js";
+import type { RoutingConstraints, WorkUnit } from "./types.js";
 
 /**
  * Lanes every item of the unit is eligible for under every hard constraint (the intersection of
@@ -16,9 +16,13 @@ function fallbackLadder(ls: LaneState, c: RoutingConstraints, inputTokens: numbe
   if (!smallest) return [];
   const rungs = [...smallest].filter((x) => x !== ls && rest.every((s) => s.has(x)));
   const cost = new Map(rungs.map((x) => [x, sumCostPico(inputTokens, outputTokens, x.lane)]));
-  rungs.sort((a, b) => Number(a.lane.rescue) - Number(b.lane.rescue) || a.orderRank - b.orderRank
-    || (cost.get(a)! < cost.get(b)! ? -1 : cost.get(a)! > cost.get(b)! ? 1 : 0)
-    || a.seq - b.seq);
+  rungs.sort(
+    (a, b) =>
+      Number(a.lane.rescue) - Number(b.lane.rescue) ||
+      a.orderRank - b.orderRank ||
+      (cost.get(a)! < cost.get(b)! ? -1 : cost.get(a)! > cost.get(b)! ? 1 : 0) ||
+      a.seq - b.seq,
+  );
   return rungs.map((x) => x.lane.lane_id);
 }
 
@@ -38,7 +42,11 @@ export function buildWorkUnits(state: RouteState, lanes: readonly LaneState[], c
     }
     const { lane } = ls;
     units.push({
-      lane_id: lane.lane_id, provider: lane.provider, model: lane.model, region: lane.region, mode: lane.mode,
+      lane_id: lane.lane_id,
+      provider: lane.provider,
+      model: lane.model,
+      region: lane.region,
+      mode: lane.mode,
       item_indexes: indexes.sort((a, b) => a - b),
       item_count: indexes.length,
       estimated_cost_micros: picoToMicrosCeil(sumCostPico(inputTokens, outputTokens, lane)),

@@ -75,7 +75,7 @@ export function parseIp(text: string): Uint8Array | null {
   const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(s);
   if (dotted) {
     const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
-    s = s.slice(0, dotted.index) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+    s = `${s.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
   }
   const [head, tail] = s.split("::") as [string, string | undefined];
   const groups = (part: string | undefined) => (part ? part.split(":") : []);
@@ -93,7 +93,7 @@ export function parseIp(text: string): Uint8Array | null {
 
 function inPrefix(bytes: Uint8Array, prefix: Uint8Array, bits: number): boolean {
   for (let i = 0; i < bits; i++) {
-    const mask = 0x80 >> i % 8;
+    const mask = 0x80 >> (i % 8);
     if ((bytes[i >> 3]! & mask) !== (prefix[i >> 3]! & mask)) return false;
   }
   return true;

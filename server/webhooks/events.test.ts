@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { webhookDelivery, webhookRetryWait } from "../jobs/webhooks.js";
+import { JOBS, webhookRetryWait } from "../jobs/contracts.js";
 import { buildEvent, shouldSendProgress, WEBHOOK_EVENT_TYPES, type BatchEventFacts } from "./events.js";
 
 const facts: BatchEventFacts = {
@@ -39,7 +39,12 @@ describe("buildEvent", () => {
 
   it("knows the six event types", () => {
     expect([...WEBHOOK_EVENT_TYPES]).toEqual([
-      "batch.submitted", "batch.progress", "batch.completed", "batch.failed", "batch.cancelled", "batch.expired",
+      "batch.submitted",
+      "batch.progress",
+      "batch.completed",
+      "batch.failed",
+      "batch.cancelled",
+      "batch.expired",
     ]);
   });
 });
@@ -57,7 +62,7 @@ describe("shouldSendProgress", () => {
 
 describe("webhook retry schedule", () => {
   it("makes 8 attempts whose retries span about 24 h on average (16–32 h with jitter)", () => {
-    const { retryLimit, retryDelay, retryBackoff } = webhookDelivery.queue;
+    const { retryLimit, retryDelay, retryBackoff } = JOBS.webhook.options;
     expect(retryLimit + 1).toBe(8);
     expect(retryBackoff).toBe(true);
     const waits = Array.from({ length: retryLimit }, (_, i) => webhookRetryWait(i + 1, retryDelay));

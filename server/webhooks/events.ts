@@ -1,9 +1,8 @@
-import type PgBoss from "pg-boss";
 import type { Db } from "../../db/connection.js";
 import { insertDelivery } from "../../db/queries/webhook-deliveries.js";
 import { webhookEventSchema } from "../catalog/types.js";
 import { newId } from "../ids.js";
-import { enqueueWebhookDelivery } from "../jobs/webhooks.js";
+import type { JobSender } from "../jobs/sender.js";
 import { formatUsd, type Micros } from "../money.js";
 
 export const WEBHOOK_EVENT_TYPES = webhookEventSchema.options;
@@ -98,7 +97,7 @@ export interface EnqueueEventInput {
  * Records the delivery (pending) and enqueues its job on the same transaction, so an event exists
  * exactly when the state change that caused it commits. Returns the event id.
  */
-export async function enqueueEvent(trx: Db, boss: PgBoss, input: EnqueueEventInput): Promise<string> {
+export async function enqueueEvent(trx: Db, jobs: JobSender, input: EnqueueEventInput): Promise<string> {
   if (!trx.isTransaction) throw new Error("enqueueEvent needs a transaction: the row and its job commit together");
   const { payload } = input;
   await insertDelivery(trx, {
@@ -109,7 +108,7 @@ export async function enqueueEvent(trx: Db, boss: PgBoss, input: EnqueueEventInp
     url: input.url,
     body: JSON.stringify(payload), // the exact bytes signed and sent, on every attempt
   });
-  await enqueueWebhookDelivery(trx, boss, { delivery_id: payload.id, secret_sealed: input.secretSealed });
+  await jobs.send(trx, "webhook", { delivery_id: payload.id, secret_sealed: input.secretSealed });
   return payload.id;
 }
 
@@ -121,7 +120,9 @@ export async function enqueueEvent(trx: Db, boss: PgBoss, input: EnqueueEventInp
  */
 export async function webhookTargetFor(db: Db, batchId: string): Promise<{ org_id: string; url: string; secretSealed: string } | null> {
   const row = await db("batches")
-    .leftJoin("delivery_webhooks", (j) => j.on("delivery_webhooks.org_id", "batches.org_id").andOn("delivery_webhooks.environment", "batches.environment"))
+    .leftJoin("delivery_webhooks", (j) =>
+      j.on("delivery_webhooks.org_id", "batches.org_id").andOn("delivery_webhooks.environment", "batches.environment"),
+    )
     .where("batches.id", batchId)
     .first<{ org_id: string; b_url: string | null; b_secret: string | null; d_url: string | null; d_secret: string | null } | undefined>(
       "batches.org_id as org_id",
@@ -141,9 +142,15 @@ export async function webhookTargetFor(db: Db, batchId: string): Promise<{ org_i
  * if it has one. `batch.progress` is sent only when its 30 s slot is free. Returns the event id,
  * or null when nothing was sent.
  */
-export async function emitBatchEvent(trx: Db, boss: PgBoss, type: WebhookEventType, batch: BatchEventFacts, now: Date = new Date()): Promise<string | null> {
+export async function notifyBatchWebhook(
+  trx: Db,
+  jobs: JobSender,
+  type: WebhookEventType,
+  batch: BatchEventFacts,
+  now: Date = new Date(),
+): Promise<string | null> {
   const target = await webhookTargetFor(trx, batch.batch_id);
   if (!target) return null;
   if (type === "batch.progress" && !(await claimProgressSlot(trx, batch.batch_id, now))) return null;
-  return enqueueEvent(trx, boss, { ...target, payload: buildEvent(type, batch, now) });
+  return enqueueEvent(trx, jobs, { ...target, payload: buildEvent(type, batch, now) });
 }

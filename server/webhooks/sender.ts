@@ -14,13 +14,22 @@ export type WebhookPost = (target: WebhookTarget, request: PostRequest) => Promi
 /** Our own readable failure text for the attempt log (customers read it), from a Node socket error. */
 function describe(err: Error & { code?: string }): string {
   switch (err.code) {
-    case "ECONNREFUSED": return "connection refused";
-    case "ECONNRESET": return "connection reset by the receiver";
-    case "EHOSTUNREACH": case "ENETUNREACH": return "host unreachable";
-    case "CERT_HAS_EXPIRED": return "TLS certificate has expired";
-    case "DEPTH_ZERO_SELF_SIGNED_CERT": case "SELF_SIGNED_CERT_IN_CHAIN": return "TLS certificate is self-signed";
-    case "ERR_TLS_CERT_ALTNAME_INVALID": return "TLS certificate does not match the host name";
-    default: return err.code ? `${err.message} (${err.code})` : err.message;
+    case "ECONNREFUSED":
+      return "connection refused";
+    case "ECONNRESET":
+      return "connection reset by the receiver";
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return "host unreachable";
+    case "CERT_HAS_EXPIRED":
+      return "TLS certificate has expired";
+    case "DEPTH_ZERO_SELF_SIGNED_CERT":
+    case "SELF_SIGNED_CERT_IN_CHAIN":
+      return "TLS certificate is self-signed";
+    case "ERR_TLS_CERT_ALTNAME_INVALID":
+      return "TLS certificate does not match the host name";
+    default:
+      return err.code ? `${err.message} (${err.code})` : err.message;
   }
 }
 
@@ -41,7 +50,10 @@ export const postPinned: WebhookPost = (target, request) =>
       // A fresh connection per attempt: a pooled socket could have been opened for another address.
       agent: false,
     });
-    const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no response within ${request.timeoutMs / 1000} s`), { code: "ETIMEDOUT_WEBHOOK" })), request.timeoutMs);
+    const timer = setTimeout(
+      () => req.destroy(Object.assign(new Error(`no response within ${request.timeoutMs / 1000} s`), { code: "ETIMEDOUT_WEBHOOK" })),
+      request.timeoutMs,
+    );
     req.on("response", (res) => {
       clearTimeout(timer);
       resolve({ status: res.statusCode ?? 0 });

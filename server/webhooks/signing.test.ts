@@ -52,13 +52,18 @@ describe("verifiers", () => {
   });
 
   it("reject a replay outside the tolerance (5 min by default)", () => {
-    expect(verifyStandardWebhook(body, secret, h, { nowS: ts + 301 })).toEqual({ ok: false, reason: "webhook-timestamp is outside the tolerance" });
+    expect(verifyStandardWebhook(body, secret, h, { nowS: ts + 301 })).toEqual({
+      ok: false,
+      reason: "webhook-timestamp is outside the tolerance",
+    });
     expect(verifyStandardWebhook(body, secret, h, { nowS: ts + 301, toleranceS: 600 })).toEqual({ ok: true });
   });
 
   it("accept any matching entry of a space-separated signature list (secret rotation)", () => {
     const list = `v1,${Buffer.from("nope").toString("base64")} ${h["webhook-signature"]}`;
     expect(verifyStandardWebhook(body, secret, { ...h, "webhook-signature": list }, { nowS: ts })).toEqual({ ok: true });
-    expect(verifyStandardWebhook(body, secret, { ...h, "webhook-signature": h["webhook-signature"].replace("v1,", "v2,") }, { nowS: ts }).ok).toBe(false);
+    expect(
+      verifyStandardWebhook(body, secret, { ...h, "webhook-signature": h["webhook-signature"].replace("v1,", "v2,") }, { nowS: ts }).ok,
+    ).toBe(false);
   });
 });

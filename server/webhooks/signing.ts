@@ -97,8 +97,6 @@ export function verifyStandardWebhook(
     return { ok: false, reason: "webhook-timestamp is outside the tolerance" };
   }
   const expected = standardSignature(standardWebhookKey(secret), id, timestamp, body);
-  const match = signatures
-    .split(" ")
-    .some((entry) => entry.startsWith("v1,") && sameText(entry.slice(3), expected));
+  const match = signatures.split(" ").some((entry) => entry.startsWith("v1,") && sameText(entry.slice(3), expected));
   return match ? { ok: true } : { ok: false, reason: "no matching v1 signature" };
 }

@@ -58,11 +58,13 @@ describe("checkWebhookUrl", () => {
   });
 });
 
-const resolver = (table: Record<string, string[]>): Resolver => async (host) => {
-  const ips = table[host];
-  if (!ips) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: "ENOTFOUND" });
-  return ips.map((address) => ({ address, family: address.includes(":") ? 6 : 4 }));
-};
+const resolver =
+  (table: Record<string, string[]>): Resolver =>
+  async (host) => {
+    const ips = table[host];
+    if (!ips) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: "ENOTFOUND" });
+    return ips.map((address) => ({ address, family: address.includes(":") ? 6 : 4 }));
+  };
 
 describe("resolveAndCheck", () => {
   const dns = resolver({
@@ -95,10 +97,18 @@ describe("resolveAndCheck", () => {
     const never: Resolver = async () => {
       throw new Error("resolver must not be called");
     };
-    await expect(resolveAndCheck("https://[fe80::1]/", { ...strict, resolve: never })).rejects.toThrow("refused: the URL must not point at a link-local address");
+    await expect(resolveAndCheck("https://[fe80::1]/", { ...strict, resolve: never })).rejects.toThrow(
+      "refused: the URL must not point at a link-local address",
+    );
     await expect(resolveAndCheck("http://good.example/", { ...strict, resolve: never })).rejects.toBeInstanceOf(WebhookRefusedError);
-    await expect(resolveAndCheck("https://8.8.4.4/", { ...strict, resolve: never })).resolves.toMatchObject({ address: "8.8.4.4", family: 4 });
-    await expect(resolveAndCheck("https://[2606:4700::1]/", { ...strict, resolve: never })).resolves.toMatchObject({ address: "2606:4700::1", family: 6 });
+    await expect(resolveAndCheck("https://8.8.4.4/", { ...strict, resolve: never })).resolves.toMatchObject({
+      address: "8.8.4.4",
+      family: 4,
+    });
+    await expect(resolveAndCheck("https://[2606:4700::1]/", { ...strict, resolve: never })).resolves.toMatchObject({
+      address: "2606:4700::1",
+      family: 6,
+    });
   });
 
   it("treats DNS failures as retryable, not as refusals", async () => {
@@ -122,7 +132,9 @@ describe("pinnedLookup", () => {
     const single: unknown[] = [];
     const all: unknown[] = [];
     (lookup as unknown as (h: string, o: object, cb: (...a: unknown[]) => void) => void)("evil.example", {}, (...a) => single.push(...a));
-    (lookup as unknown as (h: string, o: object, cb: (...a: unknown[]) => void) => void)("evil.example", { all: true }, (...a) => all.push(...a));
+    (lookup as unknown as (h: string, o: object, cb: (...a: unknown[]) => void) => void)("evil.example", { all: true }, (...a) =>
+      all.push(...a),
+    );
     expect(single).toEqual([null, "93.184.216.34", 4]);
     expect(all).toEqual([null, [{ address: "93.184.216.34", family: 4 }]]);
   });

@@ -96,10 +96,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
  * again would let a DNS rebinding answer a private address in between.
  * Throws WebhookRefusedError for a refused target; other errors (DNS failures) are worth retrying.
  */
-export async function resolveAndCheck(
-  raw: string,
-  opts: GuardOptions & { resolve?: Resolver },
-): Promise<WebhookTarget> {
+export async function resolveAndCheck(raw: string, opts: GuardOptions & { resolve?: Resolver }): Promise<WebhookTarget> {
   const problem = urlProblem(raw, opts);
   if (problem) throw new WebhookRefusedError(`refused: the URL ${problem}`);
   const url = new URL(raw);

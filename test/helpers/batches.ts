@@ -1,7 +1,8 @@
 import { expect } from "vitest";
 import type { Db } from "../../db/connection.js";
 import { sumEntries } from "../../db/queries/ledger.js";
-import { call, waitFor } from "./server.js";
+import { call } from "./server.js";
+import { waitFor } from "./wait.js";
 
 /** Shared helpers of the test/batches-*.test.ts files. */
 
@@ -23,7 +24,11 @@ export function makeItems(n: number, opts: ItemOpts = {}) {
     operation: "responses",
     model: opts.model ?? "gpt-4o-mini",
     ...(opts.max_output_tokens ? { max_output_tokens: opts.max_output_tokens } : {}),
-    input: { messages: [{ role: "user", content: `Classify ticket ${prefix} #${i}: the invoice was charged twice. ${opts.text?.(i) ?? ""}`.trim() }] },
+    input: {
+      messages: [
+        { role: "user", content: `Classify ticket ${prefix} #${i}: the invoice was charged twice. ${opts.text?.(i) ?? ""}`.trim() },
+      ],
+    },
   }));
 }
 
@@ -44,13 +49,16 @@ export async function mustCreate(base: string, key: string, body: unknown) {
 
 /** Polls GET /v1/batches/{id} until it is terminal; returns the `{batch, id, status, state}` body. */
 export async function untilTerminal(base: string, key: string, id: string, timeoutMs = 30_000) {
-  return waitFor(async () => {
-    // Gently: the per-key rate limit (600/min) is shared with the rest of the test.
-    await new Promise((r) => setTimeout(r, 100));
-    const res = await call(base, "GET", `/v1/batches/${id}`, { key });
-    if (res.status !== 200) throw new Error(`GET batch: ${res.status} ${JSON.stringify(res.body)}`);
-    return TERMINAL_STATES.includes(res.body.state) ? res.body : undefined;
-  }, timeoutMs, `batch ${id} to end`);
+  return waitFor(
+    async () => {
+      const res = await call(base, "GET", `/v1/batches/${id}`, { key });
+      if (res.status !== 200) throw new Error(`GET batch: ${res.status} ${JSON.stringify(res.body)}`);
+      return TERMINAL_STATES.includes(res.body.state) ? res.body : undefined;
+    },
+    timeoutMs,
+    `batch ${id} to end`,
+    150,
+  ); // gently: the per-key rate limit (600/min) is shared with the rest of the test
 }
 
 export const micros = (m: { amount: string }) => Math.round(Number(m.amount) * 1e6);
@@ -60,7 +68,12 @@ export async function allResults(base: string, key: string, id: string, query = 
   const out: any[] = [];
   let cursor: string | null = null;
   for (let guard = 0; guard < 10_000; guard++) {
-    const res: Awaited<ReturnType<typeof call>> = await call(base, "GET", `/v1/batches/${id}/results?${query}${cursor ? `&cursor=${cursor}` : ""}`, { key });
+    const res: Awaited<ReturnType<typeof call>> = await call(
+      base,
+      "GET",
+      `/v1/batches/${id}/results?${query}${cursor ? `&cursor=${cursor}` : ""}`,
+      { key },
+    );
     expect(res.status).toBe(200);
     out.push(...res.body.results);
     if (!res.body.has_more) {

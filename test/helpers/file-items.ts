@@ -18,7 +18,8 @@ export async function storedItems(db: Db, fileId: string): Promise<StoredItem[]>
   const out: StoredItem[] = [];
   chunks.forEach((c, seq) => {
     const texts = c.items.split("\n");
-    if (c.seq !== seq || c.first_idx !== out.length || texts.length !== c.lines.length) throw new Error(`chunk ${c.seq} of ${fileId} is inconsistent`);
+    if (c.seq !== seq || c.first_idx !== out.length || texts.length !== c.lines.length)
+      throw new Error(`chunk ${c.seq} of ${fileId} is inconsistent`);
     texts.forEach((text, i) => out.push({ idx: c.first_idx + i, line: c.lines[i]!, item: JSON.parse(text), text }));
   });
   return out;

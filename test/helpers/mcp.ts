@@ -12,8 +12,18 @@ import { makeItems } from "./batches.js";
 export const BIN = fileURLToPath(new URL("../../bin/batchrouter-mcp.js", import.meta.url));
 
 export const TOOL_NAMES = [
-  "register_agent", "get_account", "list_models", "list_workflow_products", "quote_batch", "submit_batch",
-  "get_batch_status", "list_batches", "get_batch_results", "get_artifact_url", "cancel_batch", "send_feedback",
+  "register_agent",
+  "get_account",
+  "list_models",
+  "list_workflow_products",
+  "quote_batch",
+  "submit_batch",
+  "get_batch_status",
+  "list_batches",
+  "get_batch_results",
+  "get_artifact_url",
+  "cancel_batch",
+  "send_feedback",
 ];
 
 export interface StdioSession {
@@ -40,7 +50,9 @@ export async function stdioClient(env: { BATCHROUTER_BASE_URL?: string; BATCHROU
 
 /** A client of the server's own /mcp endpoint, authenticated with `key`. */
 export async function httpClient(base: string, key: string): Promise<Client> {
-  const transport = new StreamableHTTPClientTransport(new URL(`${base}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${key}` } } });
+  const transport = new StreamableHTTPClientTransport(new URL(`${base}/mcp`), {
+    requestInit: { headers: { Authorization: `Bearer ${key}` } },
+  });
   const client = new Client({ name: "batchrouter-test", version: "1.0.0" });
   await client.connect(transport);
   return client;
@@ -124,7 +136,11 @@ export async function runAgentPath(client: Client, prefix: string): Promise<stri
   expect(page1.data.results[0].output.text).toContain("simulated");
   expect(page1.data.has_more).toBe(true);
   const page2 = await tool(client, "get_batch_results", { batch_id: batch.id, limit: 2, cursor: page1.data.next_cursor });
-  expect(page2.data).toMatchObject({ has_more: false, next_cursor: null, results: [{ customer_item_id: `${prefix}-2`, status: "completed" }] });
+  expect(page2.data).toMatchObject({
+    has_more: false,
+    next_cursor: null,
+    results: [{ customer_item_id: `${prefix}-2`, status: "completed" }],
+  });
 
   const link = await tool(client, "get_artifact_url", { batch_id: batch.id });
   expect(link.data).toMatchObject({ kind: "output", format: "jsonl" });

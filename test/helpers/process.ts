@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
+import { waitFor } from "./wait.js";
 
 export const ROOT = path.resolve(import.meta.dirname, "../..");
 
@@ -23,18 +24,25 @@ export function runTs(entry: string, args: string[], env: Record<string, string>
   return { child, output: () => out, exited };
 }
 
-/** Resolves when `pattern` appears in the output; rejects (with the output) if the process exits first. */
-export async function waitFor(r: Running, pattern: RegExp, timeoutMs = 60_000): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + timeoutMs;
+/** Resolves when `pattern` appears in the output; rejects (with the output) if the process exits first or time runs out. */
+export async function waitForOutput(r: Running, pattern: RegExp, timeoutMs = 60_000): Promise<RegExpMatchArray> {
   let exitCode: number | null | undefined;
   void r.exited.then((c) => (exitCode = c));
-  while (Date.now() < deadline) {
-    const m = pattern.exec(r.output());
-    if (m) return m;
-    if (exitCode !== undefined) throw new Error(`process exited (${exitCode}) before ${pattern}:\n${r.output()}`);
-    await new Promise((res) => setTimeout(res, 50));
+  try {
+    return await waitFor(
+      () => {
+        const m = pattern.exec(r.output());
+        if (m) return m;
+        if (exitCode !== undefined) throw new Error(`process exited (${exitCode}) before ${pattern}`);
+        return undefined;
+      },
+      timeoutMs,
+      `${pattern} in the process output`,
+    );
+  } catch (err) {
+    // What the process said is the clue to why it never got there.
+    throw new Error(`${(err as Error).message}:\n${r.output()}`);
   }
-  throw new Error(`timed out waiting for ${pattern}:\n${r.output()}`);
 }
 
 export async function runToEnd(entry: string, args: string[], env: Record<string, string>) {

@@ -31,14 +31,31 @@ export async function startTestServer(env: Record<string, string> = {}, opts: Te
   const ownDatabase = !opts.database;
   const database = opts.database ?? (await createTestDatabase());
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "batchrouter-test-data-"));
-  const config = loadConfig({ LOG_LEVEL: "silent", PORT: "0", BATCHROUTER_DATA_DIR: dataDir, BATCHROUTER_ALLOW_PRIVATE_WEBHOOKS: "1", ...env });
+  const config = loadConfig({
+    LOG_LEVEL: "silent",
+    PORT: "0",
+    BATCHROUTER_DATA_DIR: dataDir,
+    BATCHROUTER_ALLOW_PRIVATE_WEBHOOKS: "1",
+    ...env,
+  });
   const logger = opts.logLines
     ? createLogger("info", { write: (line: string) => void opts.logLines!.push(line) })
     : createLogger(process.env.TEST_LOG_LEVEL ?? "silent");
   const worker = opts.worker === true ? {} : opts.worker;
   const platform = await startPlatform({
-    config, db: database.db, url: database.url, logger, role: worker ? "all" : "api",
-    worker: worker ? { retryBaseMs: 20, simulator: { turnaroundMs: 0 }, webhooks: { retry: { retryDelay: 0, retryBackoff: false }, pollingIntervalSeconds: 0.5 }, ...worker } : undefined,
+    config,
+    db: database.db,
+    url: database.url,
+    logger,
+    role: worker ? "all" : "api",
+    worker: worker
+      ? {
+          retryBaseMs: 20,
+          simulator: { turnaroundMs: 0 },
+          webhooks: { retry: { retryDelay: 0, retryBackoff: false }, pollingIntervalSeconds: 0.5 },
+          ...worker,
+        }
+      : undefined,
   });
   const { app } = createApp(platform.appDeps, platform.mcp);
   const server = await listen(app, config.PORT, "127.0.0.1");
@@ -92,13 +109,5 @@ export async function registerAgent(base: string, body: unknown = undefined) {
   return res.body as { org_id: string; api_key: string; api_key_id: string; test_api_key: string; test_api_key_id: string };
 }
 
-/** Polls until `check` returns a value (not undefined), or fails after `timeoutMs`. */
-export async function waitFor<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, what = "condition"): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+// Re-exported so tests that drive a server import their waiting from the same place.
+export { waitFor } from "./wait.js";

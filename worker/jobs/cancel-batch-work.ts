@@ -2,7 +2,7 @@ import { getBatchById } from "../../db/queries/batches.js";
 import { updateWorkUnit, workUnitsInStatus } from "../../db/queries/work-units.js";
 import { finalizeIfDone } from "../../server/batches/lifecycle.js";
 import { markCancelled, type ProviderJobRef } from "../providers/types.js";
-import { adapterForUnit, type BatchWorkerDeps } from "./batch-context.js";
+import { adapterForUnit, type BatchWorkerDeps } from "../batch-context.js";
 
 /**
  * `batch.cancel`, after POST /cancel (lifecycle.ts `requestCancel` already closed what never left):
@@ -11,7 +11,7 @@ import { adapterForUnit, type BatchWorkerDeps } from "./batch-context.js";
  */
 export async function cancelBatchWork(deps: BatchWorkerDeps, batchId: string): Promise<void> {
   const batch = await getBatchById(deps.db, batchId);
-  if (!batch || batch.status !== "cancelling") return;
+  if (batch?.status !== "cancelling") return;
   for (const wu of await workUnitsInStatus(deps.db, batchId, ["submitted"])) {
     const { adapter } = await adapterForUnit(deps, wu, batch.environment);
     await adapter.cancel(wu.provider_ref as ProviderJobRef);

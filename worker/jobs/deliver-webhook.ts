@@ -1,8 +1,7 @@
-import type PgBoss from "pg-boss";
 import type { Db } from "../../db/connection.js";
 import { getDelivery, recordAttempt } from "../../db/queries/webhook-deliveries.js";
 import { decrypt, deriveKey } from "../../server/crypto.js";
-import { createWebhookQueue, webhookDelivery, type WebhookDeliveryPayload, type WebhookRetryOptions } from "../../server/jobs/webhooks.js";
+import type { PayloadOf } from "../../server/jobs/contracts.js";
 import type { Logger } from "../../server/logger.js";
 import type { AttemptLogEntry } from "../../server/webhooks/deliveries.js";
 import { postPinned, type WebhookPost } from "../../server/webhooks/sender.js";
@@ -45,11 +44,11 @@ export class WebhookAttemptError extends Error {
  */
 export async function deliverWebhook(
   deps: DeliverWebhookDeps,
-  payload: WebhookDeliveryPayload,
+  payload: PayloadOf<"webhook">,
   opts: { lastAttempt: boolean } = { lastAttempt: false },
 ): Promise<DeliveryOutcome> {
   const row = await getDelivery(deps.db, payload.delivery_id);
-  if (!row || row.status !== "pending") return "skipped";
+  if (row?.status !== "pending") return "skipped";
 
   const startedAt = new Date();
   let statusCode: number | undefined;
@@ -97,35 +96,4 @@ export async function deliverWebhook(
     return "failed";
   }
   throw new WebhookAttemptError(`webhook ${row.id} ${what}; will retry`);
-}
-
-export interface WebhookWorkerOptions {
-  /** Override the queue's retry policy (tests: { retryDelay: 0, retryBackoff: false }). */
-  retry?: WebhookRetryOptions;
-  /** How often an idle worker polls (pg-boss default 2 s, minimum 0.5 s). */
-  pollingIntervalSeconds?: number;
-  /** Deliveries in flight at once in this process; one slow receiver mustn't hold up the others. */
-  concurrency?: number;
-}
-
-/** Creates the queue and starts `concurrency` pg-boss workers on it; returns their ids. */
-export async function registerWebhookWorker(boss: PgBoss, deps: DeliverWebhookDeps, opts: WebhookWorkerOptions = {}): Promise<string[]> {
-  await createWebhookQueue(boss, opts.retry);
-  const ids: string[] = [];
-  for (let i = 0; i < (opts.concurrency ?? 4); i++) {
-    ids.push(
-      await boss.work<WebhookDeliveryPayload>(
-        webhookDelivery.name,
-        { includeMetadata: true, batchSize: 1, pollingIntervalSeconds: opts.pollingIntervalSeconds },
-        async ([job]) => {
-          if (!job) return;
-          const payload = webhookDelivery.payload.parse(job.data);
-          // pg-boss counts retries from 0; when they are used up this run is the last attempt.
-          const outcome = await deliverWebhook(deps, payload, { lastAttempt: job.retryCount >= job.retryLimit });
-          return { outcome };
-        },
-      ),
-    );
-  }
-  return ids;
 }

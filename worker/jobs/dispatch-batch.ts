@@ -4,8 +4,8 @@ import * as batchesQ from "../../db/queries/batches.js";
 import { endWorkUnit, workUnitsInStatus } from "../../db/queries/work-units.js";
 import { finalizeIfDone, type BatchStatus } from "../../server/batches/lifecycle.js";
 import type { Lane } from "../../server/catalog/types.js";
-import type { BatchWorkerDeps } from "./batch-context.js";
-import { spawnWorkUnits } from "./fallback.js";
+import type { BatchWorkerDeps } from "../batch-context.js";
+import { spawnWorkUnits } from "../../server/batches/fallback.js";
 
 /**
  * pending → queued → routing → dispatched, each step its own transaction so a caller watching the
@@ -19,14 +19,18 @@ export async function dispatchBatch(deps: BatchWorkerDeps, batchId: string): Pro
   if (!(await advance(deps.db, batchId, ["pending"], "queued"))) return;
   await deps.db.transaction(async (trx) => {
     const batch = await batchesQ.getBatchById(trx, batchId, true);
-    if (!batch || batch.status !== "queued") return;
+    if (batch?.status !== "queued") return;
     await batchesQ.updateBatch(trx, batchId, { status: "routing" });
   });
   await deps.db.transaction(async (trx) => {
     const batch = await batchesQ.getBatchById(trx, batchId, true);
-    if (!batch || batch.status !== "routing") return;
+    if (batch?.status !== "routing") return;
     await rerouteUnavailable(trx, deps, batchId);
-    const units = (await workUnitsInStatus(trx, batchId, ["pending"])).map((u) => ({ id: u.id, lane_id: u.lane_id, item_count: u.item_count }));
+    const units = (await workUnitsInStatus(trx, batchId, ["pending"])).map((u) => ({
+      id: u.id,
+      lane_id: u.lane_id,
+      item_count: u.item_count,
+    }));
     for (const u of units) await deps.jobs.send(trx, "submit", { work_unit_id: u.id });
     await batchesQ.updateBatch(trx, batchId, { status: "dispatched", dispatched_at: trx.fn.now() });
     await batchesQ.addRouteEvent(trx, batchId, "dispatched", { work_units: units });
@@ -69,14 +73,27 @@ async function rerouteUnavailable(trx: Db, deps: BatchWorkerDeps, batchId: strin
     await endWorkUnit(trx, wu.id, "failed");
     const reason = gone ? "the lane is no longer offered" : "the lane is unhealthy";
     if (at === -1) {
-      await endItems(trx, { work_unit_id: wu.id }, open, "failed", { code: "lane_unavailable", message: `${wu.lane_id}: ${reason}, and no lane of its fallback ladder is available.` });
-      await batchesQ.addRouteEvent(trx, batchId, "lane_failed", { work_unit_id: wu.id, lane_id: wu.lane_id, item_count: idxs.length, reason });
+      await endItems(trx, { work_unit_id: wu.id }, open, "failed", {
+        code: "lane_unavailable",
+        message: `${wu.lane_id}: ${reason}, and no lane of its fallback ladder is available.`,
+      });
+      await batchesQ.addRouteEvent(trx, batchId, "lane_failed", {
+        work_unit_id: wu.id,
+        lane_id: wu.lane_id,
+        item_count: idxs.length,
+        reason,
+      });
       continue;
     }
     const to = wu.fallback_order[at]!;
     const ids = await spawnWorkUnits(trx, deps, { laneId: to, from: wu, idxs, fallbackOrder: wu.fallback_order.slice(at + 1) });
     await batchesQ.addRouteEvent(trx, batchId, "fallback", {
-      from_lane_id: wu.lane_id, to_lane_id: to, work_unit_id: wu.id, new_work_unit_ids: ids, item_count: idxs.length, reason: `${reason} at dispatch`,
+      from_lane_id: wu.lane_id,
+      to_lane_id: to,
+      work_unit_id: wu.id,
+      new_work_unit_ids: ids,
+      item_count: idxs.length,
+      reason: `${reason} at dispatch`,
     });
   }
 }

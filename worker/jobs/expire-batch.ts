@@ -2,7 +2,7 @@ import { getBatchById } from "../../db/queries/batches.js";
 import { expireOpenWork, finish, TERMINAL_STATUSES } from "../../server/batches/lifecycle.js";
 import type { ProviderJobRef } from "../providers/types.js";
 import { writeArtifacts } from "../../server/batches/artifacts.js";
-import { adapterForUnit, type BatchWorkerDeps } from "./batch-context.js";
+import { adapterForUnit, type BatchWorkerDeps } from "../batch-context.js";
 
 /**
  * `batch.expire`, at the SLA deadline: the domain expires what is still open (lifecycle.ts); the
@@ -16,7 +16,9 @@ export async function expireBatch(deps: BatchWorkerDeps, batchId: string): Promi
   const atProvider = await deps.db.transaction((trx) => expireOpenWork(trx, batchId));
   for (const wu of atProvider) {
     const { adapter } = await adapterForUnit(deps, wu, batch.environment);
-    await adapter.cancel(wu.provider_ref as ProviderJobRef).catch((err) => deps.logger.warn({ err, work_unit_id: wu.id }, "cancel at the provider failed after expiry"));
+    await adapter
+      .cancel(wu.provider_ref as ProviderJobRef)
+      .catch((err) => deps.logger.warn({ err, work_unit_id: wu.id }, "cancel at the provider failed after expiry"));
   }
   const artifacts = await writeArtifacts(deps, batch);
   await finish(deps, batchId, artifacts, "expired");

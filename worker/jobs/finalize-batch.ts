@@ -1,7 +1,7 @@
 import { hasOpenItems } from "../../db/queries/batch-items.js";
 import { getBatchById } from "../../db/queries/batches.js";
 import { finish, markCompleting, TERMINAL_STATUSES } from "../../server/batches/lifecycle.js";
-import type { BatchWorkerDeps } from "./batch-context.js";
+import type { BatchWorkerDeps } from "../batch-context.js";
 import { writeArtifacts } from "../../server/batches/artifacts.js";
 
 /**

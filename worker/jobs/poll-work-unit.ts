@@ -7,8 +7,8 @@ import { finalizeIfDone } from "../../server/batches/lifecycle.js";
 import { applyOutcomes, type ItemOutcome } from "../../server/batches/settlement.js";
 import { MAX_ATTEMPTS, backoffMs } from "../providers/retry-policy.js";
 import type { ItemResult } from "../providers/types.js";
-import { adapterForUnit, idxOfItemId, pollDelayMs, submitRequest, type BatchWorkerDeps } from "./batch-context.js";
-import { moveToFallback, spawnWorkUnits } from "./fallback.js";
+import { adapterForUnit, idxOfItemId, pollDelayMs, submitRequest, type BatchWorkerDeps } from "../batch-context.js";
+import { moveToFallback, spawnWorkUnits } from "../../server/batches/fallback.js";
 
 /** Results written and billed per transaction: large enough to amortise, small enough to keep locks short. */
 const CHUNK = 5000;
@@ -22,7 +22,7 @@ const DEGRADED_FAILURE_RATIO = 0.5;
  */
 export async function pollWorkUnit(deps: BatchWorkerDeps, workUnitId: string): Promise<void> {
   const wu = await getWorkUnit(deps.db, workUnitId);
-  if (!wu || wu.status !== "submitted" || !wu.provider_ref) return;
+  if (wu?.status !== "submitted" || !wu.provider_ref) return;
   const batch = await batchesQ.getBatchById(deps.db, wu.batch_id);
   if (!batch) return;
   const { lane, adapter } = await adapterForUnit(deps, wu, batch.environment);
@@ -86,22 +86,35 @@ async function closeWorkUnit(deps: BatchWorkerDeps, wu: WorkUnitRow, retryRatio:
     // submit), so none of them deadlocks with this one.
     const batch = (await batchesQ.getBatchById(trx, wu.batch_id, true)) as BatchRow;
     const locked = await getWorkUnit(trx, wu.id, true);
-    if (!locked || locked.status !== "submitted") return;
+    if (locked?.status !== "submitted") return;
     const retries = await unitItems(trx, wu.id, ["retry"]);
     let movedAway = false;
     if (retries.length > 0 && batch.status === "cancelling") {
       // Keeps the failed attempt's error: the item was cancelled between attempts.
       await endItems(trx, { work_unit_id: wu.id }, ["retry"], "cancelled", undefined);
     } else if (retries.length > 0 && retryRatio >= DEGRADED_FAILURE_RATIO && locked.fallback_order.length > 0) {
-      await moveToFallback(trx, deps, locked, { reason: `${Math.round(retryRatio * 100)} % of items failed retryably`, itemStatuses: ["retry"] });
+      await moveToFallback(trx, deps, locked, {
+        reason: `${Math.round(retryRatio * 100)} % of items failed retryably`,
+        itemStatuses: ["retry"],
+      });
       movedAway = true;
     } else if (retries.length > 0) {
       const attempt = Math.max(...retries.map((r) => r.attempts));
       const delay = backoffMs(attempt, { baseMs: deps.retryBaseMs, maxMs: 300_000 });
       const ids = await spawnWorkUnits(trx, deps, {
-        laneId: wu.lane_id, from: locked, idxs: retries.map((r) => r.idx), fallbackOrder: locked.fallback_order, startAfter: new Date(Date.now() + delay),
+        laneId: wu.lane_id,
+        from: locked,
+        idxs: retries.map((r) => r.idx),
+        fallbackOrder: locked.fallback_order,
+        startAfter: new Date(Date.now() + delay),
       });
-      await batchesQ.addRouteEvent(trx, wu.batch_id, "retry", { work_unit_id: wu.id, lane_id: wu.lane_id, item_count: retries.length, new_work_unit_ids: ids, after_ms: delay });
+      await batchesQ.addRouteEvent(trx, wu.batch_id, "retry", {
+        work_unit_id: wu.id,
+        lane_id: wu.lane_id,
+        item_count: retries.length,
+        new_work_unit_ids: ids,
+        after_ms: delay,
+      });
     }
     if (!movedAway) await endWorkUnit(trx, wu.id, "collected");
     await noteProgress(trx, deps, batch);

@@ -2,7 +2,7 @@ import { hasOpenItems } from "../../db/queries/batch-items.js";
 import { staleBatches, touchBatch } from "../../db/queries/batches.js";
 import { workUnitsInStatus } from "../../db/queries/work-units.js";
 import { BEFORE_DISPATCH, TERMINAL_LIST } from "../../server/batches/lifecycle.js";
-import type { BatchWorkerDeps } from "./batch-context.js";
+import type { BatchWorkerDeps } from "../batch-context.js";
 
 /** A batch untouched this long has its next steps sent again (they are idempotent). */
 export const STALE_AFTER_SECONDS = 600;

@@ -4,8 +4,8 @@ import { getWorkUnit, updateWorkUnit, type WorkUnitRow } from "../../db/queries/
 import { abandonUnsentUnit, failUnit, isStopped } from "../../server/batches/lifecycle.js";
 import { MAX_ATTEMPTS, backoffMs } from "../providers/retry-policy.js";
 import { ProviderError } from "../providers/types.js";
-import { adapterForUnit, pollDelayMs, submitRequest, type BatchWorkerDeps } from "./batch-context.js";
-import { moveToFallback } from "./fallback.js";
+import { adapterForUnit, pollDelayMs, submitRequest, type BatchWorkerDeps } from "../batch-context.js";
+import { moveToFallback } from "../../server/batches/fallback.js";
 
 /** Submits failing this often in a row hand the work unit down its fallback ladder. */
 export const SUBMIT_FAILURES_BEFORE_FALLBACK = 3;
@@ -17,7 +17,7 @@ export const SUBMIT_FAILURES_BEFORE_FALLBACK = 3;
  */
 export async function submitWorkUnit(deps: BatchWorkerDeps, workUnitId: string): Promise<void> {
   const wu = await getWorkUnit(deps.db, workUnitId);
-  if (!wu || wu.status !== "pending") return;
+  if (wu?.status !== "pending") return;
   const batch = await batchesQ.getBatchById(deps.db, wu.batch_id);
   if (!batch) return;
   if (isStopped(batch.status)) return abandonUnit(deps, wu);
@@ -26,9 +26,17 @@ export async function submitWorkUnit(deps: BatchWorkerDeps, workUnitId: string):
   // finds them already processing).
   const items = await startItemsOfWorkUnit(deps.db, wu.id);
   if (items.length === 0) return;
-  const { lane, adapter } = await adapterForUnit(deps, wu, batch.environment);
+  let unit: Awaited<ReturnType<typeof adapterForUnit>>;
+  try {
+    unit = await adapterForUnit(deps, wu, batch.environment);
+  } catch (err) {
+    // No adapter for this lane any more (a live provider's credentials were removed): the items
+    // fail for good rather than wait — a live key's work never falls back to the simulator.
+    return handleSubmitError(deps, wu, err, "permanent");
+  }
+  const { lane, adapter } = unit;
 
-  let ref;
+  let ref: Awaited<ReturnType<typeof adapter.submit>>;
   try {
     ref = await adapter.submit(submitRequest(wu, lane, items));
   } catch (err) {
@@ -38,7 +46,7 @@ export async function submitWorkUnit(deps: BatchWorkerDeps, workUnitId: string):
     // The batch row first, then the unit: the order cancel and expire lock in, so none deadlocks.
     const lockedBatch = await batchesQ.getBatchById(trx, wu.batch_id, true);
     const locked = await getWorkUnit(trx, wu.id, true);
-    if (!locked || locked.status !== "pending") return false;
+    if (locked?.status !== "pending") return false;
     if (!lockedBatch || isStopped(lockedBatch.status)) {
       await abandonUnsentUnit(trx, deps.jobs, wu);
       return false;
@@ -74,15 +82,22 @@ async function handleSubmitError(deps: BatchWorkerDeps, wu: WorkUnitRow, err: un
   await deps.db.transaction(async (trx) => {
     await batchesQ.getBatchById(trx, wu.batch_id, true); // lock order: batch, then unit
     const locked = await getWorkUnit(trx, wu.id, true);
-    if (!locked || locked.status !== "pending") return;
+    if (locked?.status !== "pending") return;
     const failures = locked.submit_failures + 1;
     await updateWorkUnit(trx, wu.id, { submit_failures: failures, last_error: error });
     if (verdict === "permanent") {
-      await failUnit(trx, deps.jobs, wu, ["processing", "queued"], { code: "provider_error", message: error.message, provider_status: error.provider_status });
+      await failUnit(trx, deps.jobs, wu, ["processing", "queued"], {
+        code: "provider_error",
+        message: error.message,
+        provider_status: error.provider_status,
+      });
       return;
     }
     if (failures >= SUBMIT_FAILURES_BEFORE_FALLBACK && locked.fallback_order.length > 0) {
-      await moveToFallback(trx, deps, locked, { reason: `submit failed ${failures} times (${error.code})`, itemStatuses: ["processing", "queued"] });
+      await moveToFallback(trx, deps, locked, {
+        reason: `submit failed ${failures} times (${error.code})`,
+        itemStatuses: ["processing", "queued"],
+      });
       return;
     }
     // The attempt never reached the provider: give it back, then try again later.
@@ -90,10 +105,18 @@ async function handleSubmitError(deps: BatchWorkerDeps, wu: WorkUnitRow, err: un
     const retryAfterMs = err instanceof ProviderError ? err.retryAfterMs : undefined;
     const delay = backoffMs(failures, { baseMs: deps.retryBaseMs, maxMs: 60_000, retryAfterMs });
     if (failures >= MAX_ATTEMPTS) {
-      await failUnit(trx, deps.jobs, wu, ["queued", "processing"], { code: error.code === "lane_down" ? "provider_error" : error.code, message: `gave up after ${failures} submits: ${error.message}` });
+      await failUnit(trx, deps.jobs, wu, ["queued", "processing"], {
+        code: error.code === "lane_down" ? "provider_error" : error.code,
+        message: `gave up after ${failures} submits: ${error.message}`,
+      });
       return;
     }
-    await batchesQ.addRouteEvent(trx, wu.batch_id, "retry", { work_unit_id: wu.id, lane_id: wu.lane_id, reason: error.code, after_ms: delay });
+    await batchesQ.addRouteEvent(trx, wu.batch_id, "retry", {
+      work_unit_id: wu.id,
+      lane_id: wu.lane_id,
+      reason: error.code,
+      after_ms: delay,
+    });
     await deps.jobs.send(trx, "submit", { work_unit_id: wu.id }, { startAfter: new Date(Date.now() + delay) });
   });
 }

@@ -1,4 +1,4 @@
-import type { ManifestItem } from "../../server/batches/item-schema.js";
+import type { ManifestItem } from "../../server/manifest/item-schema.js";
 import type { Operation } from "../../server/catalog/types.js";
 import { o200k } from "./o200k.js";
 
@@ -22,7 +22,11 @@ export function countTokens(text: string): number {
   return text ? o200k().countTokens(text, PLAIN) : 0;
 }
 
-interface Turn { role: string; texts: string[]; images: number }
+interface Turn {
+  role: string;
+  texts: string[];
+  images: number;
+}
 
 function contentOf(content: unknown): { texts: string[]; images: number } {
   if (typeof content === "string") return { texts: content ? [content] : [], images: 0 };
@@ -83,7 +87,9 @@ export function lastUserText(item: ManifestItem): string {
 
 /** Texts of the instructions and the system/developer turns, where output formats are described. */
 export function instructionTexts(item: ManifestItem): string[] {
-  return turnsOf(item.input).filter((t) => t.role === "system" || t.role === "developer").flatMap((t) => t.texts);
+  return turnsOf(item.input)
+    .filter((t) => t.role === "system" || t.role === "developer")
+    .flatMap((t) => t.texts);
 }
 
 /** How many image parts the input carries. */
@@ -91,7 +97,11 @@ export function imageCount(item: ManifestItem): number {
   return turnsOf(item.input).reduce((n, t) => n + t.images, 0);
 }
 
-export interface FunctionTool { name: string; description?: string; parameters?: Json }
+export interface FunctionTool {
+  name: string;
+  description?: string;
+  parameters?: Json;
+}
 
 /** Function tools from `item.tools` and `input.tools`, in either the chat or the Responses shape. */
 export function functionTools(item: ManifestItem): FunctionTool[] {
@@ -123,8 +133,9 @@ export function toolChoice(item: ManifestItem): "auto" | "none" | "required" | {
 
 /** The output cap the item asks for (item field first, then the body's), within the lane's own cap. */
 export function maxOutputTokens(item: ManifestItem, laneMax?: number): number | undefined {
-  const asked = [item.max_output_tokens, item.input.max_output_tokens, item.input.max_completion_tokens, item.input.max_tokens]
-    .find((v): v is number => typeof v === "number" && v > 0);
+  const asked = [item.max_output_tokens, item.input.max_output_tokens, item.input.max_completion_tokens, item.input.max_tokens].find(
+    (v): v is number => typeof v === "number" && v > 0,
+  );
   const cap = laneMax && laneMax > 0 ? laneMax : undefined;
   if (asked === undefined) return cap;
   return cap === undefined ? asked : Math.min(asked, cap);
@@ -132,9 +143,11 @@ export function maxOutputTokens(item: ManifestItem, laneMax?: number): number | 
 
 /** The requested response_format type, if any ("json_object", "json_schema", "text"). */
 export function responseFormat(item: ManifestItem): { type: string; schema?: Json } | undefined {
-  const rf = isObj(item.input.response_format) ? item.input.response_format
-    : isObj(item.input.text) && isObj(item.input.text.format) ? item.input.text.format // Responses API spelling
-    : undefined;
+  const rf = isObj(item.input.response_format)
+    ? item.input.response_format
+    : isObj(item.input.text) && isObj(item.input.text.format)
+      ? item.input.text.format // Responses API spelling
+      : undefined;
   if (!rf || typeof rf.type !== "string") return undefined;
   const schema = isObj(rf.json_schema) && isObj(rf.json_schema.schema) ? rf.json_schema.schema : isObj(rf.schema) ? rf.schema : undefined;
   return schema ? { type: rf.type, schema } : { type: rf.type };

@@ -14,14 +14,25 @@ const str = (v: unknown, fallback = ""): string => (typeof v === "string" ? v : 
 
 /** Builds a text output; `content` lists the text and the tool calls as parts, in that order. */
 export function textOutput(init: {
-  text: string; tool_calls?: ToolCall[]; finish_reason: FinishReason; model: string; provider_response_id: string;
+  text: string;
+  tool_calls?: ToolCall[];
+  finish_reason: FinishReason;
+  model: string;
+  provider_response_id: string;
 }): TextOutput {
   const toolCalls = init.tool_calls ?? [];
   const content: OutputContentPart[] = [
     ...(init.text ? [{ type: "output_text" as const, text: init.text }] : []),
     ...toolCalls.map((c) => ({ type: "tool_call" as const, id: c.id, name: c.function.name, arguments: c.function.arguments })),
   ];
-  return { text: init.text, content, tool_calls: toolCalls, finish_reason: init.finish_reason, model: init.model, provider_response_id: init.provider_response_id };
+  return {
+    text: init.text,
+    content,
+    tool_calls: toolCalls,
+    finish_reason: init.finish_reason,
+    model: init.model,
+    provider_response_id: init.provider_response_id,
+  };
 }
 
 /** Builds an embeddings output; every vector must have the same length. */
@@ -48,10 +59,19 @@ export function normalizeUsage(raw: unknown): Usage {
 /** Maps OpenAI, Responses and Anthropic stop reasons onto our four. */
 export function normalizeFinishReason(raw: unknown): FinishReason {
   switch (raw) {
-    case "length": case "max_tokens": case "max_output_tokens": return "length";
-    case "tool_calls": case "function_call": case "tool_use": return "tool_calls";
-    case "content_filter": case "refusal": return "content_filter";
-    default: return "stop";
+    case "length":
+    case "max_tokens":
+    case "max_output_tokens":
+      return "length";
+    case "tool_calls":
+    case "function_call":
+    case "tool_use":
+      return "tool_calls";
+    case "content_filter":
+    case "refusal":
+      return "content_filter";
+    default:
+      return "stop";
   }
 }
 
@@ -66,7 +86,13 @@ export function fromChatCompletion(body: unknown, fallbackModel: string): { outp
   });
   const text = typeof message.content === "string" ? message.content : "";
   return {
-    output: textOutput({ text, tool_calls: toolCalls, finish_reason: normalizeFinishReason(choice.finish_reason), model: str(b.model, fallbackModel), provider_response_id: str(b.id) }),
+    output: textOutput({
+      text,
+      tool_calls: toolCalls,
+      finish_reason: normalizeFinishReason(choice.finish_reason),
+      model: str(b.model, fallbackModel),
+      provider_response_id: str(b.id),
+    }),
     usage: normalizeUsage(b.usage),
   };
 }
@@ -84,15 +110,30 @@ export function fromResponsesApi(body: unknown, fallbackModel: string): { output
         if (part.type === "refusal") refused = true;
       }
     } else if (entry.type === "function_call") {
-      toolCalls.push({ id: str(entry.call_id, str(entry.id)), type: "function", function: { name: str(entry.name), arguments: str(entry.arguments, "{}") } });
+      toolCalls.push({
+        id: str(entry.call_id, str(entry.id)),
+        type: "function",
+        function: { name: str(entry.name), arguments: str(entry.arguments, "{}") },
+      });
     }
   }
   const incomplete = str(obj(b.incomplete_details).reason);
-  const finish: FinishReason = b.status === "incomplete"
-    ? normalizeFinishReason(incomplete === "content_filter" ? "content_filter" : "length")
-    : refused ? "content_filter" : toolCalls.length > 0 ? "tool_calls" : "stop";
+  const finish: FinishReason =
+    b.status === "incomplete"
+      ? normalizeFinishReason(incomplete === "content_filter" ? "content_filter" : "length")
+      : refused
+        ? "content_filter"
+        : toolCalls.length > 0
+          ? "tool_calls"
+          : "stop";
   return {
-    output: textOutput({ text: texts.join(""), tool_calls: toolCalls, finish_reason: finish, model: str(b.model, fallbackModel), provider_response_id: str(b.id) }),
+    output: textOutput({
+      text: texts.join(""),
+      tool_calls: toolCalls,
+      finish_reason: finish,
+      model: str(b.model, fallbackModel),
+      provider_response_id: str(b.id),
+    }),
     usage: normalizeUsage(b.usage),
   };
 }
@@ -105,11 +146,21 @@ export function fromAnthropicMessage(body: unknown, fallbackModel: string): { ou
   for (const block of arr(b.content).map(obj)) {
     if (block.type === "text") texts.push(str(block.text));
     if (block.type === "tool_use") {
-      toolCalls.push({ id: str(block.id), type: "function", function: { name: str(block.name), arguments: JSON.stringify(block.input ?? {}) } });
+      toolCalls.push({
+        id: str(block.id),
+        type: "function",
+        function: { name: str(block.name), arguments: JSON.stringify(block.input ?? {}) },
+      });
     }
   }
   return {
-    output: textOutput({ text: texts.join(""), tool_calls: toolCalls, finish_reason: normalizeFinishReason(b.stop_reason), model: str(b.model, fallbackModel), provider_response_id: str(b.id) }),
+    output: textOutput({
+      text: texts.join(""),
+      tool_calls: toolCalls,
+      finish_reason: normalizeFinishReason(b.stop_reason),
+      model: str(b.model, fallbackModel),
+      provider_response_id: str(b.id),
+    }),
     usage: normalizeUsage(b.usage),
   };
 }
@@ -118,7 +169,9 @@ export function fromAnthropicMessage(body: unknown, fallbackModel: string): { ou
 export function fromEmbeddingsResponse(body: unknown): { output: EmbeddingsOutput; usage: Usage } {
   const b = obj(body);
   // The API documents `index` on each entry; sort by it rather than trusting array order.
-  const data = arr(b.data).map(obj).sort((x, y) => int(x.index) - int(y.index));
+  const data = arr(b.data)
+    .map(obj)
+    .sort((x, y) => int(x.index) - int(y.index));
   const vectors = data.map((d) => arr(d.embedding).map((n) => Number(n)));
   return { output: embeddingsOutput(vectors), usage: { input_tokens: normalizeUsage(b.usage).input_tokens, output_tokens: 0 } };
 }

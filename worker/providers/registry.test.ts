@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { expandLanes } from "../../server/catalog/lanes.js";
 import { loadCatalogFromDisk } from "../../server/catalog/load-catalog.js";
 import type { Catalog, Lane } from "../../server/catalog/types.js";
-import { adapterFor, executionModes, LIVE_ADAPTERS, type LiveAdapterFactories } from "./registry.js";
+import { adapterFor, executionModes, LIVE_ADAPTERS, liveRoutes, type LiveAdapterFactories } from "./registry.js";
 import { createSimulator } from "./simulator.js";
 import type { ProviderAdapter } from "./types.js";
 
@@ -26,11 +26,11 @@ describe("adapterFor", () => {
     expect(adapterFor(openaiBatch, env, simulator, withOpenAiBatch)).toBe(simulator);
   });
 
-  it("gives live keys the simulator for providers without credentials, or without a real adapter yet", () => {
-    expect(adapterFor(openaiBatch, { environment: "live", credentials: {} }, simulator, withOpenAiBatch).execution).toBe("simulated");
+  it("never gives live keys the simulator: no credentials, or no adapter for the protocol, is a permanent error", () => {
+    const notConfigured = expect.objectContaining({ code: "provider_not_configured", retryable: false });
+    expect(() => adapterFor(openaiBatch, { environment: "live", credentials: {} }, simulator, withOpenAiBatch)).toThrow(notConfigured);
     const configured = { environment: "live" as const, credentials: { openai: { api_key: "sk" }, anthropic: { api_key: "sk" } } };
-    expect(adapterFor(openaiBatch, configured, simulator)).toBe(simulator); // LIVE_ADAPTERS is empty for now
-    expect(adapterFor(anthropicBatch, configured, simulator, withOpenAiBatch)).toBe(simulator);
+    expect(() => adapterFor(anthropicBatch, configured, simulator, withOpenAiBatch)).toThrow(notConfigured);
   });
 
   it("slots a real adapter in by protocol once credentials are configured", () => {
@@ -39,21 +39,38 @@ describe("adapterFor", () => {
   });
 
   it("refuses a switched-off provider for live keys", () => {
-    expect(() => adapterFor(openaiBatch, { environment: "live", credentials: { openai: false } }, simulator))
-      .toThrow(expect.objectContaining({ code: "provider_disabled", retryable: false }));
+    expect(() => adapterFor(openaiBatch, { environment: "live", credentials: { openai: false } }, simulator)).toThrow(
+      expect.objectContaining({ code: "provider_disabled", retryable: false }),
+    );
   });
 });
 
 describe("executionModes", () => {
-  it("reports every catalog provider as simulated until a real adapter exists", () => {
-    const modes = executionModes(catalog.providers, { openai: { api_key: "sk" } });
+  it("reports every catalog provider, simulated unless configured with a real adapter", () => {
+    const modes = executionModes(catalog.providers, {});
     expect(Object.keys(modes).sort()).toEqual(catalog.providers.map((p) => p.slug).sort());
     expect(new Set(Object.values(modes))).toEqual(new Set(["simulated"]));
-    expect(Object.keys(LIVE_ADAPTERS)).toEqual([]);
+    expect(executionModes(catalog.providers, { openai: { api_key: "sk" } }).openai).toBe(
+      LIVE_ADAPTERS["openai-batch"] ? "live" : "simulated",
+    );
+  });
+
+  it("lists the provider/protocol pairs a live key may use", () => {
+    const routes = liveRoutes(
+      catalog.providers,
+      { openai: { api_key: "sk" }, anthropic: { api_key: "sk" }, mistral: false },
+      withOpenAiBatch,
+    );
+    expect(routes).toEqual(["openai/openai-batch"]);
+    expect(liveRoutes(catalog.providers, {}, withOpenAiBatch)).toEqual([]);
   });
 
   it("says live for configured providers with an adapter, off for switched-off ones", () => {
-    const modes = executionModes(catalog.providers, { openai: { api_key: "sk" }, groq: { api_key: "gsk" }, mistral: false, together: undefined }, withOpenAiBatch);
+    const modes = executionModes(
+      catalog.providers,
+      { openai: { api_key: "sk" }, groq: { api_key: "gsk" }, mistral: false, together: undefined },
+      withOpenAiBatch,
+    );
     expect(modes).toMatchObject({ openai: "live", groq: "live", mistral: "off", together: "simulated", anthropic: "simulated" });
   });
 });

@@ -1,10 +1,15 @@
-import type { Lane, Protocol, Provider } from "../../server/catalog/types.js";
+import type { Lane, Protocol, Provider, ProviderMode } from "../../server/catalog/types.js";
+import type { ProviderEndpoint } from "../../server/providers/endpoints.js";
+import { anthropicBatchAdapter } from "./anthropic-batch.js";
+import { openAiBatchAdapter } from "./openai-batch.js";
+import { realtimeAdapter } from "./realtime.js";
 import { ProviderError, type ProviderAdapter } from "./types.js";
 
 /**
  * Which adapter runs a lane. Test-mode keys always get the simulator; a live key gets a real adapter
- * only when the operator configured the provider's credentials and an adapter for the lane's protocol
- * exists — otherwise the simulator, and `execution: "simulated"` says so wherever it shows.
+ * when the operator configured the provider's credentials and an adapter for the lane's protocol
+ * exists — and never the simulator: live work that can't run for real fails, it is never simulated
+ * and billed (quotes already keep live keys off such lanes: `provider_not_configured`).
  */
 
 /** Per provider slug: its credentials, `undefined` when not configured, `false` when switched off. */
@@ -15,17 +20,19 @@ export interface ExecutionEnv {
   credentials: ProviderCredentials;
 }
 
-export type ProviderExecution = "live" | "simulated" | "off";
-
 /** Builds the real adapter of one protocol for a lane, given that provider's credentials. */
 export type LiveAdapterFactory = (lane: Lane, credentials: unknown) => ProviderAdapter;
 export type LiveAdapterFactories = Readonly<Partial<Record<Protocol, LiveAdapterFactory>>>;
 
 /**
- * The real adapters, one per protocol (openai-batch, anthropic-batch, realtime). Empty until they
- * land: each one slots in here and every lane of that protocol with credentials turns live.
+ * The real adapters, one per protocol: every lane of a protocol listed here turns live once its
+ * provider's credentials (server/providers/endpoints.ts) are configured.
  */
-export const LIVE_ADAPTERS: LiveAdapterFactories = {};
+export const LIVE_ADAPTERS: LiveAdapterFactories = {
+  "openai-batch": (lane, endpoint) => openAiBatchAdapter(lane, endpoint as ProviderEndpoint),
+  "anthropic-batch": (lane, endpoint) => anthropicBatchAdapter(lane, endpoint as ProviderEndpoint),
+  realtime: (lane, endpoint) => realtimeAdapter(lane, endpoint as ProviderEndpoint),
+};
 
 const isOff = (c: unknown) => c === false;
 const isConfigured = (c: unknown) => c !== undefined && c !== null && c !== false && c !== "";
@@ -43,9 +50,26 @@ export function adapterFor(
   if (isOff(credentials)) {
     throw new ProviderError({ code: "provider_disabled", retryable: false, message: `provider ${lane.provider} is switched off` });
   }
-  if (!isConfigured(credentials)) return simulator;
   const factory = factories[lane.protocol];
-  return factory ? factory(lane, credentials) : simulator;
+  if (!isConfigured(credentials) || !factory) {
+    throw new ProviderError({
+      code: "provider_not_configured",
+      retryable: false,
+      message: `${lane.provider} has no ${isConfigured(credentials) ? `adapter for ${lane.protocol}` : "credentials"} here; live work never runs on the simulator`,
+    });
+  }
+  return factory(lane, credentials);
+}
+
+/** The `provider/protocol` pairs a live key may run on: configured, with an adapter (routing's `live_routes`). */
+export function liveRoutes(
+  providers: readonly Pick<Provider, "slug" | "protocols">[],
+  credentials: ProviderCredentials,
+  factories: LiveAdapterFactories = LIVE_ADAPTERS,
+): string[] {
+  return providers.flatMap((p) =>
+    isConfigured(credentials[p.slug]) ? p.protocols.filter((proto) => factories[proto]).map((proto) => `${p.slug}/${proto}`) : [],
+  );
 }
 
 /**
@@ -57,8 +81,8 @@ export function executionModes(
   providers: readonly Pick<Provider, "slug" | "protocols">[],
   credentials: ProviderCredentials,
   factories: LiveAdapterFactories = LIVE_ADAPTERS,
-): Record<string, ProviderExecution> {
-  const out: Record<string, ProviderExecution> = {};
+): Record<string, ProviderMode> {
+  const out: Record<string, ProviderMode> = {};
   for (const p of providers) {
     const c = credentials[p.slug];
     out[p.slug] = isOff(c) ? "off" : isConfigured(c) && p.protocols.some((proto) => factories[proto]) ? "live" : "simulated";

@@ -8,13 +8,17 @@ describe("backoffMs", () => {
   const opts = { baseMs: 500, maxMs: 60_000 };
 
   it("never exceeds maxMs and is never negative, whatever the attempt, Retry-After or random draw", () => {
-    fc.assert(fc.property(
-      fc.integer({ min: -3, max: 10_000 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.option(fc.integer({ min: 0, max: 10_000_000 }), { nil: undefined }),
-      (attempt, r, retryAfterMs) => {
-        const d = backoffMs(attempt, { ...opts, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }, () => r);
-        return Number.isInteger(d) && d >= 0 && d <= opts.maxMs;
-      },
-    ));
+    fc.assert(
+      fc.property(
+        fc.integer({ min: -3, max: 10_000 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.option(fc.integer({ min: 0, max: 10_000_000 }), { nil: undefined }),
+        (attempt, r, retryAfterMs) => {
+          const d = backoffMs(attempt, { ...opts, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }, () => r);
+          return Number.isInteger(d) && d >= 0 && d <= opts.maxMs;
+        },
+      ),
+    );
   });
 
   it("uses full jitter under a ceiling that doubles with each attempt until the cap", () => {

@@ -72,8 +72,16 @@ describe("magic triggers in the input text", () => {
 
   it("fails content_policy and invalid_input on every attempt, not retryable", async () => {
     for (let n = 1; n <= 8; n++) {
-      expect(await attempt("[simulate:content_policy]", n)).toMatchObject({ status: "failed", retryable: false, error: { code: "content_policy", provider_status: 400 } });
-      expect(await attempt("[simulate:invalid_input]", n)).toMatchObject({ status: "failed", retryable: false, error: { code: "invalid_input", provider_status: 400 } });
+      expect(await attempt("[simulate:content_policy]", n)).toMatchObject({
+        status: "failed",
+        retryable: false,
+        error: { code: "content_policy", provider_status: 400 },
+      });
+      expect(await attempt("[simulate:invalid_input]", n)).toMatchObject({
+        status: "failed",
+        retryable: false,
+        error: { code: "invalid_input", provider_status: 400 },
+      });
     }
   });
 
@@ -108,11 +116,24 @@ describe("submit faults", () => {
 
   it("submit_error refuses jobs as a rate limit, a server error or a full lane", async () => {
     const lane = (k: string) => testLane({ lane_id: `sim/${k}/us/batch` });
-    const sim = createSimulator({ faults: {
-      "sim/a/*": { submit_error: "rate_limited" }, "sim/b/*": { submit_error: "server_error" }, "sim/c/*": { submit_error: "capacity" },
-    } });
-    await expect(sim.submit(request(manyChatItems(1), lane("a")))).rejects.toMatchObject({ code: "rate_limited", status: 429, retryAfterMs: 1_000, retryable: true });
-    await expect(sim.submit(request(manyChatItems(1), lane("b")))).rejects.toMatchObject({ code: "provider_error", status: 500, retryable: true });
+    const sim = createSimulator({
+      faults: {
+        "sim/a/*": { submit_error: "rate_limited" },
+        "sim/b/*": { submit_error: "server_error" },
+        "sim/c/*": { submit_error: "capacity" },
+      },
+    });
+    await expect(sim.submit(request(manyChatItems(1), lane("a")))).rejects.toMatchObject({
+      code: "rate_limited",
+      status: 429,
+      retryAfterMs: 1_000,
+      retryable: true,
+    });
+    await expect(sim.submit(request(manyChatItems(1), lane("b")))).rejects.toMatchObject({
+      code: "provider_error",
+      status: 500,
+      retryable: true,
+    });
     await expect(sim.submit(request(manyChatItems(1), lane("c")))).rejects.toMatchObject({ code: "lane_at_capacity", retryable: true });
   });
 

@@ -44,16 +44,39 @@ const NO_FAULTS: ItemFaultRates = { permanent: 0, content_policy: 0, rate_limit:
 const ORDER: (keyof ItemFaultRates)[] = ["permanent", "content_policy", "rate_limit", "server_error", "timeout"];
 
 const OUTCOMES: Record<keyof ItemFaultRates, FaultOutcome> = {
-  permanent: { code: "invalid_input", provider_status: 400, retryable: false, message: "Simulated invalid request: the provider rejected this item's input." },
-  content_policy: { code: "content_policy", provider_status: 400, retryable: false, message: "Simulated content policy violation: the provider refused this item." },
-  rate_limit: { code: "rate_limited", provider_status: 429, retryable: true, message: "Simulated rate limit: too many requests, retry later." },
-  server_error: { code: "provider_error", provider_status: 500, retryable: true, message: "Simulated server error: the provider failed while processing this item." },
+  permanent: {
+    code: "invalid_input",
+    provider_status: 400,
+    retryable: false,
+    message: "Simulated invalid request: the provider rejected this item's input.",
+  },
+  content_policy: {
+    code: "content_policy",
+    provider_status: 400,
+    retryable: false,
+    message: "Simulated content policy violation: the provider refused this item.",
+  },
+  rate_limit: {
+    code: "rate_limited",
+    provider_status: 429,
+    retryable: true,
+    message: "Simulated rate limit: too many requests, retry later.",
+  },
+  server_error: {
+    code: "provider_error",
+    provider_status: 500,
+    retryable: true,
+    message: "Simulated server error: the provider failed while processing this item.",
+  },
   timeout: { code: "timeout", retryable: true, message: "Simulated timeout: the request did not finish in time." },
 };
 
 /** Glob match on lane ids: `*` is any run of characters (slashes included), `?` one character. */
 export function laneMatches(pattern: string, laneId: string): boolean {
-  const re = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  const re = pattern
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
   return new RegExp(`^${re}$`).test(laneId);
 }
 
@@ -85,16 +108,33 @@ export function itemFaultRates(faults: LaneFaults | undefined): ItemFaultRates {
 /** The error submit throws for a lane that is down or set to refuse jobs; undefined when it accepts. */
 export function submitFault(faults: LaneFaults | undefined, laneId: string): ProviderError | undefined {
   if (faults?.lane_down) {
-    return new ProviderError({ code: "lane_down", status: 503, retryable: true, message: `Simulated outage: lane ${laneId} is unavailable.` });
+    return new ProviderError({
+      code: "lane_down",
+      status: 503,
+      retryable: true,
+      message: `Simulated outage: lane ${laneId} is unavailable.`,
+    });
   }
   switch (faults?.submit_error) {
     case "rate_limited":
-      return new ProviderError({ code: "rate_limited", status: 429, retryAfterMs: 1_000, retryable: true, message: "Simulated rate limit at submit." });
+      return new ProviderError({
+        code: "rate_limited",
+        status: 429,
+        retryAfterMs: 1_000,
+        retryable: true,
+        message: "Simulated rate limit at submit.",
+      });
     case "server_error":
       return new ProviderError({ code: "provider_error", status: 500, retryable: true, message: "Simulated server error at submit." });
     case "capacity":
       // Like OpenAI's token_limit_exceeded: the lane is full for now, the job itself is fine.
-      return new ProviderError({ code: "lane_at_capacity", status: 429, retryAfterMs: 30_000, retryable: true, message: `Simulated capacity limit: lane ${laneId} has too many queued tokens.` });
+      return new ProviderError({
+        code: "lane_at_capacity",
+        status: 429,
+        retryAfterMs: 30_000,
+        retryable: true,
+        message: `Simulated capacity limit: lane ${laneId} has too many queued tokens.`,
+      });
     default:
       return undefined;
   }

@@ -62,19 +62,28 @@ export function sampleFromSchema(schema: unknown, ctx: JsonContext, path = "", d
       const n = Math.min(Math.max(min, 1), max, 20);
       return Array.from({ length: n }, (_, i) => sampleFromSchema(schema.items, ctx, `${path}/${i}`, depth + 1));
     }
-    case "string": return sampleString(schema, ctx, path);
-    case "number": return sampleNumber(schema, ctx, path, false);
-    case "integer": return sampleNumber(schema, ctx, path, true);
-    case "boolean": return ctx.pick(`bool:${path}`) < 0.5;
-    case "null": return null;
-    default: return isObj(schema.properties) ? sampleFromSchema({ ...schema, type: "object" }, ctx, path, depth) : null;
+    case "string":
+      return sampleString(schema, ctx, path);
+    case "number":
+      return sampleNumber(schema, ctx, path, false);
+    case "integer":
+      return sampleNumber(schema, ctx, path, true);
+    case "boolean":
+      return ctx.pick(`bool:${path}`) < 0.5;
+    case "null":
+      return null;
+    default:
+      return isObj(schema.properties) ? sampleFromSchema({ ...schema, type: "object" }, ctx, path, depth) : null;
   }
 }
 
 /** A list of three or more lower-case options in the prompt ("label: billing, bug, other"). */
 function optionList(prompt: string): string[] | undefined {
   const m = /(?:^|[\s:(])([a-z][a-z0-9_-]*(?:,\s*(?:or\s+)?[a-z][a-z0-9_-]*){2,})/.exec(prompt);
-  return m?.[1]?.split(",").map((s) => s.trim().replace(/^or\s+/, "")).filter(Boolean);
+  return m?.[1]
+    ?.split(",")
+    .map((s) => s.trim().replace(/^or\s+/, ""))
+    .filter(Boolean);
 }
 
 function fillPlaceholder(key: string, raw: string, prompt: string, ctx: JsonContext): unknown {

@@ -2,8 +2,18 @@ import type { Lane } from "../../server/catalog/types.js";
 import { hash01, hashHex, seededRandom } from "./hash.js";
 import { o200k } from "./o200k.js";
 import {
-  countTokens, embeddingInputs, functionTools, imageCount, inputTexts, inputTokens, instructionTexts, lastUserText, maxOutputTokens, responseFormat,
-  toolChoice, type FunctionTool,
+  countTokens,
+  embeddingInputs,
+  functionTools,
+  imageCount,
+  inputTexts,
+  inputTokens,
+  instructionTexts,
+  lastUserText,
+  maxOutputTokens,
+  responseFormat,
+  toolChoice,
+  type FunctionTool,
 } from "./item-text.js";
 import { embeddingsOutput, textOutput } from "./normalized-output.js";
 import { jsonFromPromptTemplate, sampleFromSchema, type JsonContext } from "./simulator-json.js";
@@ -82,7 +92,11 @@ export function simulateText(wi: WorkUnitItem, lane: Lane, ids: { seed: string }
   const tool = toolToCall(wi, prompt);
   if (tool) {
     const args = JSON.stringify(tool.parameters ? sampleFromSchema({ type: "object", ...tool.parameters }, contextFor(wi, echo)) : {});
-    const call: ToolCall = { id: `call_${hashHex("call", ids.seed, wi.item_id, wi.attempt).slice(0, 24)}`, type: "function", function: { name: tool.name, arguments: args } };
+    const call: ToolCall = {
+      id: `call_${hashHex("call", ids.seed, wi.item_id, wi.attempt).slice(0, 24)}`,
+      type: "function",
+      function: { name: tool.name, arguments: args },
+    };
     return {
       output: textOutput({ text: "", tool_calls: [call], finish_reason: "tool_calls", model: wi.model, provider_response_id: responseId }),
       usage: { input_tokens, output_tokens: countTokens(tool.name) + countTokens(args) },
@@ -96,10 +110,11 @@ export function simulateText(wi: WorkUnitItem, lane: Lane, ids: { seed: string }
   else {
     const images = imageCount(wi.item);
     const closing = CLOSINGS[Math.floor(hash01("closing", wi.model, prompt) * CLOSINGS.length)];
-    full = `[simulated ${wi.model}] `
-      + (images > 0 ? `Looked at ${images} image${images === 1 ? "" : "s"}. ` : "")
-      + (echo ? `Summary of the request: "${echo}". ` : "")
-      + closing;
+    full =
+      `[simulated ${wi.model}] ` +
+      (images > 0 ? `Looked at ${images} image${images === 1 ? "" : "s"}. ` : "") +
+      (echo ? `Summary of the request: "${echo}". ` : "") +
+      closing;
   }
   const { text, tokens, truncated } = truncateToTokens(full, maxOutputTokens(wi.item, lane.max_output_tokens));
   const finish: FinishReason = truncated ? "length" : "stop";

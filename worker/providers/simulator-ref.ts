@@ -41,7 +41,11 @@ export type SimulatorJobRef = z.infer<typeof simulatorJobRefSchema>;
 export function parseSimulatorRef(ref: ProviderJobRef): SimulatorJobRef {
   const r = simulatorJobRefSchema.safeParse(ref);
   if (!r.success) {
-    throw new ProviderError({ code: "ref_mismatch", retryable: false, message: `not a simulator job ref: ${r.error.issues[0]?.message ?? "invalid"}` });
+    throw new ProviderError({
+      code: "ref_mismatch",
+      retryable: false,
+      message: `not a simulator job ref: ${r.error.issues[0]?.message ?? "invalid"}`,
+    });
   }
   return r.data;
 }

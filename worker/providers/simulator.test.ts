@@ -1,9 +1,7 @@
 import { countTokens } from "gpt-tokenizer/encoding/o200k_base";
 import { describe, expect, it } from "vitest";
 import { createSimulator } from "./simulator.js";
-import {
-  chatItem, collectAll, embeddingLane, manualClock, manyChatItems, request, testLane, workItem,
-} from "./test-fixtures.js";
+import { chatItem, collectAll, embeddingLane, manualClock, manyChatItems, request, testLane, workItem } from "./test-fixtures.js";
 import { markCancelled, ProviderError, type EmbeddingsOutput, type ItemResult, type TextOutput } from "./types.js";
 
 const byId = (rs: ItemResult[]) => new Map(rs.map((r) => [r.item_id, r]));
@@ -126,12 +124,22 @@ describe("simulated outputs and usage", () => {
   it("answers a chat item with a labelled echo, and bills real o200k token counts", async () => {
     const item = workItem("c1", {
       operation: "responses",
-      input: { messages: [{ role: "system", content: "You are terse." }, { role: "user", content: "Summarize: the invoice total is wrong for March." }] },
+      input: {
+        messages: [
+          { role: "system", content: "You are terse." },
+          { role: "user", content: "Summarize: the invoice total is wrong for March." },
+        ],
+      },
     });
     const r = (await run([item])).get("itm_c1");
     const out = text(r);
     expect(out.text).toMatch(/^\[simulated gpt-4o-mini\] Summary of the request: "Summarize: the invoice total is wrong for March\."/);
-    expect(out).toMatchObject({ finish_reason: "stop", model: "gpt-4o-mini", tool_calls: [], content: [{ type: "output_text", text: out.text }] });
+    expect(out).toMatchObject({
+      finish_reason: "stop",
+      model: "gpt-4o-mini",
+      tool_calls: [],
+      content: [{ type: "output_text", text: out.text }],
+    });
     expect(out.provider_response_id).toMatch(/^simresp_/);
     expect(r?.usage).toEqual({
       input_tokens: countTokens("You are terse.") + countTokens("Summarize: the invoice total is wrong for March."),
@@ -140,7 +148,11 @@ describe("simulated outputs and usage", () => {
   });
 
   it("reads Responses-style input (instructions + input) and truncates at max_output_tokens", async () => {
-    const item = workItem("r1", { operation: "responses", max_output_tokens: 5, input: { instructions: "Be brief.", input: "Explain batching to a five year old, please, in detail." } });
+    const item = workItem("r1", {
+      operation: "responses",
+      max_output_tokens: 5,
+      input: { instructions: "Be brief.", input: "Explain batching to a five year old, please, in detail." },
+    });
     const r = (await run([item])).get("itm_r1");
     expect(text(r).finish_reason).toBe("length");
     expect(r?.usage.output_tokens).toBe(countTokens(text(r).text));
@@ -149,22 +161,48 @@ describe("simulated outputs and usage", () => {
   });
 
   it("mentions the images of a vision item and doesn't bill them as text", async () => {
-    const item = workItem("v1", { operation: "vision", input: { messages: [{ role: "user", content: [{ type: "text", text: "What is on this receipt?" }, { type: "image_url", image_url: { url: "https://example.com/r.png" } }] }] } });
+    const item = workItem("v1", {
+      operation: "vision",
+      input: {
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "text", text: "What is on this receipt?" },
+              { type: "image_url", image_url: { url: "https://example.com/r.png" } },
+            ],
+          },
+        ],
+      },
+    });
     const r = (await run([item])).get("itm_v1");
     expect(text(r).text).toContain("Looked at 1 image.");
     expect(r?.usage.input_tokens).toBe(countTokens("What is on this receipt?"));
   });
 
   it("calls a function tool when the prompt asks for it, with well-formed JSON arguments", async () => {
-    const tools = [{ type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" }, days: { type: "integer", minimum: 1, maximum: 7 } }, required: ["city"] } } }];
-    const rs = await run([
-      chatItem("t1", "Please call get_weather for Paris.", { tools }),
-      chatItem("t2", "Tell me a joke.", { tools }),
-    ]);
+    const tools = [
+      {
+        type: "function",
+        function: {
+          name: "get_weather",
+          parameters: {
+            type: "object",
+            properties: { city: { type: "string" }, days: { type: "integer", minimum: 1, maximum: 7 } },
+            required: ["city"],
+          },
+        },
+      },
+    ];
+    const rs = await run([chatItem("t1", "Please call get_weather for Paris.", { tools }), chatItem("t2", "Tell me a joke.", { tools })]);
     const called = text(rs.get("itm_t1"));
     expect(called.finish_reason).toBe("tool_calls");
     expect(called.tool_calls).toHaveLength(1);
-    expect(called.tool_calls[0]).toMatchObject({ id: expect.stringMatching(/^call_/), type: "function", function: { name: "get_weather" } });
+    expect(called.tool_calls[0]).toMatchObject({
+      id: expect.stringMatching(/^call_/),
+      type: "function",
+      function: { name: "get_weather" },
+    });
     const args = JSON.parse(called.tool_calls[0]!.function.arguments);
     expect(typeof args.city).toBe("string");
     expect(args.days).toBeGreaterThanOrEqual(1);
@@ -175,9 +213,11 @@ describe("simulated outputs and usage", () => {
 
   it("answers JSON when asked for json_object, filling the prompt's template", async () => {
     const item = workItem("j1", {
-      operation: "responses", max_output_tokens: 64,
+      operation: "responses",
+      max_output_tokens: 64,
       input: {
-        instructions: 'Classify the support ticket into exactly one label: billing, bug, feature_request, account_access, how_to, other. Answer with JSON {"label": <label>, "confidence": <0..1>}.',
+        instructions:
+          'Classify the support ticket into exactly one label: billing, bug, feature_request, account_access, how_to, other. Answer with JSON {"label": <label>, "confidence": <0..1>}.',
         input: "Subject: refund\n\nI was charged twice.",
         response_format: { type: "json_object" },
       },
@@ -189,8 +229,16 @@ describe("simulated outputs and usage", () => {
   });
 
   it("fails items over the context window or of an operation the lane doesn't serve, permanently", async () => {
-    const rs = await run([chatItem("big", "word ".repeat(50)), workItem("e1", { operation: "embeddings", input: { input: "x" } })], testLane({ context_window: 20 }));
-    expect(rs.get("itm_big")).toMatchObject({ status: "failed", retryable: false, output: null, error: { code: "context_length_exceeded", provider_status: 400 } });
+    const rs = await run(
+      [chatItem("big", "word ".repeat(50)), workItem("e1", { operation: "embeddings", input: { input: "x" } })],
+      testLane({ context_window: 20 }),
+    );
+    expect(rs.get("itm_big")).toMatchObject({
+      status: "failed",
+      retryable: false,
+      output: null,
+      error: { code: "context_length_exceeded", provider_status: 400 },
+    });
     expect(rs.get("itm_e1")).toMatchObject({ status: "failed", retryable: false, error: { code: "invalid_input" } });
   });
 });
@@ -201,7 +249,10 @@ describe("simulated embeddings", () => {
   const dot = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * (b[i] as number), 0);
 
   it("gives one unit vector per input, 1536 wide for -small, 3072 for -large, or the asked dimensions", async () => {
-    const small = workItem("s", { operation: "embeddings", input: { input: ["the cat sat on the mat", "a cat sat on a mat", "quarterly revenue grew"] } });
+    const small = workItem("s", {
+      operation: "embeddings",
+      input: { input: ["the cat sat on the mat", "a cat sat on a mat", "quarterly revenue grew"] },
+    });
     const sized = workItem("d", { operation: "embeddings", input: { input: "the cat sat on the mat", dimensions: 256 } });
     const req = request([small, sized], embeddingLane());
     const rs = byId(await collectAll(sim, await sim.submit(req), req));

@@ -5,14 +5,26 @@ import { loadO200k } from "./o200k.js";
 import { embeddingInputs, inputTexts, inputTokens } from "./item-text.js";
 import { classifyError } from "./retry-policy.js";
 import {
-  entryForLane, itemFaultRates, randomFault, submitFault, triggeredFault,
-  type FaultOutcome, type ItemFaultRates, type LaneFaults,
+  entryForLane,
+  itemFaultRates,
+  randomFault,
+  submitFault,
+  triggeredFault,
+  type FaultOutcome,
+  type ItemFaultRates,
+  type LaneFaults,
 } from "./simulator-faults.js";
+import { ungated, type SimulatorGate } from "./simulator-gate.js";
 import { defaultEmbeddingDimensions, simulateEmbeddings, simulateText } from "./simulator-output.js";
+import { finishOffsetMs, finishOrder, isFinished, parseSimulatorRef, progressAt, type SimulatorJobRef } from "./simulator-ref.js";
 import {
-  finishOffsetMs, finishOrder, isFinished, parseSimulatorRef, progressAt, type SimulatorJobRef,
-} from "./simulator-ref.js";
-import { ProviderError, type ItemResult, type ProviderAdapter, type ProviderJobRef, type SubmitRequest, type WorkUnitItem } from "./types.js";
+  ProviderError,
+  type ItemResult,
+  type ProviderAdapter,
+  type ProviderJobRef,
+  type SubmitRequest,
+  type WorkUnitItem,
+} from "./types.js";
 
 /**
  * The built-in provider: every test-mode key and every lane without credentials runs here. It
@@ -32,6 +44,8 @@ export interface SimulatorConfig {
   seed?: string;
   /** Clock in ms since the epoch; injectable so tests control time. */
   now?: () => number;
+  /** Holds jobs of some lanes until the test releases them (tests only; see simulator-gate.ts). */
+  hold?: SimulatorGate;
 }
 
 export const DEFAULT_TURNAROUND_MS = 2_000;
@@ -88,7 +102,12 @@ function failureOf(wi: WorkUnitItem, lane: Lane, seed: string, rates: ItemFaultR
   if (lane.context_window > 0 && bytes > lane.context_window) {
     const tokens = inputTokens(wi.item, wi.operation);
     if (tokens > lane.context_window) {
-      return { code: "context_length_exceeded", provider_status: 400, retryable: false, message: `input is ${tokens} tokens; ${lane.model}'s context window is ${lane.context_window}` };
+      return {
+        code: "context_length_exceeded",
+        provider_status: 400,
+        retryable: false,
+        message: `input is ${tokens} tokens; ${lane.model}'s context window is ${lane.context_window}`,
+      };
     }
   }
   return triggeredFault(texts, wi.attempt) ?? randomFault(rates, wi.customer_item_id, wi.attempt, seed);
@@ -99,8 +118,14 @@ function resultOf(wi: WorkUnitItem, lane: Lane, ref: SimulatorJobRef, latency_ms
   if (failure) return failedResult(wi, failure, latency_ms);
   const sim = wi.operation === "embeddings" ? simulateEmbeddings(wi) : simulateText(wi, lane, { seed: ref.seed });
   return {
-    item_id: wi.item_id, customer_item_id: wi.customer_item_id, status: "completed",
-    output: sim.output, error: null, retryable: false, usage: sim.usage, latency_ms,
+    item_id: wi.item_id,
+    customer_item_id: wi.customer_item_id,
+    status: "completed",
+    output: sim.output,
+    error: null,
+    retryable: false,
+    usage: sim.usage,
+    latency_ms,
   };
 }
 
@@ -118,6 +143,8 @@ function checkRequest(req: SubmitRequest): void {
 /** Creates the simulator adapter; instances with the same settings are interchangeable. */
 export function createSimulator(config: SimulatorConfig = {}): ProviderAdapter {
   const now = config.now ?? Date.now;
+  const gate = config.hold;
+  const view = gate ? (r: SimulatorJobRef) => gate.view(r) : ungated;
   const turnaroundFor = (laneId: string): number => {
     const t = entryForLane(config.laneTurnaroundMs, laneId) ?? config.turnaroundMs ?? DEFAULT_TURNAROUND_MS;
     return Number.isFinite(t) && t > 0 ? Math.round(t) : 0;
@@ -153,7 +180,11 @@ export function createSimulator(config: SimulatorConfig = {}): ProviderAdapter {
     },
 
     async poll(ref: ProviderJobRef) {
-      return progressAt(parseSimulatorRef(ref), now());
+      const r = parseSimulatorRef(ref);
+      const job = view(r);
+      if (job.state === "held") return { status: "in_progress", counts: { total: r.item_count, completed: 0, failed: 0 } };
+      if (job.state === "cancelled_unstarted") return { status: "cancelled", counts: { total: r.item_count, completed: 0, failed: 0 } };
+      return progressAt(job.ref, now());
     },
 
     // An async generator, so a refusal (wrong ref, not ready) surfaces on the first next() as it
@@ -162,20 +193,30 @@ export function createSimulator(config: SimulatorConfig = {}): ProviderAdapter {
       await loadO200k();
       const r = parseSimulatorRef(ref);
       if (r.work_unit_id !== req.work_unit_id || r.lane_id !== req.lane.lane_id || r.item_count !== req.items.length) {
-        throw new ProviderError({ code: "ref_mismatch", retryable: false, message: `ref ${r.provider_job_id} is not the job of work unit ${req.work_unit_id} on ${req.lane.lane_id} with ${req.items.length} items` });
+        throw new ProviderError({
+          code: "ref_mismatch",
+          retryable: false,
+          message: `ref ${r.provider_job_id} is not the job of work unit ${req.work_unit_id} on ${req.lane.lane_id} with ${req.items.length} items`,
+        });
       }
-      const status = progressAt(r, now()).status;
+      const job = view(r);
+      const status = job.state === "running" ? progressAt(job.ref, now()).status : job.state === "held" ? "in_progress" : "cancelled";
       if (status === "in_progress") {
         throw new ProviderError({ code: "results_not_ready", retryable: true, message: `job ${r.provider_job_id} is still in progress` });
       }
       // A cancelled job returns what finished before the cancellation; the rest come back cancelled
       // (not retryable: the caller asked for it), so every item is still accounted for exactly once.
-      const cutoff = status === "cancelled" ? (r.cancelled_at as number) - r.submitted_at : r.turnaround_ms;
+      const run = job.state === "running" ? job.ref : undefined;
+      const cutoff = !run ? 0 : status === "cancelled" ? (run.cancelled_at as number) - run.submitted_at : run.turnaround_ms;
       for (const [rank, wi] of finishOrder(r.seed, req.items).entries()) {
-        if (isFinished(r, rank, cutoff)) {
-          yield resultOf(wi, req.lane, r, finishOffsetMs(r, rank));
+        if (run && isFinished(run, rank, cutoff)) {
+          yield resultOf(wi, req.lane, run, finishOffsetMs(run, rank));
         } else {
-          yield failedResult(wi, { code: "cancelled", retryable: false, message: "cancelled before the provider ran it" }, Math.max(0, cutoff));
+          yield failedResult(
+            wi,
+            { code: "cancelled", retryable: false, message: "cancelled before the provider ran it" },
+            Math.max(0, cutoff),
+          );
         }
       }
     },

@@ -1,4 +1,4 @@
-import type { ManifestItem } from "../../server/batches/item-schema.js";
+import type { ManifestItem } from "../../server/manifest/item-schema.js";
 import type { Lane } from "../../server/catalog/types.js";
 import type { ItemResult, ProviderAdapter, ProviderJobRef, SubmitRequest, WorkUnitItem } from "./types.js";
 
@@ -10,6 +10,7 @@ export function testLane(overrides: Partial<Lane> = {}): Lane {
   const model = overrides.model ?? "gpt-4o-mini";
   return {
     lane_id: `${provider}/${model}/us/batch`,
+    served_as: model,
     provider,
     model,
     region: "us",
@@ -39,7 +40,11 @@ export function testLane(overrides: Partial<Lane> = {}): Lane {
 export const embeddingLane = (model = "text-embedding-3-small") =>
   testLane({ model, lane_id: `openai/${model}/us/batch`, operations: ["embeddings"], max_output_tokens: 0, context_window: 8_192 });
 
-export function workItem(id: string, item: Omit<ManifestItem, "customer_item_id">, opts: { attempt?: number; model?: string } = {}): WorkUnitItem {
+export function workItem(
+  id: string,
+  item: Omit<ManifestItem, "customer_item_id">,
+  opts: { attempt?: number; model?: string } = {},
+): WorkUnitItem {
   const operation = item.operation ?? "responses";
   return {
     item_id: `itm_${id}`,
@@ -71,5 +76,13 @@ export async function collectAll(adapter: ProviderAdapter, ref: ProviderJobRef, 
 /** A clock tests move by hand. */
 export function manualClock(start = 1_767_225_600_000) {
   let t = start;
-  return { now: () => t, advance: (ms: number) => { t += ms; }, set: (ms: number) => { t = ms; } };
+  return {
+    now: () => t,
+    advance: (ms: number) => {
+      t += ms;
+    },
+    set: (ms: number) => {
+      t = ms;
+    },
+  };
 }

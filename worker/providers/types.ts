@@ -1,5 +1,5 @@
-import type { ManifestItem } from "../../server/batches/item-schema.js";
-import type { Lane, Operation } from "../../server/catalog/types.js";
+import type { ManifestItem } from "../../server/manifest/item-schema.js";
+import type { Lane, Operation, ProviderMode } from "../../server/catalog/types.js";
 
 /**
  * The one interface every provider adapter implements (design.md §4). It is shaped like the real
@@ -64,9 +64,7 @@ export interface ToolCall {
   function: { name: string; arguments: string };
 }
 
-export type OutputContentPart =
-  | { type: "output_text"; text: string }
-  | { type: "tool_call"; id: string; name: string; arguments: string };
+export type OutputContentPart = { type: "output_text"; text: string } | { type: "tool_call"; id: string; name: string; arguments: string };
 
 /** The normalised output of `responses` and `vision` items (api.md §3b). */
 export interface TextOutput {
@@ -117,7 +115,8 @@ export interface ItemResult {
   latency_ms?: number;
 }
 
-export type ExecutionMode = "live" | "simulated";
+/** How one adapter runs work: for real, or on the simulator (never "off": an off provider gets no adapter). */
+export type ExecutionMode = Exclude<ProviderMode, "off">;
 
 export interface ProviderAdapter {
   readonly execution: ExecutionMode;

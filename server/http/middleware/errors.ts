@@ -1,4 +1,4 @@
-import { AppError, isAppError } from "../../errors.js";
+import { type AppError, fail, isAppError } from "../../errors.js";
 import type { AppMiddleware } from "../context.js";
 
 /** Renders every failure in the contract's envelope; an unexpected error is logged and told as 500 without internals. */
@@ -7,10 +7,10 @@ export function errorEnvelope(): AppMiddleware {
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) {
-        throw new AppError("not_found", `No route for ${ctx.method} ${ctx.path}.`);
+        throw fail.notFound(`No route for ${ctx.method} ${ctx.path}.`);
       }
       if (ctx.status === 405 && ctx.body === undefined) {
-        throw new AppError("not_found", `${ctx.method} is not supported on ${ctx.path}.`);
+        throw fail.notFound(`${ctx.method} is not supported on ${ctx.path}.`);
       }
     } catch (err) {
       const e = toAppError(err);
@@ -28,8 +28,8 @@ function toAppError(err: unknown): AppError {
   if (isAppError(err)) return err;
   // Errors thrown by body readers and Koa itself carry an HTTP status; map the ones a client causes.
   const status = (err as { status?: number; statusCode?: number }).status ?? (err as { statusCode?: number }).statusCode;
-  if (status === 413) return new AppError("payload_too_large", "The request body is too large.");
-  if (status === 415) return new AppError("unsupported_media_type", "Send `Content-Type: application/json`.");
-  if (status === 400) return new AppError("invalid_request", "The request could not be read.");
-  return new AppError("internal_error", "Something went wrong on our side; the request id identifies it in our logs.");
+  if (status === 413) return fail.payloadTooLarge("The request body is too large.");
+  if (status === 415) return fail.unsupportedMediaType("Send `Content-Type: application/json`.");
+  if (status === 400) return fail.invalidRequest("The request could not be read.");
+  return fail.internalError("Something went wrong on our side; the request id identifies it in our logs.");
 }

@@ -1,6 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import getRawBody from "raw-body";
-import { AppError } from "../../errors.js";
+import { fail } from "../../errors.js";
 import { jsonPointer } from "../../json-pointer.js";
 import { unstorableJson } from "../../text-guard.js";
 import type { AppMiddleware } from "../context.js";
@@ -29,34 +29,38 @@ export function jsonBody(): AppMiddleware {
     checkBodyEncoding(ctx);
     if (streamsOwnBody(ctx.method, ctx.path)) return next();
     if (length !== undefined && length > JSON_BODY_LIMIT) {
-      throw new AppError("payload_too_large", `JSON bodies are limited to ${JSON_BODY_LIMIT} bytes.`, { limit_bytes: JSON_BODY_LIMIT });
+      throw fail.payloadTooLarge(`JSON bodies are limited to ${JSON_BODY_LIMIT} bytes.`, { limit_bytes: JSON_BODY_LIMIT });
     }
     if (!ctx.is("application/json", "+json")) {
-      throw new AppError("unsupported_media_type", "Send the body as JSON with `Content-Type: application/json`.");
+      throw fail.unsupportedMediaType("Send the body as JSON with `Content-Type: application/json`.");
     }
     let raw: Buffer;
     try {
       raw = await getRawBody(ctx.req, { limit: JSON_BODY_LIMIT, length });
     } catch (e) {
       const type = (e as { type?: string }).type;
-      if (type === "entity.too.large") throw new AppError("payload_too_large", `JSON bodies are limited to ${JSON_BODY_LIMIT} bytes.`, { limit_bytes: JSON_BODY_LIMIT });
-      if (type === "request.size.invalid") throw new AppError("invalid_request", "The body is shorter or longer than its Content-Length.");
-      throw new AppError("invalid_request", "The request body could not be read.");
+      if (type === "entity.too.large")
+        throw fail.payloadTooLarge(`JSON bodies are limited to ${JSON_BODY_LIMIT} bytes.`, { limit_bytes: JSON_BODY_LIMIT });
+      if (type === "request.size.invalid") throw fail.invalidRequest("The body is shorter or longer than its Content-Length.");
+      throw fail.invalidRequest("The request body could not be read.");
     }
     ctx.state.rawBody = raw;
     // Decoding would silently turn invalid bytes into U+FFFD; the upload endpoints refuse them too.
-    if (!isUtf8(raw)) throw new AppError("invalid_json", "The body is not valid UTF-8.");
+    if (!isUtf8(raw)) throw fail.invalidJson("The body is not valid UTF-8.");
     const text = raw.toString("utf8");
     if (text.trim() === "") return next();
     try {
       ctx.state.body = JSON.parse(text);
     } catch (e) {
-      throw new AppError("invalid_json", `The body is not valid JSON: ${(e as Error).message}`);
+      throw fail.invalidJson(`The body is not valid JSON: ${(e as Error).message}`);
     }
     const bad = unstorableJson(text, ctx.state.body);
     if (bad) {
       const path = jsonPointer(bad.path);
-      throw new AppError("invalid_request", `Invalid body: ${path === "/" ? "" : `${path}: `}${bad.message}.`, { location: "body", errors: [{ path, message: bad.message }] });
+      throw fail.invalidRequest(`Invalid body: ${path === "/" ? "" : `${path}: `}${bad.message}.`, {
+        location: "body",
+        errors: [{ path, message: bad.message }],
+      });
     }
     return next();
   };
@@ -71,10 +75,12 @@ const UTF8 = new Set(["utf-8", "utf8"]);
 function checkBodyEncoding(ctx: Parameters<AppMiddleware>[0]): void {
   const encoding = ctx.get("Content-Encoding").trim().toLowerCase();
   if (encoding !== "" && encoding !== "identity") {
-    throw new AppError("unsupported_media_type", `Content-Encoding "${encoding}" is not supported; send the body uncompressed.`, { content_encoding: encoding });
+    throw fail.unsupportedMediaType(`Content-Encoding "${encoding}" is not supported; send the body uncompressed.`, {
+      content_encoding: encoding,
+    });
   }
   const charset = ctx.request.charset?.toLowerCase() ?? "";
   if (charset !== "" && !UTF8.has(charset)) {
-    throw new AppError("unsupported_media_type", `charset "${charset}" is not supported; send UTF-8.`, { charset });
+    throw fail.unsupportedMediaType(`charset "${charset}" is not supported; send UTF-8.`, { charset });
   }
 }

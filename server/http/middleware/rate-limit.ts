@@ -2,13 +2,7 @@ import { RateLimiterPostgres, RateLimiterRes } from "rate-limiter-flexible";
 import type { Db } from "../../../db/connection.js";
 import type { Config } from "../../config.js";
 import { errors } from "../../errors.js";
-import type { AppContext } from "../context.js";
-
-export interface RateLimiters {
-  perIp: RateLimiterPostgres;
-  perKey: RateLimiterPostgres;
-  agentRegister: RateLimiterPostgres;
-}
+import type { AppContext, RateLimiters } from "../context.js";
 
 /**
  * Counters live in PostgreSQL (the rate_limits table of migration 0001), so every API process

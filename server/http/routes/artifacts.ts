@@ -1,6 +1,7 @@
 import { z } from "zod";
-import { AppError } from "../../errors.js";
+import { fail } from "../../errors.js";
 import { verifyLocalSignature, type ArtifactStore } from "../../files/artifact-store.js";
+import { FILE_CONTENT_TYPES } from "../../files/responses.js";
 import { defineRoute } from "../route.js";
 
 export { verifyLocalSignature };
@@ -15,7 +16,7 @@ export const artifactDownloadQuery = z.object({
   sig: loose.describe("HMAC-SHA256 of the other parameters."),
 });
 
-const invalidLink = () => new AppError("forbidden", "This download link is invalid or has expired.");
+const invalidLink = () => fail.forbidden("This download link is invalid or has expired.");
 
 /**
  * The public end of signed download links made by the local artifact store (S3 links go straight
@@ -25,9 +26,13 @@ const invalidLink = () => new AppError("forbidden", "This download link is inval
 export function artifactRoutes(deps: { artifacts: ArtifactStore; secret: Buffer }) {
   return [
     defineRoute({
-      method: "get", path: "/v1/artifacts/download", tag: "artifacts", auth: "none",
+      method: "get",
+      path: "/v1/artifacts/download",
+      tag: "artifacts",
+      auth: "none",
       summary: "Download an artifact through a short-lived signed link (from `GET /v1/batches/{id}/artifact-url`).",
       query: artifactDownloadQuery,
+      response: { contentTypes: FILE_CONTENT_TYPES, description: "The artifact's bytes: a JSONL file (output, errors or receipt lines)." },
       handler: async (ctx, { query }) => {
         const check = verifyLocalSignature(deps.secret, query);
         if (!check.ok) {

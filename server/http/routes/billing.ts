@@ -1,4 +1,5 @@
 import { listEntries } from "../../../db/queries/ledger.js";
+import { ledgerPage } from "../../billing/responses.js";
 import { presentLedgerEntry } from "../presenters/ledger.js";
 import type { AppDeps } from "../context.js";
 import { defineRoute } from "../route.js";
@@ -7,9 +8,13 @@ import { listQuery, page } from "../../pagination.js";
 export function billingRoutes(deps: AppDeps) {
   return [
     defineRoute({
-      method: "get", path: "/v1/billing/ledger", tag: "billing", auth: "billing",
+      method: "get",
+      path: "/v1/billing/ledger",
+      tag: "billing",
+      auth: "billing",
       summary: "The append-only credit ledger of this environment, newest first.",
       query: listQuery,
+      response: ledgerPage,
       handler: async (_ctx, { actor, query }) => {
         const rows = await listEntries(deps.db, actor.org_id, actor.environment, query.limit + 1, query.cursor);
         return page(rows, query.limit, presentLedgerEntry);

@@ -1,9 +1,10 @@
 import path from "node:path";
 import type { FileRow } from "../../../db/queries/files.js";
 import type { Actor } from "../../accounts/actor.js";
-import { AppError, errors } from "../../errors.js";
+import { errors, fail } from "../../errors.js";
 import { readMultipart, type MultipartReader } from "../../files/multipart.js";
 import { fileIdParams, fileObject, listFilesQuery } from "../../files/schemas.js";
+import { FILE_CONTENT_TYPES, fileDeleted, fileList } from "../../files/responses.js";
 import { deleteFile, listOwnFiles, openFileContent, ownFile, presentFile } from "../../files/service.js";
 import { MANIFEST_LIMITS, uploadManifest, type UploadInput } from "../../files/upload.js";
 import type { AppContext, AppDeps } from "../context.js";
@@ -22,61 +23,103 @@ export function fileRoutes(deps: AppDeps) {
   const upload = (actor: Actor, input: UploadInput) => uploadManifest(deps, actor, input);
   return [
     defineRoute({
-      method: "post", path: "/v1/batches/input-manifests", tag: "files", auth: "submit", status: 201,
-      streamsBody: true, idempotency: "content-sha256",
-      summary: "Upload a JSONL manifest (multipart `file`, or a raw application/x-ndjson body), streamed and checked line by line; all or nothing.",
+      method: "post",
+      path: "/v1/batches/input-manifests",
+      tag: "files",
+      auth: "submit",
+      status: 201,
+      streamsBody: true,
+      idempotency: "content-sha256",
+      summary:
+        "Upload a JSONL manifest (multipart `file`, or a raw application/x-ndjson body), streamed and checked line by line; all or nothing.",
       response: fileObject,
-      handler: async (ctx, { actor }) => answering(ctx, async (onStop) => {
-        const headers = manifestHeaders(ctx);
-        if (ctx.is("multipart/form-data")) {
+      handler: async (ctx, { actor }) =>
+        answering(ctx, async (onStop) => {
+          const headers = manifestHeaders(ctx);
+          if (ctx.is("multipart/form-data")) {
+            checkLength(ctx, MANIFEST_LIMITS.maxBytes + MULTIPART_OVERHEAD);
+            const form = onStop(readMultipart(ctx.req, ctx.headers));
+            const part = await filePart(form);
+            return presentFile(
+              await upload(actor, {
+                source: part.stream,
+                filename: cleanFilename(part.filename),
+                headers,
+                beforeCommit: () => form.fields.then(() => undefined),
+              }),
+            );
+          }
+          if (ctx.is(...RAW_TYPES)) {
+            checkLength(ctx, MANIFEST_LIMITS.maxBytes);
+            const name = typeof ctx.query.filename === "string" ? ctx.query.filename : "";
+            return presentFile(await upload(actor, { source: ctx.req, filename: cleanFilename(name), headers }));
+          }
+          throw fail.unsupportedMediaType(
+            `Send the manifest as multipart/form-data (field \`file\`) or as a raw body with Content-Type ${RAW_TYPES.join(", ")}.`,
+          );
+        }),
+    }),
+    defineRoute({
+      method: "post",
+      path: "/v1/files",
+      tag: "files",
+      auth: "submit",
+      status: 201,
+      streamsBody: true,
+      idempotency: "content-sha256",
+      summary:
+        "Upload a file (multipart `file` and `purpose`, as the OpenAI Files API). Only `purpose=batch` is accepted: the file is checked and stored like an input manifest.",
+      response: fileObject,
+      handler: async (ctx, { actor }) =>
+        answering(ctx, async (onStop) => {
+          if (!ctx.is("multipart/form-data")) {
+            throw fail.unsupportedMediaType("Send the file as multipart/form-data with the fields `file` and `purpose`.");
+          }
           checkLength(ctx, MANIFEST_LIMITS.maxBytes + MULTIPART_OVERHEAD);
           const form = onStop(readMultipart(ctx.req, ctx.headers));
           const part = await filePart(form);
-          return presentFile(await upload(actor, { source: part.stream, filename: cleanFilename(part.filename), headers, beforeCommit: () => form.fields.then(() => undefined) }));
-        }
-        if (ctx.is(...RAW_TYPES)) {
-          checkLength(ctx, MANIFEST_LIMITS.maxBytes);
-          const name = typeof ctx.query.filename === "string" ? ctx.query.filename : "";
-          return presentFile(await upload(actor, { source: ctx.req, filename: cleanFilename(name), headers }));
-        }
-        throw new AppError("unsupported_media_type", `Send the manifest as multipart/form-data (field \`file\`) or as a raw body with Content-Type ${RAW_TYPES.join(", ")}.`);
-      }),
+          // `purpose` may come before the file (refused at once when wrong) or after it (the OpenAI SDK's
+          // order), in which case it is checked once the body has been read, before anything is committed.
+          if (form.seen.purpose !== undefined) checkPurpose(form.seen.purpose);
+          const beforeCommit = async () => checkPurpose((await form.fields).purpose);
+          return presentFile(
+            await upload(actor, {
+              source: part.stream,
+              filename: cleanFilename(part.filename),
+              headers: manifestHeaders(ctx),
+              beforeCommit,
+            }),
+          );
+        }),
     }),
     defineRoute({
-      method: "post", path: "/v1/files", tag: "files", auth: "submit", status: 201,
-      streamsBody: true, idempotency: "content-sha256",
-      summary: "Upload a file (multipart `file` and `purpose`, as the OpenAI Files API). Only `purpose=batch` is accepted: the file is checked and stored like an input manifest.",
-      response: fileObject,
-      handler: async (ctx, { actor }) => answering(ctx, async (onStop) => {
-        if (!ctx.is("multipart/form-data")) {
-          throw new AppError("unsupported_media_type", "Send the file as multipart/form-data with the fields `file` and `purpose`.");
-        }
-        checkLength(ctx, MANIFEST_LIMITS.maxBytes + MULTIPART_OVERHEAD);
-        const form = onStop(readMultipart(ctx.req, ctx.headers));
-        const part = await filePart(form);
-        // `purpose` may come before the file (refused at once when wrong) or after it (the OpenAI SDK's
-        // order), in which case it is checked once the body has been read, before anything is committed.
-        if (form.seen.purpose !== undefined) checkPurpose(form.seen.purpose);
-        const beforeCommit = async () => checkPurpose((await form.fields).purpose);
-        return presentFile(await upload(actor, { source: part.stream, filename: cleanFilename(part.filename), headers: manifestHeaders(ctx), beforeCommit }));
-      }),
-    }),
-    defineRoute({
-      method: "get", path: "/v1/files", tag: "files", auth: "read",
+      method: "get",
+      path: "/v1/files",
+      tag: "files",
+      auth: "read",
       summary: "List files (uploaded manifests and batch output files), newest first.",
       query: listFilesQuery,
+      response: fileList,
       handler: async (_ctx, { actor, query }) => listOwnFiles(deps, actor, query),
     }),
     defineRoute({
-      method: "get", path: "/v1/files/:id", tag: "files", auth: "read",
+      method: "get",
+      path: "/v1/files/:id",
+      tag: "files",
+      auth: "read",
       summary: "A file's metadata.",
-      params: fileIdParams, response: fileObject,
+      params: fileIdParams,
+      response: fileObject,
       handler: async (_ctx, { actor, params }) => presentFile(await ownFile(deps.db, actor, params.id)),
     }),
     defineRoute({
-      method: "get", path: "/v1/files/:id/content", tag: "files", auth: "read",
+      method: "get",
+      path: "/v1/files/:id/content",
+      tag: "files",
+      auth: "read",
       summary: "The file's bytes exactly as stored (an upload as sent; a batch's output, errors or receipt JSONL).",
       params: fileIdParams,
+      response: { contentTypes: FILE_CONTENT_TYPES, description: "The file's bytes exactly as stored: a JSONL manifest or batch file." },
       handler: async (ctx, { actor, params }) => {
         const { file, artifact } = await openFileContent(deps, actor, params.id);
         // Set the body first: Koa drops Content-Length when a stream body replaces another body.
@@ -90,9 +133,13 @@ export function fileRoutes(deps: AppDeps) {
       },
     }),
     defineRoute({
-      method: "delete", path: "/v1/files/:id", tag: "files", auth: "submit",
-      summary: "Delete a file: `{id, object: \"file\", deleted: true}`; its items and (for an upload) its bytes go with it.",
+      method: "delete",
+      path: "/v1/files/:id",
+      tag: "files",
+      auth: "submit",
+      summary: 'Delete a file: `{id, object: "file", deleted: true}`; its items and (for an upload) its bytes go with it.',
       params: fileIdParams,
+      response: fileDeleted,
       handler: async (_ctx, { actor, params }) => deleteFile(deps, actor, params.id),
     }),
   ];
@@ -129,10 +176,13 @@ function checkPurpose(purpose: string | undefined): void {
 // A declared length over the limit is refused before reading a byte (a chunked body is checked as it streams).
 function checkLength(ctx: AppContext, max: number): void {
   const encoding = ctx.get("Content-Encoding").trim().toLowerCase();
-  if (encoding && encoding !== "identity") throw new AppError("unsupported_media_type", "Compressed request bodies are not accepted; send the manifest uncompressed.");
+  if (encoding && encoding !== "identity")
+    throw fail.unsupportedMediaType("Compressed request bodies are not accepted; send the manifest uncompressed.");
   const length = ctx.request.length;
   if (length !== undefined && length > max) {
-    throw new AppError("payload_too_large", `A manifest is limited to ${MANIFEST_LIMITS.maxBytes} bytes; split it into several files.`, { limit: { bytes: MANIFEST_LIMITS.maxBytes } });
+    throw fail.payloadTooLarge(`A manifest is limited to ${MANIFEST_LIMITS.maxBytes} bytes; split it into several files.`, {
+      limit: { bytes: MANIFEST_LIMITS.maxBytes },
+    });
   }
 }
 
@@ -145,7 +195,12 @@ function manifestHeaders(ctx: AppContext): UploadInput["headers"] {
 /** The client's file name, kept for display only: its last path segment, printable, at most 255 characters. */
 function cleanFilename(name: string): string {
   // eslint-disable-next-line no-control-regex
-  const base = path.posix.basename(name.replace(/\\/g, "/")).replace(/[\u0000-\u001f\u007f]/g, "").trim().slice(0, 255);
+  const base = path.posix
+    .basename(name.replace(/\\/g, "/"))
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this strips from a file name
+    .replace(/[\u0000-\u001f\u007f]/g, "")
+    .trim()
+    .slice(0, 255);
   return base || "manifest.jsonl";
 }
 

@@ -1,4 +1,5 @@
 import type { AppDeps } from "../context.js";
+import { capabilitiesObject, openApiDocument } from "../../meta/responses.js";
 import { buildOpenApi } from "../openapi.js";
 import { defineRoute, type RouteSpec } from "../route.js";
 
@@ -9,8 +10,12 @@ export function metaRoutes(deps: AppDeps, routes: () => RouteSpec[]) {
   let openapi: unknown;
   return [
     defineRoute({
-      method: "get", path: "/v1/capabilities", tag: "meta", auth: "none",
+      method: "get",
+      path: "/v1/capabilities",
+      tag: "meta",
+      auth: "none",
       summary: "What this deployment has configured, so a client can hide what it lacks.",
+      response: capabilitiesObject,
       handler: async () => ({
         object: "capabilities",
         api_version: API_VERSION,
@@ -22,8 +27,12 @@ export function metaRoutes(deps: AppDeps, routes: () => RouteSpec[]) {
       }),
     }),
     defineRoute({
-      method: "get", path: "/v1/openapi.json", tag: "meta", auth: "none",
+      method: "get",
+      path: "/v1/openapi.json",
+      tag: "meta",
+      auth: "none",
       summary: "This API's OpenAPI 3.1 document, generated from the schemas the server validates with.",
+      response: openApiDocument,
       handler: async () => (openapi ??= buildOpenApi(routes(), API_VERSION)),
     }),
   ];

@@ -26,8 +26,14 @@ const contentPart = z.looseObject({ type: z.string().min(1) }).superRefine((part
     const image = p.image_url;
     const nested = image !== null && typeof image === "object";
     const url = nested ? (image as Record<string, unknown>).url : image;
-    if (typeof url !== "string") ctx.addIssue({ code: "custom", path: nested ? ["image_url", "url"] : ["image_url"], message: `needs \`image_url\`: ${IMAGE_URL_RULE}` });
-    else if (!isAllowedImageUrl(url)) ctx.addIssue({ code: "custom", path: nested ? ["image_url", "url"] : ["image_url"], message: IMAGE_URL_RULE });
+    if (typeof url !== "string")
+      ctx.addIssue({
+        code: "custom",
+        path: nested ? ["image_url", "url"] : ["image_url"],
+        message: `needs \`image_url\`: ${IMAGE_URL_RULE}`,
+      });
+    else if (!isAllowedImageUrl(url))
+      ctx.addIssue({ code: "custom", path: nested ? ["image_url", "url"] : ["image_url"], message: IMAGE_URL_RULE });
   }
 });
 
@@ -42,7 +48,9 @@ const TOOL_TYPE_SET: ReadonlySet<string> = new Set(TOOL_TYPES);
 
 export const toolSchema = z
   .looseObject({
-    type: z.string().refine((t) => TOOL_TYPE_SET.has(t), { message: `unknown tool type; one of ${TOOL_TYPES.join(", ")}` })
+    type: z
+      .string()
+      .refine((t) => TOOL_TYPE_SET.has(t), { message: `unknown tool type; one of ${TOOL_TYPES.join(", ")}` })
       .describe('"function" for a function tool, or a hosted tool name such as "web_search".'),
   })
   .describe("A tool the model may call.");
@@ -51,8 +59,14 @@ export const itemSchema = z.strictObject({
   customer_item_id: z.string().min(1).max(256).describe("Your id for the item, unique within the manifest; results are keyed by it."),
   operation: operationSchema.optional().describe("responses | embeddings | vision; defaults to the manifest's operation, else responses."),
   model: z.string().min(1).max(200).optional().describe("Catalog model slug, e.g. gpt-4o-mini."),
-  model_options: z.array(z.string().min(1).max(200)).max(10).optional().describe("Other acceptable models; the router may pick any of them."),
-  input: z.record(z.string(), z.unknown()).describe("The OpenAI-style request body: {messages} or {input} for responses/vision, {input} for embeddings."),
+  model_options: z
+    .array(z.string().min(1).max(200))
+    .max(10)
+    .optional()
+    .describe("Other acceptable models; the router may pick any of them."),
+  input: z
+    .record(z.string(), z.unknown())
+    .describe("The OpenAI-style request body: {messages} or {input} for responses/vision, {input} for embeddings."),
   metadata: z.record(z.string(), z.string().max(500)).optional().describe("Up to 16 string pairs returned with the result."),
   tools: z.array(toolSchema).max(128).optional().describe("Tools the model may call; only lanes with tool support serve such items."),
   max_output_tokens: z.number().int().positive().max(1_000_000).optional().describe("Cap on output tokens; also sizes the price estimate."),
@@ -82,7 +96,9 @@ const responsesInput = z
     max_output_tokens: z.number().int().positive().optional(),
     tools: z.array(toolSchema).optional(),
   })
-  .refine((v) => v.messages !== undefined || v.input !== undefined, { message: "needs `messages` (chat style) or `input` (Responses style)" });
+  .refine((v) => v.messages !== undefined || v.input !== undefined, {
+    message: "needs `messages` (chat style) or `input` (Responses style)",
+  });
 
 const embeddingsInput = z.looseObject({
   input: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).max(2048)]),
@@ -144,12 +160,12 @@ function hasImage(value: unknown): boolean {
     const depth = depths.pop()!;
     if (depth > 64 || v === null || typeof v !== "object") continue;
     if (Array.isArray(v)) {
-      for (const x of v) (values.push(x), depths.push(depth + 1));
+      for (const x of v) values.push(x), depths.push(depth + 1);
       continue;
     }
     const o = v as Record<string, unknown>;
     if (o.type === "image_url" || o.type === "input_image") return true;
-    for (const k of IMAGE_CONTAINERS) if (Array.isArray(o[k])) (values.push(o[k]), depths.push(depth + 1));
+    for (const k of IMAGE_CONTAINERS) if (Array.isArray(o[k])) values.push(o[k]), depths.push(depth + 1);
   }
   return false;
 }

@@ -1,21 +1,19 @@
-import type PgBoss from "pg-boss";
-import type { Db } from "../../db/connection.js";
-import type { RequestItem } from "../../db/queries/batch-items.js";
-import type { WorkUnitRow } from "../../db/queries/work-units.js";
-import type { ManifestItem } from "../../server/batches/item-schema.js";
-import type { CatalogStore } from "../../server/catalog/store.js";
-import type { Lane, Operation } from "../../server/catalog/types.js";
-import type { Config } from "../../server/config.js";
-import type { JobSender } from "../../server/jobs/batches.js";
-import type { Logger } from "../../server/logger.js";
-import type { ArtifactStore } from "../../server/files/artifact-store.js";
-import { adapterFor, type ProviderCredentials } from "../providers/registry.js";
-import type { ProviderAdapter, SubmitRequest, WorkUnitItem } from "../providers/types.js";
+import type { Db } from "../db/connection.js";
+import type { RequestItem } from "../db/queries/batch-items.js";
+import type { WorkUnitRow } from "../db/queries/work-units.js";
+import type { ManifestItem } from "../server/manifest/item-schema.js";
+import type { CatalogStore } from "../server/catalog/store.js";
+import type { Lane, Operation } from "../server/catalog/types.js";
+import type { Config } from "../server/config.js";
+import type { JobSender } from "../server/jobs/sender.js";
+import type { Logger } from "../server/logger.js";
+import type { ArtifactStore } from "../server/files/artifact-store.js";
+import { adapterFor, type ProviderCredentials } from "./providers/registry.js";
+import type { ProviderAdapter, SubmitRequest, WorkUnitItem } from "./providers/types.js";
 
 /** What every batch job handler needs. */
 export interface BatchWorkerDeps {
   db: Db;
-  boss: PgBoss;
   config: Config;
   logger: Logger;
   jobs: JobSender;
@@ -34,7 +32,11 @@ export async function laneOf(deps: BatchWorkerDeps, laneId: string): Promise<Lan
   return lane;
 }
 
-export async function adapterForUnit(deps: BatchWorkerDeps, wu: WorkUnitRow, environment: "live" | "test"): Promise<{ lane: Lane; adapter: ProviderAdapter }> {
+export async function adapterForUnit(
+  deps: BatchWorkerDeps,
+  wu: WorkUnitRow,
+  environment: "live" | "test",
+): Promise<{ lane: Lane; adapter: ProviderAdapter }> {
   const lane = await laneOf(deps, wu.lane_id);
   return { lane, adapter: adapterFor(lane, { environment, credentials: deps.credentials }, deps.simulator) };
 }

@@ -1,0 +1,65 @@
+import type PgBoss from "pg-boss";
+import type { Db } from "../../db/connection.js";
+import { bossDbFor } from "./boss.js";
+import { JOBS, type JobContract, type JobKey, type PayloadOf, type QueueOverrides, type SentJob } from "./contracts.js";
+
+/** How the domain starts work: the one handle it holds on the queue (never pg-boss itself). */
+export interface JobSender {
+  /**
+   * Enqueues `job` in the caller's transaction: it exists only if the transaction commits, with
+   * the rows it acts on. The payload is checked against the job's schema first.
+   */
+  send<K extends SentJob>(trx: Db, job: K, payload: PayloadOf<K>, opts?: { startAfter?: Date }): Promise<void>;
+}
+
+/** `afterSend` wakes an in-process worker once the job is visible, instead of at its next poll. */
+export function createJobSender(boss: PgBoss, afterSend?: (queue: string) => void): JobSender {
+  return {
+    async send(trx, job, payload, opts = {}) {
+      const contract: JobContract = JOBS[job];
+      const data = contract.payload.parse(payload);
+      const singletonKey = contract.singletonKey ? String(data[contract.singletonKey]) : undefined;
+      // Retry and expiry come from the queue (createQueues), so an operator's or a test's overrides hold.
+      const id = await boss.send(contract.name, data, {
+        singletonKey,
+        startAfter: opts.startAfter,
+        db: bossDbFor(trx),
+      });
+      // A `short` queue declines a duplicate of a queued step (expected); any other queue declining
+      // a job means it would be lost: fail, so the caller's transaction rolls back.
+      if (!id && contract.options.policy !== "short")
+        throw new Error(`pg-boss did not accept the ${contract.name} job (was createQueues run?)`);
+      if (afterSend) {
+        const committed = trx.isTransaction ? (trx as Db & { executionPromise?: Promise<unknown> }).executionPromise : undefined;
+        if (committed)
+          committed.then(
+            () => afterSend(contract.name),
+            () => undefined,
+          );
+        else afterSend(contract.name);
+      }
+    },
+  };
+}
+
+/**
+ * Creates every queue, and brings an existing one to the current policy (createQueue leaves an
+ * existing queue as it was). Every process that sends must run this once at start, since pg-boss
+ * drops a job sent to a queue that doesn't exist.
+ */
+export async function createQueues(boss: PgBoss, overrides: QueueOverrides = {}): Promise<void> {
+  for (const key of Object.keys(JOBS) as JobKey[]) {
+    const contract: JobContract = JOBS[key];
+    // A fresh object per call: pg-boss writes its derived settings into the options it is given.
+    const options = () => ({ ...contract.options, ...overrides[key], name: contract.name });
+    await boss.createQueue(contract.name, options());
+    await boss.updateQueue(contract.name, options());
+  }
+}
+
+/** Schedules the cron jobs (worker processes only: pg-boss runs one schedule across them). */
+export async function scheduleCrons(boss: PgBoss): Promise<void> {
+  for (const contract of Object.values(JOBS) as JobContract[]) {
+    if (contract.cron) await boss.schedule(contract.name, contract.cron, {});
+  }
+}

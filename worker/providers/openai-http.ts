@@ -1,0 +1,117 @@
+import type { ProviderEndpoint } from "../../server/providers/endpoints.js";
+import { redactSecrets } from "../../server/providers/endpoints.js";
+import { parseRetryAfter } from "./retry-policy.js";
+import { ProviderError } from "./types.js";
+
+/**
+ * The HTTP side of OpenAI-style APIs (OpenAI, Azure OpenAI, Groq, Together, DeepInfra, and any
+ * OpenAI-compatible server): auth, Azure's paths and api-version, timeouts, and errors turned into
+ * ProviderError with the provider's code, `Retry-After`, and any echoed key redacted. Plain fetch:
+ * the same code speaks to the provider and, in tests, to a loopback fake of its protocol.
+ */
+export interface OpenAiHttp {
+  json<T = Record<string, unknown>>(method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<T>;
+  /** POST multipart `/files` with a JSONL body and `purpose=batch`. */
+  upload(filename: string, jsonl: Blob): Promise<{ id: string }>;
+  /** GET a file's content as a byte stream (never read whole). */
+  stream(path: string): Promise<ReadableStream<Uint8Array>>;
+}
+
+const TIMEOUT_MS = 60_000;
+const UPLOAD_TIMEOUT_MS = 10 * 60_000;
+
+export function openAiHttp(endpoint: ProviderEndpoint, opts: { timeoutMs?: number } = {}): OpenAiHttp {
+  const azure = endpoint.kind === "azure-openai";
+  const url = (path: string) => {
+    // Azure: {endpoint}/openai/{files|batches…}?api-version=…; the others: {base up to /v1}/{path}.
+    if (!azure) return `${endpoint.baseUrl}${path}`;
+    const sep = path.includes("?") ? "&" : "?";
+    return `${endpoint.baseUrl}/openai${path}${sep}api-version=${encodeURIComponent(endpoint.apiVersion ?? "2024-10-21")}`;
+  };
+  const auth = (): Record<string, string> => {
+    if (!endpoint.apiKey) return {};
+    return azure ? { "api-key": endpoint.apiKey } : { Authorization: `Bearer ${endpoint.apiKey}` };
+  };
+  const send = async (method: string, path: string, init: { body?: BodyInit; headers?: Record<string, string>; timeoutMs?: number }) => {
+    let res: Response;
+    try {
+      res = await fetch(url(path), {
+        method,
+        headers: { ...auth(), ...init.headers },
+        body: init.body,
+        signal: AbortSignal.timeout(init.timeoutMs ?? opts.timeoutMs ?? TIMEOUT_MS),
+      });
+    } catch (err) {
+      const timeout = (err as Error).name === "TimeoutError";
+      throw new ProviderError({
+        code: timeout ? "timeout" : "network_error",
+        message: `${endpoint.slug}: ${method} ${path} ${timeout ? "timed out" : "failed"}`,
+        cause: err,
+      });
+    }
+    if (!res.ok) throw await errorOf(endpoint, method, path, res);
+    return res;
+  };
+  return {
+    async json(method, path, body) {
+      const res = await send(
+        method,
+        path,
+        body === undefined ? {} : { body: JSON.stringify(body), headers: { "Content-Type": "application/json" } },
+      );
+      return (await res.json()) as never;
+    },
+    async upload(filename, jsonl) {
+      const form = new FormData();
+      form.append("purpose", "batch");
+      form.append("file", jsonl, filename);
+      const res = await send("POST", "/files", { body: form, timeoutMs: UPLOAD_TIMEOUT_MS });
+      return (await res.json()) as { id: string };
+    },
+    async stream(path) {
+      const res = await send("GET", path, { timeoutMs: UPLOAD_TIMEOUT_MS });
+      if (!res.body) throw new ProviderError({ code: "provider_error", message: `${endpoint.slug}: ${path} had no body` });
+      return res.body;
+    },
+  };
+}
+
+/** A non-2xx answer as a ProviderError: the provider's error code and message (redacted), its status, Retry-After. */
+async function errorOf(endpoint: ProviderEndpoint, method: string, path: string, res: Response): Promise<ProviderError> {
+  const text = await res.text().catch(() => "");
+  let code = res.status === 429 ? "rate_limited" : res.status >= 500 ? "provider_error" : "invalid_request";
+  let message = text.slice(0, 500);
+  try {
+    const e = (JSON.parse(text) as { error?: { code?: unknown; type?: unknown; message?: unknown } }).error;
+    if (e && typeof e.message === "string") message = e.message;
+    if (e && typeof e.code === "string" && e.code) code = e.code;
+    else if (e && typeof e.type === "string" && res.status < 500 && res.status !== 429) code = e.type;
+  } catch {
+    // not JSON: keep the text
+  }
+  if (res.status === 401) code = "unauthorized";
+  return new ProviderError({
+    code,
+    status: res.status,
+    message: redactSecrets(`${endpoint.slug}: ${method} ${path} → ${res.status}: ${message}`, { [endpoint.slug]: endpoint }),
+    retryAfterMs: parseRetryAfter(res.headers.get("retry-after")),
+  });
+}
+
+/** The lines of a byte stream, decoded as UTF-8, one at a time: a results file is never held whole. */
+export async function* streamLines(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let rest = "";
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    rest += decoder.decode(chunk, { stream: true });
+    let start = 0;
+    for (let nl = rest.indexOf("\n"); nl !== -1; nl = rest.indexOf("\n", start)) {
+      const line = rest.slice(start, nl).trim();
+      if (line) yield line;
+      start = nl + 1;
+    }
+    rest = rest.slice(start);
+  }
+  rest += decoder.decode();
+  if (rest.trim()) yield rest.trim();
+}

@@ -116,6 +116,13 @@ describe("live keys run on configured providers only", () => {
     // Nothing ran on the simulator: each provider saw its items.
     expect(providers.openai.requests.some((r) => r.path === "/v1/batches" && r.method === "POST")).toBe(true);
     expect(providers.anthropic.requests.some((r) => r.path === "/v1/messages/batches" && r.method === "POST")).toBe(true);
+    // The receipt shows what the batch was priced on beside what the providers reported.
+    const billing = (await call(srv.base, "GET", `/v1/batches/${batch.id}/billing-receipt`, { key: agent.api_key })).body;
+    expect(billing.estimated_tokens.input_tokens).toBeGreaterThan(0);
+    expect(billing.reported_tokens).toEqual({
+      input_tokens: results.reduce((n, r) => n + r.usage.input_tokens, 0),
+      output_tokens: results.reduce((n, r) => n + r.usage.output_tokens, 0),
+    });
     const money = await expectBatchSettled(srv.database.db, batch.id);
     expect(money.settled).toBeGreaterThan(0);
     await expectLedgerBalanced(srv.database.db, agent.org_id, "live");

@@ -59,6 +59,9 @@ export interface BatchRow {
   expired_at: Date | null;
   settled_at: Date | null;
   last_progress_event_at: Date | null;
+  /** The tokens the batch was priced on (bigint columns: node-pg reads them as strings). */
+  estimated_input_tokens: string | number | null;
+  estimated_output_tokens: string | number | null;
 }
 
 const json = (v: unknown) => JSON.stringify(v);
@@ -181,4 +184,13 @@ export async function addRouteEvent(db: Db, batchId: string, kind: string, detai
 
 export async function routeEvents(db: Db, batchId: string) {
   return db("route_events").where({ batch_id: batchId }).orderBy("id").select("kind", "details", "at");
+}
+
+/**
+ * Takes a transaction-scoped advisory lock named `key` if it is free: true when this transaction
+ * now holds it (released with the transaction, so a crash frees it), false when another does.
+ */
+export async function tryTransactionLock(trx: Db, key: string): Promise<boolean> {
+  const { rows } = await trx.raw("SELECT pg_try_advisory_xact_lock(hashtext(?)) AS ok", [key]);
+  return Boolean(rows[0]?.ok);
 }

@@ -62,11 +62,6 @@ export async function listFiles(
   return q;
 }
 
-export async function markDeleted(db: Db, id: string): Promise<void> {
-  await db("files").where({ id }).update({ deleted_at: db.fn.now() });
-  await db("file_item_chunks").where({ file_id: id }).delete();
-}
-
 /**
  * Marks the caller's file deleted and drops its items, in one transaction. Only one of two racing
  * deletes sees the row still live, so the other gets undefined (→ 404), like any later delete.

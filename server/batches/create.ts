@@ -185,6 +185,8 @@ export async function createBatch(deps: BatchDeps, actor: Actor, req: CreateBatc
       webhook_url: webhook?.url ?? null,
       webhook_secret_enc: webhook?.secretSealed ?? null,
       metadata: req.metadata ?? {},
+      estimated_input_tokens: prepared.tokens.input,
+      estimated_output_tokens: prepared.tokens.output,
       sla_deadline: slaDeadline,
     });
     await writeWorkUnits(trx, batchId, snapshot, plan, prepared, actor.environment);

@@ -33,6 +33,13 @@ export const billingReceiptObject = z.object({
   quoted_total: moneySchema.describe("The locked total reserved at create."),
   settled_total: moneySchema.describe("What the batch cost: provider subtotal plus fee, never above the quoted total."),
   provider_subtotal: moneySchema,
+  estimated_tokens: z
+    .object({ input_tokens: z.number().int(), output_tokens: z.number().int() })
+    .nullable()
+    .describe("The tokens the batch was priced on (the quote's estimate)."),
+  reported_tokens: z
+    .object({ input_tokens: z.number().int(), output_tokens: z.number().int() })
+    .describe("The tokens the providers reported for the batch's items; completed items are billed from them."),
   provider_lanes: z.array(
     z.object({
       lane_id: z.string(),

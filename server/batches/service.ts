@@ -175,6 +175,14 @@ export async function billingReceipt(deps: BatchReadDeps, actor: Actor, id: stri
     quoted_total: money(b.quoted_total_micros),
     settled_total: money(b.settled_provider_micros + b.settled_fee_micros),
     provider_subtotal: money(b.settled_provider_micros),
+    estimated_tokens:
+      b.estimated_input_tokens === null || b.estimated_output_tokens === null
+        ? null
+        : { input_tokens: Number(b.estimated_input_tokens), output_tokens: Number(b.estimated_output_tokens) },
+    reported_tokens: {
+      input_tokens: lanes.reduce((n, l) => n + Number(l.input_tokens), 0),
+      output_tokens: lanes.reduce((n, l) => n + Number(l.output_tokens), 0),
+    },
     provider_lanes: lanes
       .filter((l) => l.lane_id)
       .map((l) => {

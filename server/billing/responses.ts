@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { LedgerKind } from "../../db/queries/ledger.js";
 import { listOf, moneySchema, timestamp } from "../responses.js";
 
-/** Success bodies of the billing routes (server/http/presenters/ledger.ts). */
+/** Success bodies of the billing routes (server/billing/present.ts). */
 
 // Typed both ways: a kind added to (or dropped from) the ledger fails typecheck here until listed.
 const KINDS: { [K in LedgerKind]: K } = {

@@ -1,5 +1,5 @@
 import { hasOpenItems } from "../../db/queries/batch-items.js";
-import { getBatchById } from "../../db/queries/batches.js";
+import { getBatchById, tryTransactionLock } from "../../db/queries/batches.js";
 import { finish, markCompleting, TERMINAL_STATUSES } from "../../server/batches/lifecycle.js";
 import type { BatchWorkerDeps } from "../batch-context.js";
 import { writeArtifacts } from "../../server/batches/artifacts.js";
@@ -15,8 +15,7 @@ export async function finalizeBatch(deps: BatchWorkerDeps, batchId: string): Pro
   // other steps aside. The lock lives in a transaction, so a crash releases it with the connection
   // (and that job's retry takes over).
   await deps.db.transaction(async (lockTrx) => {
-    const { rows } = await lockTrx.raw("SELECT pg_try_advisory_xact_lock(hashtext(?)) AS ok", [`finalize:${batchId}`]);
-    if (!rows[0]?.ok) return;
+    if (!(await tryTransactionLock(lockTrx, `finalize:${batchId}`))) return;
     const batch = await getBatchById(deps.db, batchId);
     if (!batch || TERMINAL_STATUSES.has(batch.status)) return;
     if (await hasOpenItems(deps.db, batchId)) return; // a straggler: the last work unit to close enqueues finalize again

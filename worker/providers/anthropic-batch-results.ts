@@ -1,3 +1,4 @@
+import { completedResult, failedResult } from "./item-results.js";
 import { fromAnthropicMessage } from "./normalized-output.js";
 import type { ItemError, ItemResult, WorkUnitItem } from "./types.js";
 
@@ -66,17 +67,8 @@ export function erroredOf(raw: unknown): { error: ItemError; retryable: boolean 
   }
 }
 
-export function failed(it: WorkUnitItem, error: ItemError, retryable: boolean): ItemResult {
-  return {
-    item_id: it.item_id,
-    customer_item_id: it.customer_item_id,
-    status: "failed",
-    output: null,
-    error,
-    retryable,
-    usage: { input_tokens: 0, output_tokens: 0 },
-  };
-}
+/** Kept under this name for the adapter; one definition in item-results.ts. */
+export const failed = failedResult;
 
 /**
  * One results line → its custom_id and the item's result; undefined for a line we can't use (not
@@ -102,19 +94,7 @@ export function resultOf(
   switch (r.type) {
     case "succeeded": {
       if (!isObj(r.message)) return undefined;
-      const { output, usage } = fromAnthropicMessage(r.message, model);
-      return {
-        id,
-        result: {
-          item_id: it.item_id,
-          customer_item_id: it.customer_item_id,
-          status: "completed",
-          output,
-          error: null,
-          retryable: false,
-          usage,
-        },
-      };
+      return { id, result: completedResult(it, fromAnthropicMessage(r.message, model)) };
     }
     case "errored": {
       const { error, retryable } = erroredOf(r.error);

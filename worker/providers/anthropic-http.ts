@@ -1,6 +1,5 @@
 import type { ProviderEndpoint } from "../../server/providers/endpoints.js";
-import { redactSecrets } from "../../server/providers/endpoints.js";
-import { parseRetryAfter } from "./retry-policy.js";
+import { providerFetch } from "./provider-fetch.js";
 import { ProviderError } from "./types.js";
 
 /**
@@ -20,30 +19,23 @@ const TIMEOUT_MS = 60_000;
 const STREAM_TIMEOUT_MS = 10 * 60_000;
 
 export function anthropicHttp(endpoint: ProviderEndpoint, opts: { timeoutMs?: number } = {}): AnthropicHttp {
-  const send = async (method: string, path: string, body: unknown, timeoutMs: number) => {
-    let res: Response;
-    try {
-      res = await fetch(`${endpoint.baseUrl}${path}`, {
+  const send = (method: string, path: string, body: unknown, timeoutMs: number) =>
+    providerFetch(
+      endpoint,
+      {
         method,
+        url: `${endpoint.baseUrl}${path}`,
+        path,
         headers: {
           "anthropic-version": ANTHROPIC_VERSION,
           ...(endpoint.apiKey ? { "x-api-key": endpoint.apiKey } : {}),
           ...(body === undefined ? {} : { "Content-Type": "application/json" }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (err) {
-      const timeout = (err as Error).name === "TimeoutError";
-      throw new ProviderError({
-        code: timeout ? "timeout" : "network_error",
-        message: `${endpoint.slug}: ${method} ${path} ${timeout ? "timed out" : "failed"}`,
-        cause: err,
-      });
-    }
-    if (!res.ok) throw await errorOf(endpoint, method, path, res);
-    return res;
-  };
+        timeoutMs,
+      },
+      readAnthropicError,
+    );
   return {
     async json(method, path, body) {
       return (await (await send(method, path, body, opts.timeoutMs ?? TIMEOUT_MS)).json()) as never;
@@ -56,22 +48,9 @@ export function anthropicHttp(endpoint: ProviderEndpoint, opts: { timeoutMs?: nu
   };
 }
 
-async function errorOf(endpoint: ProviderEndpoint, method: string, path: string, res: Response): Promise<ProviderError> {
-  const text = await res.text().catch(() => "");
-  let code = res.status === 429 ? "rate_limited" : res.status >= 500 ? "provider_error" : "invalid_request";
-  let message = text.slice(0, 500);
-  try {
-    const e = (JSON.parse(text) as { error?: { type?: unknown; message?: unknown } }).error;
-    if (e && typeof e.message === "string") message = e.message;
-    if (e && typeof e.type === "string") code = e.type === "rate_limit_error" ? "rate_limited" : e.type;
-  } catch {
-    // not JSON: keep the text
-  }
-  if (res.status === 401) code = "unauthorized";
-  return new ProviderError({
-    code,
-    status: res.status,
-    message: redactSecrets(`${endpoint.slug}: ${method} ${path} → ${res.status}: ${message}`, { [endpoint.slug]: endpoint }),
-    retryAfterMs: parseRetryAfter(res.headers.get("retry-after")),
-  });
-}
+/** Anthropic's `{type: "error", error: {type, message}}`: the type is the code (rate_limit_error → rate_limited). */
+const readAnthropicError = (body: unknown) => {
+  const e = (body as { error?: { type?: unknown; message?: unknown } } | null)?.error;
+  const type = typeof e?.type === "string" ? e.type : undefined;
+  return { code: type === "rate_limit_error" ? "rate_limited" : type, message: typeof e?.message === "string" ? e.message : undefined };
+};

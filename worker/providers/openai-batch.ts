@@ -1,6 +1,7 @@
 import type { Lane } from "../../server/catalog/types.js";
 import type { ProviderEndpoint } from "../../server/providers/endpoints.js";
 import { openAiHttp, streamLines, type OpenAiHttp } from "./openai-http.js";
+import { completedResult, failedResult } from "./item-results.js";
 import { itemErrorOf, parseAnswer, requestBody, urlOf, type OpenAiUrl } from "./openai-requests.js";
 import { classifyError } from "./retry-policy.js";
 import type { ItemResult, ProgressReport, ProgressStatus, ProviderAdapter, ProviderJobRef, SubmitRequest, WorkUnitItem } from "./types.js";
@@ -130,7 +131,7 @@ export function openAiBatchAdapter(lane: Lane, endpoint: ProviderEndpoint, http:
         }
         // Items with no line: what the batch's end says about them.
         const leftover = leftoverError(b);
-        for (const it of byId.values()) yield failed(it, leftover.error, leftover.retryable);
+        for (const it of byId.values()) yield failedResult(it, leftover.error, leftover.retryable);
         for (const id of [part.input_file_id, ...files])
           await http.json("DELETE", `/files/${encodeURIComponent(id)}`).catch(() => undefined);
       }
@@ -162,34 +163,13 @@ function resultOf(text: string, byId: Map<string, WorkUnitItem>, url: OpenAiUrl,
   const status = line.response?.status_code;
   if (line.response && status !== undefined && status >= 200 && status < 300) {
     try {
-      const { output, usage } = parseAnswer(url, line.response.body, lane.model);
-      return {
-        item_id: item.item_id,
-        customer_item_id: item.customer_item_id,
-        status: "completed",
-        output,
-        error: null,
-        retryable: false,
-        usage,
-      };
+      return completedResult(item, parseAnswer(url, line.response.body, lane.model));
     } catch {
       return undefined;
     }
   }
   const { error, retryable } = itemErrorOf(status, line.response?.body ?? line.error);
-  return failed(item, error, retryable);
-}
-
-function failed(it: WorkUnitItem, error: ItemResult["error"], retryable: boolean): ItemResult {
-  return {
-    item_id: it.item_id,
-    customer_item_id: it.customer_item_id,
-    status: "failed",
-    output: null,
-    error,
-    retryable,
-    usage: { input_tokens: 0, output_tokens: 0 },
-  };
+  return failedResult(item, error, retryable);
 }
 
 /**

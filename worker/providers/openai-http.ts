@@ -1,6 +1,5 @@
 import type { ProviderEndpoint } from "../../server/providers/endpoints.js";
-import { redactSecrets } from "../../server/providers/endpoints.js";
-import { parseRetryAfter } from "./retry-policy.js";
+import { providerFetch } from "./provider-fetch.js";
 import { ProviderError } from "./types.js";
 
 /**
@@ -32,26 +31,19 @@ export function openAiHttp(endpoint: ProviderEndpoint, opts: { timeoutMs?: numbe
     if (!endpoint.apiKey) return {};
     return azure ? { "api-key": endpoint.apiKey } : { Authorization: `Bearer ${endpoint.apiKey}` };
   };
-  const send = async (method: string, path: string, init: { body?: BodyInit; headers?: Record<string, string>; timeoutMs?: number }) => {
-    let res: Response;
-    try {
-      res = await fetch(url(path), {
+  const send = (method: string, path: string, init: { body?: BodyInit; headers?: Record<string, string>; timeoutMs?: number }) =>
+    providerFetch(
+      endpoint,
+      {
         method,
+        url: url(path),
+        path,
         headers: { ...auth(), ...init.headers },
         body: init.body,
-        signal: AbortSignal.timeout(init.timeoutMs ?? opts.timeoutMs ?? TIMEOUT_MS),
-      });
-    } catch (err) {
-      const timeout = (err as Error).name === "TimeoutError";
-      throw new ProviderError({
-        code: timeout ? "timeout" : "network_error",
-        message: `${endpoint.slug}: ${method} ${path} ${timeout ? "timed out" : "failed"}`,
-        cause: err,
-      });
-    }
-    if (!res.ok) throw await errorOf(endpoint, method, path, res);
-    return res;
-  };
+        timeoutMs: init.timeoutMs ?? opts.timeoutMs ?? TIMEOUT_MS,
+      },
+      readOpenAiError,
+    );
   return {
     async json(method, path, body) {
       const res = await send(
@@ -76,27 +68,13 @@ export function openAiHttp(endpoint: ProviderEndpoint, opts: { timeoutMs?: numbe
   };
 }
 
-/** A non-2xx answer as a ProviderError: the provider's error code and message (redacted), its status, Retry-After. */
-async function errorOf(endpoint: ProviderEndpoint, method: string, path: string, res: Response): Promise<ProviderError> {
-  const text = await res.text().catch(() => "");
-  let code = res.status === 429 ? "rate_limited" : res.status >= 500 ? "provider_error" : "invalid_request";
-  let message = text.slice(0, 500);
-  try {
-    const e = (JSON.parse(text) as { error?: { code?: unknown; type?: unknown; message?: unknown } }).error;
-    if (e && typeof e.message === "string") message = e.message;
-    if (e && typeof e.code === "string" && e.code) code = e.code;
-    else if (e && typeof e.type === "string" && res.status < 500 && res.status !== 429) code = e.type;
-  } catch {
-    // not JSON: keep the text
-  }
-  if (res.status === 401) code = "unauthorized";
-  return new ProviderError({
-    code,
-    status: res.status,
-    message: redactSecrets(`${endpoint.slug}: ${method} ${path} → ${res.status}: ${message}`, { [endpoint.slug]: endpoint }),
-    retryAfterMs: parseRetryAfter(res.headers.get("retry-after")),
-  });
-}
+/** OpenAI's error envelope `{error: {message, type, param, code}}`: its code, else (for a 4xx) its type. */
+const readOpenAiError = (body: unknown, status: number) => {
+  const e = (body as { error?: { code?: unknown; type?: unknown; message?: unknown } } | null)?.error;
+  const code =
+    typeof e?.code === "string" && e.code ? e.code : typeof e?.type === "string" && status < 500 && status !== 429 ? e.type : undefined;
+  return { code, message: typeof e?.message === "string" ? e.message : undefined };
+};
 
 /** The lines of a byte stream, decoded as UTF-8, one at a time: a results file is never held whole. */
 export async function* streamLines(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {

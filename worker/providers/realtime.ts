@@ -4,6 +4,7 @@ import { anthropicHttp } from "./anthropic-http.js";
 import { anthropicParams } from "./anthropic-requests.js";
 import { fromAnthropicMessage } from "./normalized-output.js";
 import { openAiHttp } from "./openai-http.js";
+import { completedResult, failedResult } from "./item-results.js";
 import { itemErrorOf, parseAnswer, requestBody, urlOf } from "./openai-requests.js";
 import { takeToken } from "./rate-gate.js";
 import { backoffMs, classifyError } from "./retry-policy.js";
@@ -31,17 +32,7 @@ export function realtimeAdapter(lane: Lane, endpoint: ProviderEndpoint, opts: { 
     for (let attempt = 1; ; attempt++) {
       await takeToken(endpoint);
       try {
-        const { output, usage } = await call(item);
-        return {
-          item_id: item.item_id,
-          customer_item_id: item.customer_item_id,
-          status: "completed",
-          output,
-          error: null,
-          retryable: false,
-          usage,
-          latency_ms: Date.now() - started,
-        };
+        return completedResult(item, await call(item), Date.now() - started);
       } catch (err) {
         const status = err instanceof ProviderError ? err.status : undefined;
         const body =
@@ -54,15 +45,7 @@ export function realtimeAdapter(lane: Lane, endpoint: ProviderEndpoint, opts: { 
           continue;
         }
         const error = status === undefined && retryable ? { code: "timeout" as const, message: verdict.error.message } : verdict.error;
-        return {
-          item_id: item.item_id,
-          customer_item_id: item.customer_item_id,
-          status: "failed",
-          output: null,
-          error,
-          retryable,
-          usage: { input_tokens: 0, output_tokens: 0 },
-        };
+        return failedResult(item, error, retryable);
       }
     }
   }

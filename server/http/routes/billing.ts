@@ -1,6 +1,6 @@
 import { listEntries } from "../../../db/queries/ledger.js";
 import { ledgerPage } from "../../billing/responses.js";
-import { presentLedgerEntry } from "../presenters/ledger.js";
+import { presentLedgerEntry } from "../../billing/present.js";
 import type { AppDeps } from "../context.js";
 import { defineRoute } from "../route.js";
 import { listQuery, page } from "../../pagination.js";

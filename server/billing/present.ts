@@ -1,5 +1,5 @@
-import type { LedgerRow } from "../../../db/queries/ledger.js";
-import { money } from "../../money.js";
+import type { LedgerRow } from "../../db/queries/ledger.js";
+import { money } from "../money.js";
 
 /** Public JSON of a ledger entry: `amount` is the change to the spendable (available) balance. */
 export function presentLedgerEntry(e: LedgerRow) {

@@ -10,6 +10,7 @@ import * as m0007 from "./migrations/0007_batch_item_output_json.js";
 import * as m0008 from "./migrations/0008_quote_plan_json.js";
 import * as m0009 from "./migrations/0009_delivery_webhooks_per_environment.js";
 import * as m0010 from "./migrations/0010_batch_estimated_tokens.js";
+import * as m0011 from "./migrations/0011_work_unit_poll_failures.js";
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -26,6 +27,7 @@ const MIGRATIONS: [string, Migration][] = [
   ["0008_quote_plan_json", m0008],
   ["0009_delivery_webhooks_per_environment", m0009],
   ["0010_batch_estimated_tokens", m0010],
+  ["0011_work_unit_poll_failures", m0011],
 ];
 
 const source: Knex.MigrationSource<[string, Migration]> = {

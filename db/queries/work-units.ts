@@ -18,6 +18,7 @@ export interface WorkUnitRow {
   execution: string;
   item_count: number;
   submit_failures: number;
+  poll_failures: number;
   last_error: Record<string, unknown> | null;
   created_at: Date;
   submitted_at: Date | null;
@@ -28,7 +29,10 @@ const json = (v: unknown) => JSON.stringify(v);
 
 export async function insertWorkUnits(
   db: Db,
-  rows: Omit<WorkUnitRow, "created_at" | "submitted_at" | "finished_at" | "provider_ref" | "submit_failures" | "last_error">[],
+  rows: Omit<
+    WorkUnitRow,
+    "created_at" | "submitted_at" | "finished_at" | "provider_ref" | "submit_failures" | "poll_failures" | "last_error"
+  >[],
 ): Promise<void> {
   if (rows.length) await db("work_units").insert(rows.map((r) => ({ ...r, fallback_order: json(r.fallback_order) })));
 }

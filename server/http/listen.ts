@@ -37,7 +37,7 @@ export function answerClientError(err: NodeJS.ErrnoException & { bytesParsed?: n
 }
 
 /** An HTTP server for the Koa app, listening, with parser errors answered in the envelope. */
-export async function listen(app: Koa<any, any>, port: number, host: string): Promise<Server> {
+export async function listen(app: Pick<Koa, "callback">, port: number, host: string): Promise<Server> {
   const server = createServer(app.callback());
   server.on("clientError", answerClientError);
   await new Promise<void>((resolve, reject) => {

@@ -1,12 +1,12 @@
 import { endItems, requestItemsOfWorkUnit, unitItems } from "../../db/queries/batch-items.js";
 import * as batchesQ from "../../db/queries/batches.js";
 import type { BatchRow } from "../../db/queries/batches.js";
-import { endWorkUnit, getWorkUnit, type WorkUnitRow } from "../../db/queries/work-units.js";
+import { endWorkUnit, getWorkUnit, updateWorkUnit, type WorkUnitRow } from "../../db/queries/work-units.js";
 import { noteProgress } from "../../server/batches/events.js";
-import { finalizeIfDone } from "../../server/batches/lifecycle.js";
+import { failUnit, finalizeIfDone } from "../../server/batches/lifecycle.js";
 import { applyOutcomes, type ItemOutcome } from "../../server/batches/settlement.js";
 import { MAX_ATTEMPTS, backoffMs } from "../providers/retry-policy.js";
-import type { ItemResult } from "../providers/types.js";
+import { type ItemResult, type ProviderAdapter, ProviderError, type ProviderJobRef } from "../providers/types.js";
 import { adapterForUnit, idxOfItemId, pollDelayMs, submitRequest, type BatchWorkerDeps } from "../batch-context.js";
 import { moveToFallback, spawnWorkUnits } from "../../server/batches/fallback.js";
 
@@ -25,9 +25,22 @@ export async function pollWorkUnit(deps: BatchWorkerDeps, workUnitId: string): P
   if (wu?.status !== "submitted" || !wu.provider_ref) return;
   const batch = await batchesQ.getBatchById(deps.db, wu.batch_id);
   if (!batch) return;
-  const { lane, adapter } = await adapterForUnit(deps, wu, batch.environment);
-  const ref = wu.provider_ref as { provider_job_id: string };
-  const progress = await adapter.poll(ref);
+  let unit: Awaited<ReturnType<typeof adapterForUnit>>;
+  try {
+    unit = await adapterForUnit(deps, wu, batch.environment);
+  } catch (err) {
+    if (err instanceof ProviderError) return providerUnreadable(deps, wu, null, err);
+    throw err;
+  }
+  const { lane, adapter } = unit;
+  const ref = wu.provider_ref as ProviderJobRef;
+  let progress: Awaited<ReturnType<typeof adapter.poll>>;
+  try {
+    progress = await adapter.poll(ref);
+  } catch (err) {
+    if (err instanceof ProviderError) return providerUnreadable(deps, wu, adapter, err);
+    throw err;
+  }
   if (progress.status === "in_progress") {
     await deps.db.transaction(async (trx) => {
       await noteProgress(trx, deps, batch);
@@ -54,19 +67,72 @@ export async function pollWorkUnit(deps: BatchWorkerDeps, workUnitId: string): P
     });
     deps.logger.debug({ work_unit_id: wu.id, items: chunk.length, ms: Math.round(performance.now() - started) }, "chunk applied");
   };
-  for await (const r of adapter.collect(ref, req)) {
-    const outcome = toOutcome(r, attemptOf.get(idxOfItemId(r.item_id)) ?? 1);
-    if (outcome.status === "retry") retryable++;
-    buffer.push(outcome);
-    // Write one chunk while the adapter produces the next (the database works in its own process).
-    if (buffer.length >= CHUNK) {
-      await pending;
-      pending = flush();
+  try {
+    for await (const r of adapter.collect(ref, req)) {
+      const outcome = toOutcome(r, attemptOf.get(idxOfItemId(r.item_id)) ?? 1);
+      if (outcome.status === "retry") retryable++;
+      buffer.push(outcome);
+      // Write one chunk while the adapter produces the next (the database works in its own process).
+      if (buffer.length >= CHUNK) {
+        await pending;
+        pending = flush();
+      }
     }
+  } catch (err) {
+    await pending;
+    // What was applied stays applied (settlement is keyed per item): the next read yields it again
+    // and changes nothing.
+    if (err instanceof ProviderError) return providerUnreadable(deps, wu, adapter, err);
+    throw err;
   }
   await pending;
   await flush();
   await closeWorkUnit(deps, wu, retryable / Math.max(1, items.length));
+}
+
+/** Reads of a provider job that may fail before its open items move on: transient faults get this many tries. */
+export const POLL_FAILURES_BEFORE_GIVING_UP = 8;
+
+/**
+ * Polling or collecting a unit failed. A transient fault (429, 5xx, timeout) is retried with the
+ * pipeline's backoff, honouring Retry-After, as a submit is — not left to pg-boss's job retries,
+ * which would give up after a few and strand the batch until the stale sweep. A permanent fault, or
+ * too many transient ones, gives the provider job up: it is cancelled there (best effort, so it
+ * isn't paid for twice) and the unit's open items move down the ladder, or fail when none is left.
+ */
+async function providerUnreadable(
+  deps: BatchWorkerDeps,
+  wu: WorkUnitRow,
+  adapter: ProviderAdapter | null,
+  err: ProviderError,
+): Promise<void> {
+  const failures = wu.poll_failures + 1;
+  const error = { code: err.code, message: err.message, provider_status: err.status };
+  deps.logger.warn({ work_unit_id: wu.id, lane_id: wu.lane_id, error: err.code, failures }, "reading the provider job failed");
+  if (err.retryable && failures < POLL_FAILURES_BEFORE_GIVING_UP) {
+    const delay = backoffMs(failures, { baseMs: deps.retryBaseMs, maxMs: 60_000, retryAfterMs: err.retryAfterMs });
+    await deps.db.transaction(async (trx) => {
+      await updateWorkUnit(trx, wu.id, { poll_failures: failures, last_error: error });
+      await deps.jobs.send(trx, "poll", { work_unit_id: wu.id }, { startAfter: new Date(Date.now() + delay) });
+    });
+    return;
+  }
+  if (adapter && wu.provider_ref) await adapter.cancel(wu.provider_ref as ProviderJobRef).catch(() => undefined);
+  await deps.db.transaction(async (trx) => {
+    await batchesQ.getBatchById(trx, wu.batch_id, true); // lock order: batch, then unit
+    const locked = await getWorkUnit(trx, wu.id, true);
+    if (locked?.status !== "submitted") return;
+    await updateWorkUnit(trx, wu.id, { poll_failures: failures, last_error: error });
+    if (locked.fallback_order.length > 0) {
+      await moveToFallback(trx, deps, locked, { reason: `the provider job could not be read (${err.code})`, itemStatuses: ["processing"] });
+      await finalizeIfDone(trx, deps.jobs, wu.batch_id);
+    } else {
+      await failUnit(trx, deps.jobs, locked, ["processing"], {
+        code: "provider_error",
+        message: `the provider job could not be read: ${err.message}`,
+      });
+    }
+  });
 }
 
 function toOutcome(r: ItemResult, attempts: number): ItemOutcome {

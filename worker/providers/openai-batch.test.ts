@@ -3,6 +3,7 @@ import type { ProviderEndpoint } from "../../server/providers/endpoints.js";
 import { type OpenAiFake, startOpenAiFake } from "../../test/fakes/openai-fake.js";
 import { DEFAULT_FAULTS } from "../../test/fakes/openai-fake-faults.js";
 import { openAiBatchAdapter } from "./openai-batch.js";
+import { openAiHttp } from "./openai-http.js";
 import { testLane } from "./test-fixtures.js";
 import type { ItemResult, ProviderAdapter, ProviderJobRef, SubmitRequest, WorkUnitItem } from "./types.js";
 import { ProviderError } from "./types.js";
@@ -170,6 +171,29 @@ describe("OpenAI Batch adapter", () => {
     expect(results).toHaveLength(4);
     for (const r of results.filter((x) => x.status === "failed"))
       expect(r).toMatchObject({ retryable: false, error: { code: "cancelled" } });
+  });
+
+  it("a unit whose second provider batch is refused leaves nothing running or stored at the provider", async () => {
+    const http = openAiHttp(endpoint);
+    let creates = 0;
+    const failing: typeof http = {
+      ...http,
+      json: (method, path, body) => {
+        if (method === "POST" && path === "/batches" && ++creates === 2) {
+          return Promise.reject(new ProviderError({ code: "rate_limited", status: 429, message: "slow down" }));
+        }
+        return http.json(method, path, body);
+      },
+    };
+    const filesBefore = fake.state.files.size;
+    const batchesBefore = new Set(fake.state.batches.keys());
+    const adapter = openAiBatchAdapter(lane, endpoint, failing);
+    const err = await adapter.submit(request([chatItem(0), responsesItem(1)])).catch((e: unknown) => e);
+    expect(err).toMatchObject({ retryable: true, status: 429 });
+    const created = [...fake.state.batches.values()].filter((b) => !batchesBefore.has(b.wire.id));
+    expect(created).toHaveLength(1);
+    expect(["cancelling", "cancelled"]).toContain(created[0]!.wire.status);
+    expect(fake.state.files.size).toBe(filesBefore);
   });
 
   it("turns a 429 into a retryable error with the provider's Retry-After, and a bad key into a permanent one that never shows the key", async () => {

@@ -69,16 +69,30 @@ export function openAiBatchAdapter(lane: Lane, endpoint: ProviderEndpoint, http:
     async submit(req) {
       const parts: Part[] = [];
       let first = 0;
-      for (const slice of plan(req, endpoint)) {
-        const file = await http.upload(`${req.work_unit_id}-${parts.length}.jsonl`, new Blob(slice.lines, { type: "application/jsonl" }));
-        const batch = await http.json<{ id: string }>("POST", "/batches", {
-          input_file_id: file.id,
-          endpoint: slice.url,
-          completion_window: "24h",
-          metadata: { work_unit_id: req.work_unit_id },
-        });
-        parts.push({ batch_id: batch.id, input_file_id: file.id, url: slice.url, first, count: slice.items.length });
-        first += slice.items.length;
+      let orphanFile: string | null = null;
+      try {
+        for (const slice of plan(req, endpoint)) {
+          const file = await http.upload(`${req.work_unit_id}-${parts.length}.jsonl`, new Blob(slice.lines, { type: "application/jsonl" }));
+          orphanFile = file.id;
+          const batch = await http.json<{ id: string }>("POST", "/batches", {
+            input_file_id: file.id,
+            endpoint: slice.url,
+            completion_window: "24h",
+            metadata: { work_unit_id: req.work_unit_id },
+          });
+          orphanFile = null;
+          parts.push({ batch_id: batch.id, input_file_id: file.id, url: slice.url, first, count: slice.items.length });
+          first += slice.items.length;
+        }
+      } catch (err) {
+        // The whole unit is submitted again after a failure: stop the parts already created (they
+        // would run, and be paid for, twice) and delete their files and the one left unused.
+        for (const part of parts) {
+          await http.json("POST", `/batches/${encodeURIComponent(part.batch_id)}/cancel`).catch(() => undefined);
+          await http.json("DELETE", `/files/${encodeURIComponent(part.input_file_id)}`).catch(() => undefined);
+        }
+        if (orphanFile) await http.json("DELETE", `/files/${encodeURIComponent(orphanFile)}`).catch(() => undefined);
+        throw err;
       }
       const ref: BatchRef = { provider_job_id: parts[0]?.batch_id ?? "", parts };
       return ref;

@@ -74,7 +74,11 @@ function openAiCall(lane: Lane, endpoint: ProviderEndpoint): (item: WorkUnitItem
   const http = openAiHttp(endpoint);
   return async (item) => {
     const url = urlOf(item);
-    const body = await http.json("POST", url.slice("/v1".length), requestBody(item, url, lane.served_as, endpoint));
+    let path = url.slice("/v1".length);
+    // Azure's dated API serves chat and embeddings per deployment (named by the lane's model name);
+    // its Responses API is not deployment-scoped.
+    if (endpoint.kind === "azure-openai" && url !== "/v1/responses") path = `/deployments/${encodeURIComponent(lane.served_as)}${path}`;
+    const body = await http.json("POST", path, requestBody(item, url, lane.served_as, endpoint));
     return parseAnswer(url, body, lane.model);
   };
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sumEntries } from "../db/queries/ledger.js";
 import { untilTerminal } from "./helpers/batches.js";
+import { runFlowB } from "./helpers/quickstarts.js";
 import { call, registerAgent, startTestServer, waitFor, type TestServer } from "./helpers/server.js";
 
 let srv: TestServer;
@@ -83,55 +84,10 @@ describe("quickstart flow A, on the simulator", () => {
 describe("quickstart flow B, exactly as the JavaScript program runs it", () => {
   it("quotes and creates the same manifest, polls state until done, reads results and the optimization report", async () => {
     const agent = await registerAgent(srv.base);
-    const BASE_URL = srv.base;
-    const headers = { Authorization: `Bearer ${agent.test_api_key}`, "Content-Type": "application/json" };
-    const manifest = {
-      sla_tier: "standard",
-      routing_mode: "sla_aware",
-      privacy_tier: "standard",
-      allowed_regions: ["global"],
-      items: [
-        {
-          customer_item_id: "support_rollup_001",
-          operation: "responses",
-          model: "gpt-5.4-mini",
-          model_options: ["gpt-5.4-mini", "gpt-5.4"],
-          input: { input: [{ role: "user", content: "Summarize today's support queue." }] },
-        },
-      ],
-      delivery: { webhook_url: "https://example.com/batchrouter/webhook" },
-    };
-    const must = async (res: Response) => {
-      const body = await res.json();
-      if (!res.ok) throw new Error(JSON.stringify(body));
-      return body;
-    };
-    const quote = await must(await fetch(`${BASE_URL}/v1/batches/quote`, { method: "POST", headers, body: JSON.stringify(manifest) }));
-    expect(quote.pricing_estimate?.total).toBeDefined();
-    const created = await must(
-      await fetch(`${BASE_URL}/v1/batches`, {
-        method: "POST",
-        headers: { ...headers, "Idempotency-Key": "support-digest-2026-11-22" },
-        body: JSON.stringify(manifest),
-      }),
-    );
-    const id = (created.batch ?? created).id;
-    expect(id).toMatch(/^bat_/);
-    // The program polls every 30 s until the state is final; the test polls faster, with a deadline.
-    const batch = await waitFor(
-      async () => {
-        const b = await must(await fetch(`${BASE_URL}/v1/batches/${id}`, { headers }));
-        return ["completed", "failed", "canceled"].includes(b.state) ? b : undefined;
-      },
-      30_000,
-      `batch ${id} to reach a final state`,
-      100,
-    );
+    const { batch, results, report } = await runFlowB(srv.base, agent.test_api_key);
     expect(batch.state).toBe("completed");
-    const results = await must(await fetch(`${BASE_URL}/v1/batches/${id}/results`, { headers }));
     expect(results.results[0]).toMatchObject({ customer_item_id: "support_rollup_001", status: "completed" });
     expect(results.results[0].model).toMatch(/^gpt-5\.4/);
-    const report = await must(await fetch(`${BASE_URL}/v1/batches/optimization-report?import_provider=openai`, { headers }));
     expect(report).toMatchObject({ object: "optimization_report", import_provider: "openai", comparable_items: 1 });
     // Routed to OpenAI's own batch lane, the work costs the list batch price plus our fee: no savings, and we say so.
     expect(Number(report.optimized_cost.amount)).toBeGreaterThan(0);

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectBatchSettled, expectLedgerBalanced, untilTerminal } from "./helpers/batches.js";
 import { fundLive } from "./helpers/live.js";
 import { type LiveProviders, liveProviders } from "./helpers/providers.js";
+import { runFlowB } from "./helpers/quickstarts.js";
 import { call, registerAgent, startTestServer, type TestServer, waitFor } from "./helpers/server.js";
 
 // The two customer quickstarts of /work/shared/spec/quickstarts.md, run as written but with the LIVE
@@ -129,53 +130,8 @@ describe("quickstart flow B with a live key, as the JavaScript program runs it",
   it("quotes and creates the manifest, polls state until final, reads results and the optimization report", async () => {
     const agent = await registerAgent(srv.base);
     await fundLive(srv, agent.org_id, 5_000_000);
-    const BASE_URL = srv.base;
-    const headers = { Authorization: `Bearer ${agent.api_key}`, "Content-Type": "application/json" };
-    const manifest = {
-      sla_tier: "standard",
-      routing_mode: "sla_aware",
-      privacy_tier: "standard",
-      allowed_regions: ["global"],
-      items: [
-        {
-          customer_item_id: "support_rollup_001",
-          operation: "responses",
-          model: "gpt-5.4-mini",
-          model_options: ["gpt-5.4-mini", "gpt-5.4"],
-          input: { input: [{ role: "user", content: "Summarize today's support queue." }] },
-        },
-      ],
-      delivery: { webhook_url: "https://example.com/batchrouter/webhook" },
-    };
-    // The program throws on any non-2xx answer, printing the JSON body.
-    const must = async (res: Response) => {
-      const body = await res.json();
-      if (!res.ok) throw new Error(`${res.status} ${JSON.stringify(body)}`);
-      return body;
-    };
-    const quote = await must(await fetch(`${BASE_URL}/v1/batches/quote`, { method: "POST", headers, body: JSON.stringify(manifest) }));
-    expect(quote.pricing_estimate?.total).toBeDefined();
-    const created = await must(
-      await fetch(`${BASE_URL}/v1/batches`, {
-        method: "POST",
-        headers: { ...headers, "Idempotency-Key": "support-digest-2026-11-22" },
-        body: JSON.stringify(manifest),
-      }),
-    );
-    const id = (created.batch ?? created).id;
-    expect(id).toMatch(/^bat_/);
-    // The program polls every 30 s while state isn't final; the test polls faster, with a deadline.
-    const batch = await waitFor(
-      async () => {
-        const b = await must(await fetch(`${BASE_URL}/v1/batches/${id}`, { headers }));
-        return ["completed", "failed", "canceled"].includes(b.state) ? b : undefined;
-      },
-      30_000,
-      `batch ${id} to reach a final state`,
-      100,
-    );
+    const { id, batch, results, report, route } = await runFlowB(srv.base, agent.api_key);
     expect(batch.state).toBe("completed");
-    const results = await must(await fetch(`${BASE_URL}/v1/batches/${id}/results`, { headers }));
     expect(results.results).toHaveLength(1);
     const r = results.results[0];
     expect(r).toMatchObject({ customer_item_id: "support_rollup_001", status: "completed", provider: "openai" });
@@ -186,9 +142,7 @@ describe("quickstart flow B with a live key, as the JavaScript program runs it",
     expect(sent).toHaveLength(1);
     expect(sent[0]?.wire.endpoint).toBe("/v1/responses");
     expect(sent[0]?.lines[0]?.body.model).toBe(r.model);
-    const route = await must(await fetch(`${BASE_URL}/v1/batches/${id}/route-receipt`, { headers }));
     expect(route.execution).toBe("live");
-    const report = await must(await fetch(`${BASE_URL}/v1/batches/optimization-report?import_provider=openai`, { headers }));
     expect(report).toMatchObject({ object: "optimization_report", import_provider: "openai", comparable_items: 1 });
     expect(Number(report.optimized_cost.amount)).toBeGreaterThan(0);
     await expectBatchSettled(srv.database.db, id);

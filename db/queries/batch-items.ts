@@ -173,13 +173,15 @@ export async function resultsPage(
 }
 
 /** What a provider request is built from: every item a work unit was submitted with, in manifest order. */
-export type RequestItem = Pick<BatchItemRow, "batch_id" | "idx" | "customer_item_id" | "operation" | "item" | "attempts">;
+export type RequestItem = Pick<BatchItemRow, "batch_id" | "idx" | "customer_item_id" | "operation" | "item" | "attempts"> & {
+  status?: ItemStatus;
+};
 
 export async function requestItemsOfWorkUnit(db: Db, workUnitId: string): Promise<RequestItem[]> {
   return db("batch_items")
     .where({ work_unit_id: workUnitId })
     .orderBy("idx")
-    .select("batch_id", "idx", "customer_item_id", "operation", "item", "attempts");
+    .select("batch_id", "idx", "customer_item_id", "operation", "item", "attempts", "status");
 }
 
 /**

@@ -49,8 +49,11 @@ export async function pollWorkUnit(deps: BatchWorkerDeps, workUnitId: string): P
     return;
   }
 
-  // Every item the unit was submitted with, whatever its state now, so the adapter sees the same set.
-  const items = await requestItemsOfWorkUnit(deps.db, wu.id);
+  // Every item the unit was submitted with, whatever its state now, so a batch adapter sees the same
+  // set (its ids and slices are recomputed from it). A real-time lane makes its calls during collect:
+  // after a crash mid-collect only the items not yet settled are sent again.
+  const all = await requestItemsOfWorkUnit(deps.db, wu.id);
+  const items = lane.protocol === "realtime" ? all.filter((i) => i.status === "processing") : all;
   const req = submitRequest(wu, lane, items);
   const attemptOf = new Map(items.map((i) => [i.idx, i.attempts]));
   let buffer: ItemOutcome[] = [];

@@ -55,11 +55,11 @@ function findBad(value: unknown, path: (string | number)[], depth: number): stri
 }
 
 // In JSON text, a NUL or a lone surrogate can only be a \u escape (a raw NUL is not valid JSON and
-// UTF-8 can't encode a surrogate), and an overflowing number needs an exponent of 3+ digits or
-// 309+ digits. A text without any of these holds nothing the walk could find, so this test on the
-// text spares walking almost every body; a match (an escaped surrogate pair, say) is only a
-// reason to walk.
-const SUSPECT_TEXT = /\\u(?:0000|d[89a-f])|[eE][+-]?\d{3}|\d{309}/i;
+// UTF-8 can't encode a surrogate), and an overflowing number needs an exponent of 3+ digits, 309+
+// digits, or a long mantissa with any exponent (250 digits then e99). A text without any of these
+// holds nothing the walk could find, so this test on the text spares walking almost every body; a
+// match (an escaped surrogate pair, say) is only a reason to walk.
+const SUSPECT_TEXT = /\\u(?:0000|d[89a-f])|[eE][+-]?\d{3}|\d{20}[\d.]*[eE]|\d{309}/i;
 
 /** unstorableValue for a value parsed from `json`, walking it only when the text can hold a problem. */
 export function unstorableJson(json: string, parsed: unknown): Unstorable | undefined {

@@ -80,6 +80,11 @@ describe("item inputs that are refused", () => {
     );
     expectEnvelope(overflow, 400, "invalid_request", "1e400");
     expect(overflow.body.error.details.errors[0].path).toBe("/items/0/input/temperature");
+    // A long mantissa overflows with a short exponent too.
+    const longMantissa = await quote(
+      `{"items":[{"customer_item_id":"a","model":"gpt-4o-mini","input":{"messages":[{"role":"user","content":"hi"}],"temperature":1${"0".repeat(250)}e99}}]}`,
+    );
+    expectEnvelope(longMantissa, 400, "invalid_request", "1 + 250 zeros e99");
     const emptyQuote = await createBatch(srv.base, key, { items: [item(chat("hi"))], quote_id: "" });
     expectEnvelope(emptyQuote, 400, "invalid_request", 'quote_id ""');
     expect(await snapshot()).toBe(before);

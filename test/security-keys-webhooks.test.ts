@@ -107,6 +107,28 @@ describe("scopes only narrow", () => {
   });
 });
 
+describe("a rotated-out secret", () => {
+  it("keeps working for the API during its grace period, but can't manage keys", async () => {
+    const agent = await registerAgent(srv.base);
+    const made = (await call(srv.base, "POST", "/v1/auth/account/api-keys", { key: agent.api_key, body: { name: "rotating" } })).body;
+    const rotated = await call(srv.base, "POST", `/v1/auth/account/api-keys/${made.id}/rotate`, {
+      key: made.api_key,
+      body: { grace_seconds: 3600 },
+    });
+    expect(rotated.status).toBe(200);
+    const old = made.api_key as string;
+    expect((await call(srv.base, "GET", "/v1/auth/account", { key: old })).status).toBe(200);
+    const takeover = await call(srv.base, "POST", `/v1/auth/account/api-keys/${made.id}/rotate`, { key: old, body: { grace_seconds: 0 } });
+    expect(takeover.status).toBe(403);
+    expect(takeover.body.error.code).toBe("forbidden");
+    expect((await call(srv.base, "POST", "/v1/auth/account/api-keys", { key: old, body: {} })).status).toBe(403);
+    // The current secret still rotates.
+    expect(
+      (await call(srv.base, "POST", `/v1/auth/account/api-keys/${made.id}/rotate`, { key: rotated.body.api_key, body: {} })).status,
+    ).toBe(200);
+  });
+});
+
 describe("the default delivery webhook belongs to one environment", () => {
   it("a test key's webhook neither changes the live one nor receives live events, and the other way round", async () => {
     const agent = await registerAgent(srv.base);

@@ -6,4 +6,9 @@ export interface Actor {
   environment: "live" | "test";
   key_id: string;
   scopes: readonly Scope[];
+  /**
+   * Authenticated with a rotated-out secret still in its grace period: it keeps working for the API,
+   * but may not manage keys — otherwise a leaked old secret could rotate the owner out.
+   */
+  via_previous_secret?: boolean;
 }

@@ -96,7 +96,13 @@ export async function authenticate(db: Db, secret: string): Promise<Actor> {
   if (row.revoked_at) throw errors.unauthorized("This API key has been revoked.");
   if (row.expires_at && row.expires_at.getTime() <= Date.now()) throw errors.unauthorized("This API key has expired.");
   void keysQ.touchKey(db, row.id).catch(() => undefined); // best effort; never fails a request
-  return { org_id: row.org_id, environment: row.environment, key_id: row.id, scopes: row.scopes as Scope[] };
+  return {
+    org_id: row.org_id,
+    environment: row.environment,
+    key_id: row.id,
+    scopes: row.scopes as Scope[],
+    ...(row.via_previous ? { via_previous_secret: true } : {}),
+  };
 }
 
 export function requireScope(actor: Actor, scope: Scope): void {
@@ -158,6 +164,11 @@ export async function createKey(deps: AccountDeps, actor: Actor, input: CreateKe
 
 /** 403 unless `actor` holds every scope in `scopes`: a key can't grant, or take over, more than it has. */
 function refuseScopesNotHeld(actor: Actor, scopes: readonly Scope[], action: "grant" | "rotate" | "revoke"): void {
+  if (actor.via_previous_secret) {
+    throw fail.forbidden(
+      "This secret was rotated out: it works until its grace period ends, but can't manage keys. Use the key's current secret.",
+    );
+  }
   const missing = [...new Set(scopes)].filter((s) => !actor.scopes.includes(s));
   if (missing.length === 0) return;
   const what =

@@ -27,7 +27,8 @@ export function withCustomEndpoints(catalog: Catalog, endpoints: readonly Custom
       rescue: false,
       capacity_items_per_hour: { realtime: Math.max(60, e.max_concurrency * 600) },
       observed_priors: { realtime: { success_rate: 0.95, p50_turnaround_s: 10 } },
-      notes: `Custom OpenAI-compatible endpoint ${e.base_url}`,
+      // Not its address: the provider directory is public, and the endpoint may be an internal host.
+      notes: "Custom OpenAI-compatible endpoint configured by the operator",
     });
     for (const m of e.models) {
       const offering = {

@@ -16,8 +16,10 @@ const STATUS_BY_CODE: Record<string, [number, string, string]> = {
  * the one answer of the API without a code to branch on.
  */
 export function answerClientError(err: NodeJS.ErrnoException & { bytesParsed?: number }, socket: Socket): void {
-  // A reset or half-closed socket can take no answer; anything written would throw EPIPE.
-  if (err.code === "ECONNRESET" || !socket.writable) {
+  // A reset or half-closed socket can take no answer (anything written would throw EPIPE), and a
+  // keep-alive socket whose previous response is being written must not get a second one mixed in.
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+  if (err.code === "ECONNRESET" || !socket.writable || inFlight) {
     socket.destroy();
     return;
   }

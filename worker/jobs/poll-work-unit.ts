@@ -12,6 +12,7 @@ import { moveToFallback, spawnWorkUnits } from "../../server/batches/fallback.js
 
 /** Results written and billed per transaction: large enough to amortise, small enough to keep locks short. */
 const CHUNK = 5000;
+const REALTIME_CHUNK = 100;
 /** A work unit whose items fail retryably at least this often makes its lane look degraded. */
 const DEGRADED_FAILURE_RATIO = 0.5;
 
@@ -41,6 +42,8 @@ export async function pollWorkUnit(deps: BatchWorkerDeps, workUnitId: string): P
     if (err instanceof ProviderError) return providerUnreadable(deps, wu, adapter, err);
     throw err;
   }
+  // The failures that give a provider job up are consecutive ones: a read that works starts over.
+  if (wu.poll_failures > 0) await updateWorkUnit(deps.db, wu.id, { poll_failures: 0 });
   if (progress.status === "in_progress") {
     await deps.db.transaction(async (trx) => {
       await noteProgress(trx, deps, batch);
@@ -70,27 +73,33 @@ export async function pollWorkUnit(deps: BatchWorkerDeps, workUnitId: string): P
     });
     deps.logger.debug({ work_unit_id: wu.id, items: chunk.length, ms: Math.round(performance.now() - started) }, "chunk applied");
   };
+  // A real-time lane's results are calls already made (and paid for): they are saved in small chunks,
+  // so a crash or an error mid-collect repeats few of them.
+  const chunkSize = lane.protocol === "realtime" ? REALTIME_CHUNK : CHUNK;
   try {
     for await (const r of adapter.collect(ref, req)) {
       const outcome = toOutcome(r, attemptOf.get(idxOfItemId(r.item_id)) ?? 1);
       if (outcome.status === "retry") retryable++;
       buffer.push(outcome);
       // Write one chunk while the adapter produces the next (the database works in its own process).
-      if (buffer.length >= CHUNK) {
+      if (buffer.length >= chunkSize) {
         await pending;
         pending = flush();
       }
     }
   } catch (err) {
+    // Save what was read before the failure (settlement is keyed per item, so the next read
+    // yielding it again changes nothing).
     await pending;
-    // What was applied stays applied (settlement is keyed per item): the next read yields it again
-    // and changes nothing.
+    await flush();
     if (err instanceof ProviderError) return providerUnreadable(deps, wu, adapter, err);
     throw err;
   }
   await pending;
   await flush();
   await closeWorkUnit(deps, wu, retryable / Math.max(1, items.length));
+  // Only now, with every result committed, may the provider drop its copy (files, stored results).
+  await adapter.release?.(ref).catch((err) => deps.logger.warn({ err, work_unit_id: wu.id }, "releasing the provider's files failed"));
 }
 
 /** Reads of a provider job that may fail before its open items move on: transient faults get this many tries. */

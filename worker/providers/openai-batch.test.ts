@@ -57,14 +57,17 @@ async function untilDone(adapter: ProviderAdapter, ref: ProviderJobRef) {
   }
 }
 
-async function run(items: WorkUnitItem[], l = lane): Promise<{ ref: ProviderJobRef; results: ItemResult[]; status: string }> {
+async function run(
+  items: WorkUnitItem[],
+  l = lane,
+): Promise<{ ref: ProviderJobRef; results: ItemResult[]; status: string; adapter: ProviderAdapter }> {
   const adapter = openAiBatchAdapter(l, endpoint);
   const req = request(items, l);
   const ref = await adapter.submit(req);
   const { status } = await untilDone(adapter, ref);
   const results: ItemResult[] = [];
   for await (const r of adapter.collect(ref, req)) results.push(r);
-  return { ref, results, status };
+  return { ref, results, status, adapter };
 }
 
 const byId = (results: ItemResult[]) => new Map(results.map((r) => [r.item_id, r]));
@@ -72,7 +75,8 @@ const byId = (results: ItemResult[]) => new Map(results.map((r) => [r.item_id, r
 describe("OpenAI Batch adapter", () => {
   it("runs chat, Responses and embeddings items as one provider batch per endpoint, joined on custom_id", async () => {
     const items = [...Array.from({ length: 6 }, (_, i) => chatItem(i)), responsesItem(6), responsesItem(7), embeddingItem(8)];
-    const { ref, results, status } = await run(items);
+    const filesBefore = fake.state.files.size;
+    const { ref, results, status, adapter } = await run(items);
     expect(status).toBe("completed");
     expect((ref as ProviderJobRef & { parts: unknown[] }).parts).toHaveLength(3);
     expect(results).toHaveLength(items.length);
@@ -88,8 +92,10 @@ describe("OpenAI Batch adapter", () => {
     }
     expect((got.get("bat_test:6")!.output as { text: string }).text).toContain("responses 6");
     expect((got.get("bat_test:8")!.output as { dimensions: number }).dimensions).toBeGreaterThan(0);
-    // Collected: the provider's input, output and error files are deleted.
-    expect(fake.state.files.size).toBe(0);
+    // The provider keeps its files until the worker has committed every result; then they go.
+    expect(fake.state.files.size).toBeGreaterThan(filesBefore);
+    await adapter.release?.(ref);
+    expect(fake.state.files.size).toBe(filesBefore);
   });
 
   it("sends the lane's model name and the item's output cap, and splits a unit past the provider's request limit", async () => {

@@ -30,16 +30,22 @@ interface BatchRef extends ProviderJobRef {
 const DEFAULT_LIMITS = { max_requests: 50_000, max_bytes: 200 * 1024 * 1024 };
 const RUNNING = new Set(["validating", "in_progress", "finalizing", "cancelling"]);
 
-/** The unit's items grouped by endpoint (one endpoint per provider batch), then sliced by count and bytes. */
-function plan(req: SubmitRequest, endpoint: ProviderEndpoint): { url: OpenAiUrl; lines: string[]; items: WorkUnitItem[] }[] {
-  const limits = req.lane.batch_limits ?? DEFAULT_LIMITS;
+/** The items by endpoint, each group in the unit's order, groups in order of first appearance. */
+function groupByUrl(items: readonly WorkUnitItem[]): Map<OpenAiUrl, WorkUnitItem[]> {
   const byUrl = new Map<OpenAiUrl, WorkUnitItem[]>();
-  for (const it of req.items) {
+  for (const it of items) {
     const url = urlOf(it);
     const list = byUrl.get(url) ?? [];
     list.push(it);
     byUrl.set(url, list);
   }
+  return byUrl;
+}
+
+/** The unit's items grouped by endpoint (one endpoint per provider batch), then sliced by count and bytes. */
+function plan(req: SubmitRequest, endpoint: ProviderEndpoint): { url: OpenAiUrl; lines: string[]; items: WorkUnitItem[] }[] {
+  const limits = req.lane.batch_limits ?? DEFAULT_LIMITS;
+  const byUrl = groupByUrl(req.items);
   const slices: { url: OpenAiUrl; lines: string[]; items: WorkUnitItem[] }[] = [];
   for (const [url, items] of byUrl) {
     let cur = { url, lines: [] as string[], items: [] as WorkUnitItem[], bytes: 0 };
@@ -128,10 +134,11 @@ export function openAiBatchAdapter(lane: Lane, endpoint: ProviderEndpoint, http:
     },
 
     async *collect(ref, req) {
-      const slices = plan(req, endpoint);
-      let sliceAt = 0;
+      // The parts hold consecutive runs of the unit's items grouped by endpoint (submit's order), so
+      // each part's items are found from its stored offsets — the upload is not rebuilt.
+      const ordered = [...groupByUrl(req.items).values()].flat();
       for (const part of (ref as BatchRef).parts) {
-        const items = slices[sliceAt++]?.items ?? [];
+        const items = ordered.slice(part.first, part.first + part.count);
         const byId = new Map(items.map((it) => [it.item_id, it]));
         const b = await retrieve(part.batch_id);
         const files = [b.output_file_id, b.error_file_id].filter((f): f is string => typeof f === "string" && f.length > 0);
@@ -146,8 +153,16 @@ export function openAiBatchAdapter(lane: Lane, endpoint: ProviderEndpoint, http:
         // Items with no line: what the batch's end says about them.
         const leftover = leftoverError(b);
         for (const it of byId.values()) yield failedResult(it, leftover.error, leftover.retryable);
-        for (const id of [part.input_file_id, ...files])
-          await http.json("DELETE", `/files/${encodeURIComponent(id)}`).catch(() => undefined);
+      }
+    },
+
+    async release(ref) {
+      for (const part of (ref as BatchRef).parts) {
+        const b = await retrieve(part.batch_id).catch(() => ({}) as Record<string, unknown>);
+        const files = [part.input_file_id, b.output_file_id, b.error_file_id].filter(
+          (f): f is string => typeof f === "string" && f.length > 0,
+        );
+        for (const id of files) await http.json("DELETE", `/files/${encodeURIComponent(id)}`).catch(() => undefined);
       }
     },
 

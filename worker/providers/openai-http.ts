@@ -76,19 +76,33 @@ const readOpenAiError = (body: unknown, status: number) => {
   return { code, message: typeof e?.message === "string" ? e.message : undefined };
 };
 
-/** The lines of a byte stream, decoded as UTF-8, one at a time: a results file is never held whole. */
+/**
+ * The lines of a byte stream, decoded as UTF-8, one at a time: a results file is never held whole.
+ * A connection that breaks or times out mid-download is a retryable ProviderError, so the pipeline
+ * reads the job again with its own backoff.
+ */
 export async function* streamLines(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   let rest = "";
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-    rest += decoder.decode(chunk, { stream: true });
-    let start = 0;
-    for (let nl = rest.indexOf("\n"); nl !== -1; nl = rest.indexOf("\n", start)) {
-      const line = rest.slice(start, nl).trim();
-      if (line) yield line;
-      start = nl + 1;
+  try {
+    for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+      rest += decoder.decode(chunk, { stream: true });
+      let start = 0;
+      for (let nl = rest.indexOf("\n"); nl !== -1; nl = rest.indexOf("\n", start)) {
+        const line = rest.slice(start, nl).trim();
+        if (line) yield line;
+        start = nl + 1;
+      }
+      rest = rest.slice(start);
     }
-    rest = rest.slice(start);
+  } catch (err) {
+    if (err instanceof ProviderError) throw err;
+    const timeout = (err as Error).name === "TimeoutError";
+    throw new ProviderError({
+      code: timeout ? "timeout" : "network_error",
+      message: `the download ${timeout ? "timed out" : "broke off"} midway`,
+      cause: err,
+    });
   }
   rest += decoder.decode();
   if (rest.trim()) yield rest.trim();

@@ -126,6 +126,8 @@ export interface ProviderAdapter {
   /** Yields every item of `req` exactly once, in any order. */
   collect(ref: ProviderJobRef, req: SubmitRequest): AsyncIterable<ItemResult>;
   cancel(ref: ProviderJobRef): Promise<void>;
+  /** Frees what the provider keeps for a collected job (its files), once every result is committed. */
+  release?(ref: ProviderJobRef): Promise<void>;
   classify(err: unknown): "retryable" | "permanent";
 }
 

@@ -18,6 +18,7 @@ import { mountMcp } from "./mcp-endpoint.js";
 import { quoteRoutes } from "./routes/quotes.js";
 import { healthRoutes } from "./routes/health.js";
 import { metaRoutes } from "./routes/meta.js";
+import { openAiCompatRoutes } from "./routes/openai-compat.js";
 
 /**
  * Builds the Koa application: one middleware chain, every route from its spec. `mcp` answers
@@ -44,6 +45,7 @@ export function createApp(deps: AppDeps, mcp?: McpHttpHandler) {
 
   const router = new Router();
   mountRoutes(router, routes, deps, limiters);
+  mountRoutes(router, openAiCompatRoutes(deps), deps, limiters); // OpenAI's own shapes, outside /v1/openapi.json
 
   app.use(requestId(deps));
   app.use(errorEnvelope());

@@ -12,7 +12,11 @@ export const JSON_BODY_LIMIT = 10 * 1024 * 1024;
  * must leave the request untouched for them. Listed here because it runs before routing; each such
  * route also says `streamsBody: true`, and mountRoutes refuses to start if the two disagree.
  */
-export const STREAMED_BODY_ROUTES: ReadonlySet<string> = new Set(["POST /v1/batches/input-manifests", "POST /v1/files"]);
+export const STREAMED_BODY_ROUTES: ReadonlySet<string> = new Set([
+  "POST /v1/batches/input-manifests",
+  "POST /v1/files",
+  "POST /v1/openai/v1/files",
+]);
 
 export const streamsOwnBody = (method: string, path: string): boolean =>
   STREAMED_BODY_ROUTES.has(`${method.toUpperCase()} ${path.length > 1 ? path.replace(/\/+$/, "") : path}`);

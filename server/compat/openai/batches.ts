@@ -1,0 +1,62 @@
+import type { Db } from "../../../db/connection.js";
+import * as batchesQ from "../../../db/queries/batches.js";
+import type { Actor } from "../../accounts/actor.js";
+import { cancelBatch, ownBatch, type BatchReadDeps } from "../../batches/service.js";
+import { splitPage } from "../../pagination.js";
+import { endpointOf } from "./result-lines.js";
+import { toOpenAiBatch, type OpenAiBatch } from "./batch-object.js";
+
+/** OpenAI's cursor page: `{object: "list", data, first_id, last_id, has_more}`; `after` is the last id seen. */
+export function listPage<T extends { id: string }>(data: T[], has_more: boolean) {
+  return { object: "list" as const, data, first_id: data[0]?.id ?? null, last_id: data[data.length - 1]?.id ?? null, has_more };
+}
+
+/** The endpoint and model of a batch's items: the first item's (every line of one batch targets the same endpoint). */
+async function firstItem(db: Db, batchId: string) {
+  const first = await db("batch_items")
+    .where({ batch_id: batchId })
+    .orderBy("idx")
+    .first<{ operation: string; input: unknown; model: string | null } | undefined>(
+      "operation",
+      db.raw("item -> 'input' AS input"),
+      db.raw("item ->> 'model' AS model"),
+    );
+  return { endpoint: endpointOf(first?.operation ?? "responses", first?.input), model: first?.model ?? null };
+}
+
+/** Item counts by status and the tokens used, in one pass over the batch's items. */
+async function itemTotals(db: Db, batchId: string) {
+  const rows: { status: string; n: number; input: number; output: number }[] = await db("batch_items")
+    .where({ batch_id: batchId })
+    .groupBy("status")
+    .select(
+      "status",
+      db.raw("count(*)::int AS n"),
+      db.raw("coalesce(sum(input_tokens), 0)::float8 AS input"),
+      db.raw("coalesce(sum(output_tokens), 0)::float8 AS output"),
+    );
+  const counts = Object.fromEntries(rows.map((r) => [r.status, r.n]));
+  const tokens = { input: rows.reduce((t, r) => t + r.input, 0), output: rows.reduce((t, r) => t + r.output, 0) };
+  return { counts, tokens };
+}
+
+export async function presentOpenAiBatch(db: Db, row: batchesQ.BatchRow): Promise<OpenAiBatch> {
+  const [{ counts, tokens }, { endpoint, model }] = await Promise.all([itemTotals(db, row.id), firstItem(db, row.id)]);
+  return toOpenAiBatch({ row, counts, endpoint, model, tokens });
+}
+
+export async function retrieveOpenAiBatch(db: Db, actor: Actor, id: string) {
+  return presentOpenAiBatch(db, await ownBatch(db, actor, id));
+}
+
+export async function listOpenAiBatches(db: Db, actor: Actor, q: { limit: number; after?: string }) {
+  const rows = await batchesQ.listBatches(db, actor.org_id, actor.environment, q.limit + 1, q.after, undefined);
+  const { kept, has_more } = splitPage(rows, q.limit, (b) => b.id);
+  return listPage(await Promise.all(kept.map((b) => presentOpenAiBatch(db, b))), has_more);
+}
+
+/** Cancels as the native endpoint does (a terminal batch → 409), answering OpenAI's batch object. */
+export async function cancelOpenAiBatch(deps: BatchReadDeps, actor: Actor, id: string) {
+  await cancelBatch(deps, actor, id);
+  return retrieveOpenAiBatch(deps.db, actor, id);
+}

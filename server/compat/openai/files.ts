@@ -1,0 +1,111 @@
+import { Readable } from "node:stream";
+import type { Db } from "../../../db/connection.js";
+import { resultsPage } from "../../../db/queries/batch-items.js";
+import type { FileRow } from "../../../db/queries/files.js";
+import type { Actor } from "../../accounts/actor.js";
+import { FAILED_RESULT_STATUSES } from "../../batches/lifecycle.js";
+import { isAppError } from "../../errors.js";
+import type { ArtifactStore, OpenedArtifact } from "../../files/artifact-store.js";
+import { splitPage } from "../../pagination.js";
+import { listPage } from "./batches.js";
+import { openAiResultLine } from "./result-lines.js";
+
+export interface BatchFileDeps {
+  db: Db;
+  artifacts: ArtifactStore;
+}
+
+/** OpenAI has one purpose for a batch's output and error files; our receipts are batch files too. */
+const PURPOSE: Record<string, string> = {
+  batch: "batch",
+  batch_output: "batch_output",
+  batch_errors: "batch_output",
+  batch_receipt: "batch_output",
+};
+
+/** A files row as OpenAI's file object, `bytes` as stored (see openAiFileObject for a batch's result files). */
+export function toOpenAiFile(f: FileRow) {
+  return {
+    id: f.id,
+    object: "file" as const,
+    bytes: Number(f.bytes),
+    created_at: Math.floor(new Date(f.created_at).getTime() / 1000),
+    filename: f.filename,
+    purpose: PURPOSE[f.purpose] ?? f.purpose,
+    status: "processed" as const,
+    expires_at: null,
+    status_details: null,
+  };
+}
+
+/** Whether this surface re-renders the file (a batch's output or errors) or serves its stored bytes. */
+export const isRenderedBatchFile = (f: FileRow): boolean =>
+  f.batch_id !== null && (f.purpose === "batch_output" || f.purpose === "batch_errors");
+
+const PAGE = 1000;
+
+/**
+ * A batch's output (completed items) or error file (the rest) in OpenAI's line format, read from
+ * the items in pages as it is written: memory stays flat whatever the batch's size.
+ */
+function openAiBatchFileLines(db: Db, file: FileRow): Readable {
+  const batchId = file.batch_id!;
+  const statuses = file.purpose === "batch_output" ? (["completed"] as const) : FAILED_RESULT_STATUSES;
+  async function* lines() {
+    let after = -1;
+    for (;;) {
+      const rows = await resultsPage(db, batchId, after, PAGE, statuses);
+      if (rows.length === 0) return;
+      yield rows.map((r) => `${JSON.stringify(openAiResultLine(batchId, r))}\n`).join("");
+      after = rows[rows.length - 1]!.idx;
+    }
+  }
+  return Readable.from(lines());
+}
+
+/**
+ * The OpenAI rendering of a batch's output or error file, stored beside the native files on first
+ * use and served from there after. The items of a batch with result files no longer change, so one
+ * rendering holds, and its size is known: the file object's `bytes` and the download's
+ * Content-Length agree with what the client reads. The native files stay as they are.
+ */
+export async function openRendered(deps: BatchFileDeps, file: FileRow): Promise<OpenedArtifact> {
+  const key = `${file.org_id}/${file.batch_id}/openai-${file.purpose}.jsonl`;
+  try {
+    return await deps.artifacts.open(key);
+  } catch (err) {
+    if (!(isAppError(err) && err.code === "not_found")) throw err;
+  }
+  // Two first readers at once both write the same bytes; the store replaces an object whole.
+  await deps.artifacts.put(key, openAiBatchFileLines(deps.db, file), { contentType: "application/x-ndjson" });
+  return deps.artifacts.open(key);
+}
+
+/** OpenAI's file object, with the size of the rendering for a batch's output and error files. */
+export async function openAiFileObject(deps: BatchFileDeps, file: FileRow) {
+  if (!isRenderedBatchFile(file)) return toOpenAiFile(file);
+  const { body, bytes } = await openRendered(deps, file);
+  (body as Readable).destroy?.();
+  return { ...toOpenAiFile(file), bytes };
+}
+
+export async function listOpenAiFiles(
+  deps: BatchFileDeps,
+  actor: Actor,
+  q: { limit: number; after?: string; purpose?: string; order?: "asc" | "desc" },
+) {
+  const asc = q.order === "asc";
+  // OpenAI's `batch_output` stands for our three batch file purposes, so the filter takes a list.
+  const purposes = q.purpose === undefined ? undefined : Object.keys(PURPOSE).filter((p) => PURPOSE[p] === q.purpose);
+  const query = deps
+    .db<FileRow>("files")
+    .where({ org_id: actor.org_id, environment: actor.environment })
+    .whereNull("deleted_at")
+    .orderBy("id", asc ? "asc" : "desc")
+    .limit(q.limit + 1);
+  // Ids sort by creation time, so `after` is a keyset cursor in either order.
+  if (q.after) query.andWhere("id", asc ? ">" : "<", q.after);
+  if (purposes) query.whereIn("purpose", purposes);
+  const { kept, has_more } = splitPage(await query, q.limit, (f) => f.id);
+  return listPage(await Promise.all(kept.map((f) => openAiFileObject(deps, f))), has_more);
+}

@@ -107,9 +107,22 @@ export async function startOpenAiFake(opts: OpenAiFakeOptions = {}): Promise<Ope
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://fake");
+    const requestedPath = url.pathname;
+    // Azure OpenAI's dated API: {endpoint}/openai/{files|batches|deployments/{d}/…}?api-version=…,
+    // authenticated by an `api-key` header. Served as the same API after checking those two.
+    if (url.pathname.startsWith("/openai/")) {
+      if (!url.searchParams.get("api-version")) {
+        res
+          .writeHead(404, { "content-type": "application/json" })
+          .end(JSON.stringify({ error: { code: "404", message: "Resource not found" } }));
+        return;
+      }
+      url.pathname = `/v1/${url.pathname.slice("/openai/".length).replace(/^deployments\/[^/]+\//, "")}`;
+      if (typeof req.headers["api-key"] === "string") req.headers.authorization = `Bearer ${req.headers["api-key"]}`;
+    }
     const entry: RequestLogEntry = {
       method: req.method ?? "GET",
-      path: url.pathname,
+      path: requestedPath,
       query: url.search,
       headers: redacted(req),
       at: Date.now(),

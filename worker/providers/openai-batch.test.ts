@@ -202,6 +202,26 @@ describe("OpenAI Batch adapter", () => {
     expect(fake.state.files.size).toBe(filesBefore);
   });
 
+  it("speaks Azure OpenAI's paths, api-version and api-key header to an Azure endpoint", async () => {
+    const azure: ProviderEndpoint = {
+      ...endpoint,
+      slug: "azure-openai",
+      kind: "azure-openai",
+      baseUrl: fake.baseUrl,
+      apiVersion: "2024-10-21",
+    };
+    const adapter = openAiBatchAdapter(testLane({ provider: "azure-openai", model: "gpt-4o-mini" }), azure);
+    const req = request([chatItem(0), chatItem(1)]);
+    const ref = await adapter.submit(req);
+    expect((await untilDone(adapter, ref)).status).toBe("completed");
+    const results: ItemResult[] = [];
+    for await (const r of adapter.collect(ref, req)) results.push(r);
+    expect(results.map((r) => r.status)).toEqual(["completed", "completed"]);
+    const azureCalls = fake.requests.filter((r) => r.path.startsWith("/openai/"));
+    expect(azureCalls.length).toBeGreaterThan(0);
+    for (const c of azureCalls) expect(c.query).toContain("api-version=2024-10-21");
+  });
+
   it("turns a 429 into a retryable error with the provider's Retry-After, and a bad key into a permanent one that never shows the key", async () => {
     fake.setFaults({ failFiles: 1, kinds: ["429"], retryAfterSeconds: 3 });
     const adapter = openAiBatchAdapter(lane, endpoint);

@@ -9,7 +9,8 @@ import type { JobSender } from "../server/jobs/sender.js";
 import type { Logger } from "../server/logger.js";
 import type { ArtifactStore } from "../server/files/artifact-store.js";
 import { adapterFor, type ProviderCredentials } from "./providers/registry.js";
-import type { ProviderAdapter, SubmitRequest, WorkUnitItem } from "./providers/types.js";
+import type { ProviderFailure } from "../server/batches/unit-outcomes.js";
+import { type ProviderAdapter, ProviderError, type SubmitRequest, type WorkUnitItem } from "./providers/types.js";
 
 /** What every batch job handler needs. */
 export interface BatchWorkerDeps {
@@ -60,4 +61,16 @@ export const idxOfItemId = (itemId: string): number => Number(itemId.slice(itemI
 export function pollDelayMs(submittedAt: Date | null, now = Date.now()): number {
   const age = submittedAt ? now - submittedAt.getTime() : 0;
   return Math.min(30_000, Math.max(250, Math.floor(age / 4)));
+}
+
+/** An adapter's error as the plain facts the domain decides on (server/batches/unit-outcomes.ts). */
+export function failureOf(err: unknown): ProviderFailure {
+  const p = err instanceof ProviderError ? err : undefined;
+  return {
+    code: p?.code ?? "provider_error",
+    message: err instanceof Error ? err.message : String(err),
+    ...(p?.status !== undefined ? { status: p.status } : {}),
+    ...(p?.retryAfterMs !== undefined ? { retryAfterMs: p.retryAfterMs } : {}),
+    retryable: p?.retryable ?? false,
+  };
 }

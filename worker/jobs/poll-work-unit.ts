@@ -1,20 +1,16 @@
-import { endItems, requestItemsOfWorkUnit, unitItems } from "../../db/queries/batch-items.js";
+import { requestItemsOfWorkUnit } from "../../db/queries/batch-items.js";
 import * as batchesQ from "../../db/queries/batches.js";
-import type { BatchRow } from "../../db/queries/batches.js";
-import { endWorkUnit, getWorkUnit, updateWorkUnit, type WorkUnitRow } from "../../db/queries/work-units.js";
+import { getWorkUnit, updateWorkUnit } from "../../db/queries/work-units.js";
 import { noteProgress } from "../../server/batches/events.js";
-import { failUnit, finalizeIfDone } from "../../server/batches/lifecycle.js";
 import { applyOutcomes, type ItemOutcome } from "../../server/batches/settlement.js";
-import { MAX_ATTEMPTS, backoffMs } from "../providers/retry-policy.js";
-import { type ItemResult, type ProviderAdapter, ProviderError, type ProviderJobRef } from "../providers/types.js";
-import { adapterForUnit, idxOfItemId, pollDelayMs, submitRequest, type BatchWorkerDeps } from "../batch-context.js";
-import { moveToFallback, spawnWorkUnits } from "../../server/batches/fallback.js";
+import { MAX_ATTEMPTS } from "../providers/retry-policy.js";
+import { type ItemResult, ProviderError, type ProviderJobRef } from "../providers/types.js";
+import { closeCollectedUnit, readFailed } from "../../server/batches/unit-outcomes.js";
+import { adapterForUnit, failureOf, idxOfItemId, pollDelayMs, submitRequest, type BatchWorkerDeps } from "../batch-context.js";
 
 /** Results written and billed per transaction: large enough to amortise, small enough to keep locks short. */
 const CHUNK = 5000;
 const REALTIME_CHUNK = 100;
-/** A work unit whose items fail retryably at least this often makes its lane look degraded. */
-const DEGRADED_FAILURE_RATIO = 0.5;
 
 /**
  * Polls a submitted work unit; once the provider is done, collects every result, writes and
@@ -30,7 +26,7 @@ export async function pollWorkUnit(deps: BatchWorkerDeps, workUnitId: string): P
   try {
     unit = await adapterForUnit(deps, wu, batch.environment);
   } catch (err) {
-    if (err instanceof ProviderError) return providerUnreadable(deps, wu, null, err);
+    if (err instanceof ProviderError) return readFailed(deps, wu, failureOf(err), async () => undefined);
     throw err;
   }
   const { lane, adapter } = unit;
@@ -39,7 +35,7 @@ export async function pollWorkUnit(deps: BatchWorkerDeps, workUnitId: string): P
   try {
     progress = await adapter.poll(ref);
   } catch (err) {
-    if (err instanceof ProviderError) return providerUnreadable(deps, wu, adapter, err);
+    if (err instanceof ProviderError) return readFailed(deps, wu, failureOf(err), () => adapter.cancel(ref));
     throw err;
   }
   // The failures that give a provider job up are consecutive ones: a read that works starts over.
@@ -92,59 +88,14 @@ export async function pollWorkUnit(deps: BatchWorkerDeps, workUnitId: string): P
     // yielding it again changes nothing).
     await pending;
     await flush();
-    if (err instanceof ProviderError) return providerUnreadable(deps, wu, adapter, err);
+    if (err instanceof ProviderError) return readFailed(deps, wu, failureOf(err), () => adapter.cancel(ref));
     throw err;
   }
   await pending;
   await flush();
-  await closeWorkUnit(deps, wu, retryable / Math.max(1, items.length));
+  await closeCollectedUnit(deps, wu, retryable / Math.max(1, items.length));
   // Only now, with every result committed, may the provider drop its copy (files, stored results).
   await adapter.release?.(ref).catch((err) => deps.logger.warn({ err, work_unit_id: wu.id }, "releasing the provider's files failed"));
-}
-
-/** Reads of a provider job that may fail before its open items move on: transient faults get this many tries. */
-export const POLL_FAILURES_BEFORE_GIVING_UP = 8;
-
-/**
- * Polling or collecting a unit failed. A transient fault (429, 5xx, timeout) is retried with the
- * pipeline's backoff, honouring Retry-After, as a submit is — not left to pg-boss's job retries,
- * which would give up after a few and strand the batch until the stale sweep. A permanent fault, or
- * too many transient ones, gives the provider job up: it is cancelled there (best effort, so it
- * isn't paid for twice) and the unit's open items move down the ladder, or fail when none is left.
- */
-async function providerUnreadable(
-  deps: BatchWorkerDeps,
-  wu: WorkUnitRow,
-  adapter: ProviderAdapter | null,
-  err: ProviderError,
-): Promise<void> {
-  const failures = wu.poll_failures + 1;
-  const error = { code: err.code, message: err.message, provider_status: err.status };
-  deps.logger.warn({ work_unit_id: wu.id, lane_id: wu.lane_id, error: err.code, failures }, "reading the provider job failed");
-  if (err.retryable && failures < POLL_FAILURES_BEFORE_GIVING_UP) {
-    const delay = backoffMs(failures, { baseMs: deps.retryBaseMs, maxMs: 60_000, retryAfterMs: err.retryAfterMs });
-    await deps.db.transaction(async (trx) => {
-      await updateWorkUnit(trx, wu.id, { poll_failures: failures, last_error: error });
-      await deps.jobs.send(trx, "poll", { work_unit_id: wu.id }, { startAfter: new Date(Date.now() + delay) });
-    });
-    return;
-  }
-  if (adapter && wu.provider_ref) await adapter.cancel(wu.provider_ref as ProviderJobRef).catch(() => undefined);
-  await deps.db.transaction(async (trx) => {
-    await batchesQ.getBatchById(trx, wu.batch_id, true); // lock order: batch, then unit
-    const locked = await getWorkUnit(trx, wu.id, true);
-    if (locked?.status !== "submitted") return;
-    await updateWorkUnit(trx, wu.id, { poll_failures: failures, last_error: error });
-    if (locked.fallback_order.length > 0) {
-      await moveToFallback(trx, deps, locked, { reason: `the provider job could not be read (${err.code})`, itemStatuses: ["processing"] });
-      await finalizeIfDone(trx, deps.jobs, wu.batch_id);
-    } else {
-      await failUnit(trx, deps.jobs, locked, ["processing"], {
-        code: "provider_error",
-        message: `the provider job could not be read: ${err.message}`,
-      });
-    }
-  });
 }
 
 function toOutcome(r: ItemResult, attempts: number): ItemOutcome {
@@ -158,44 +109,3 @@ function toOutcome(r: ItemResult, attempts: number): ItemOutcome {
 }
 
 /** Sends the unit's retries out, marks it collected, and finalizes the batch if nothing is left open. */
-async function closeWorkUnit(deps: BatchWorkerDeps, wu: WorkUnitRow, retryRatio: number) {
-  await deps.db.transaction(async (trx) => {
-    // The batch row first, then the unit: the order every other writer locks in (expire, cancel,
-    // submit), so none of them deadlocks with this one.
-    const batch = (await batchesQ.getBatchById(trx, wu.batch_id, true)) as BatchRow;
-    const locked = await getWorkUnit(trx, wu.id, true);
-    if (locked?.status !== "submitted") return;
-    const retries = await unitItems(trx, wu.id, ["retry"]);
-    let movedAway = false;
-    if (retries.length > 0 && batch.status === "cancelling") {
-      // Keeps the failed attempt's error: the item was cancelled between attempts.
-      await endItems(trx, { work_unit_id: wu.id }, ["retry"], "cancelled", undefined);
-    } else if (retries.length > 0 && retryRatio >= DEGRADED_FAILURE_RATIO && locked.fallback_order.length > 0) {
-      await moveToFallback(trx, deps, locked, {
-        reason: `${Math.round(retryRatio * 100)} % of items failed retryably`,
-        itemStatuses: ["retry"],
-      });
-      movedAway = true;
-    } else if (retries.length > 0) {
-      const attempt = Math.max(...retries.map((r) => r.attempts));
-      const delay = backoffMs(attempt, { baseMs: deps.retryBaseMs, maxMs: 300_000 });
-      const ids = await spawnWorkUnits(trx, deps, {
-        laneId: wu.lane_id,
-        from: locked,
-        idxs: retries.map((r) => r.idx),
-        fallbackOrder: locked.fallback_order,
-        startAfter: new Date(Date.now() + delay),
-      });
-      await batchesQ.addRouteEvent(trx, wu.batch_id, "retry", {
-        work_unit_id: wu.id,
-        lane_id: wu.lane_id,
-        item_count: retries.length,
-        new_work_unit_ids: ids,
-        after_ms: delay,
-      });
-    }
-    if (!movedAway) await endWorkUnit(trx, wu.id, "collected");
-    await noteProgress(trx, deps, batch);
-    await finalizeIfDone(trx, deps.jobs, wu.batch_id);
-  });
-}

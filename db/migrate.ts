@@ -11,6 +11,7 @@ import * as m0008 from "./migrations/0008_quote_plan_json.js";
 import * as m0009 from "./migrations/0009_delivery_webhooks_per_environment.js";
 import * as m0010 from "./migrations/0010_batch_estimated_tokens.js";
 import * as m0011 from "./migrations/0011_work_unit_poll_failures.js";
+import * as m0012 from "./migrations/0012_batch_compat_deleted.js";
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -28,6 +29,7 @@ const MIGRATIONS: [string, Migration][] = [
   ["0009_delivery_webhooks_per_environment", m0009],
   ["0010_batch_estimated_tokens", m0010],
   ["0011_work_unit_poll_failures", m0011],
+  ["0012_batch_compat_deleted", m0012],
 ];
 
 const source: Knex.MigrationSource<[string, Migration]> = {

@@ -62,6 +62,8 @@ export interface BatchRow {
   /** The tokens the batch was priced on (bigint columns: node-pg reads them as strings). */
   estimated_input_tokens: string | number | null;
   estimated_output_tokens: string | number | null;
+  /** Deleted through a compatible surface (which then no longer shows it); the row stays for billing. */
+  compat_deleted_at: Date | null;
 }
 
 const json = (v: unknown) => JSON.stringify(v);
@@ -79,6 +81,7 @@ export async function insertBatch(
     | "expired_at"
     | "settled_at"
     | "last_progress_event_at"
+    | "compat_deleted_at"
     | "settled_provider_micros"
     | "settled_fee_micros"
     | "released_micros"
@@ -193,4 +196,36 @@ export async function routeEvents(db: Db, batchId: string) {
 export async function tryTransactionLock(trx: Db, key: string): Promise<boolean> {
   const { rows } = await trx.raw("SELECT pg_try_advisory_xact_lock(hashtext(?)) AS ok", [key]);
   return Boolean(rows[0]?.ok);
+}
+
+/** A page of the org's batches newer than `afterId`, oldest first (a list paged backwards), not deleted through a compatible surface. */
+export async function listNewerBatches(db: Db, orgId: string, environment: string, afterId: string, limit: number): Promise<BatchRow[]> {
+  return db<BatchRow>("batches")
+    .where({ org_id: orgId, environment: environment as BatchRow["environment"] })
+    .whereNull("compat_deleted_at")
+    .andWhere("id", ">", afterId)
+    .orderBy("id", "asc")
+    .limit(limit);
+}
+
+/** A page of the org's batches older than `beforeId` (newest first), not deleted through a compatible surface. */
+export async function listOlderVisibleBatches(
+  db: Db,
+  orgId: string,
+  environment: string,
+  limit: number,
+  beforeId?: string,
+): Promise<BatchRow[]> {
+  const q = db<BatchRow>("batches")
+    .where({ org_id: orgId, environment: environment as BatchRow["environment"] })
+    .whereNull("compat_deleted_at")
+    .orderBy("id", "desc")
+    .limit(limit);
+  if (beforeId) q.andWhere("id", "<", beforeId);
+  return q;
+}
+
+/** Records a delete through a compatible surface. */
+export async function markCompatDeleted(db: Db, id: string): Promise<void> {
+  await db("batches").where({ id }).update({ compat_deleted_at: db.fn.now() });
 }

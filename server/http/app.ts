@@ -19,6 +19,7 @@ import { quoteRoutes } from "./routes/quotes.js";
 import { healthRoutes } from "./routes/health.js";
 import { metaRoutes } from "./routes/meta.js";
 import { openAiCompatRoutes } from "./routes/openai-compat.js";
+import { anthropicCompatRoutes } from "./routes/anthropic-compat.js";
 
 /**
  * Builds the Koa application: one middleware chain, every route from its spec. `mcp` answers
@@ -46,6 +47,7 @@ export function createApp(deps: AppDeps, mcp?: McpHttpHandler) {
   const router = new Router();
   mountRoutes(router, routes, deps, limiters);
   mountRoutes(router, openAiCompatRoutes(deps), deps, limiters); // OpenAI's own shapes, outside /v1/openapi.json
+  mountRoutes(router, anthropicCompatRoutes(deps), deps, limiters); // Anthropic's own shapes, likewise
 
   app.use(requestId(deps));
   app.use(errorEnvelope());

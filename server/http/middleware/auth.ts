@@ -1,4 +1,5 @@
 import { authenticate, requireScope } from "../../accounts/service.js";
+import { ANTHROPIC_COMPAT_PREFIX } from "../../compat/anthropic/errors.js";
 import type { Scope } from "../../accounts/schemas.js";
 import { errors } from "../../errors.js";
 import type { AppContext, AppDeps, RateLimiters } from "../context.js";
@@ -7,7 +8,10 @@ import { consume } from "./rate-limit.js";
 function bearer(ctx: AppContext): string | null {
   const header = ctx.get("Authorization");
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return m ? m[1]! : null;
+  if (m) return m[1]!;
+  // Anthropic's clients send the key as `x-api-key`; honoured only on the Anthropic-compatible surface.
+  const apiKey = ctx.path.startsWith(ANTHROPIC_COMPAT_PREFIX) && !header ? ctx.get("x-api-key").trim() : "";
+  return apiKey !== "" && !/\s/.test(apiKey) ? apiKey : null;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { ANTHROPIC_COMPAT_PREFIX, anthropicErrorBody } from "../../compat/anthropic/errors.js";
 import { openAiErrorBody, OPENAI_COMPAT_PREFIX } from "../../compat/openai/errors.js";
 import { type AppError, fail, isAppError } from "../../errors.js";
 import type { AppMiddleware } from "../context.js";
@@ -18,10 +19,12 @@ export function errorEnvelope(): AppMiddleware {
       if (e.status >= 500) ctx.state.log?.error({ err }, "request failed");
       ctx.status = e.status;
       for (const [k, v] of Object.entries(e.headers ?? {})) ctx.set(k, v);
-      // The OpenAI-compatible surface answers in OpenAI's envelope, which its SDKs parse.
+      // The compatible surfaces answer in their provider's envelope, which its SDKs parse.
       ctx.body = ctx.path.startsWith(OPENAI_COMPAT_PREFIX)
         ? openAiErrorBody(e)
-        : { error: { code: e.code, message: e.message, details: e.details ?? {}, request_id: ctx.state.requestId } };
+        : ctx.path.startsWith(ANTHROPIC_COMPAT_PREFIX)
+          ? anthropicErrorBody(e)
+          : { error: { code: e.code, message: e.message, details: e.details ?? {}, request_id: ctx.state.requestId } };
     }
   };
 }

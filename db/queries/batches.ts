@@ -136,6 +136,8 @@ export async function listBatches(
   limit: number,
   beforeId?: string,
   status?: BatchStatus,
+  /** Leave out batches deleted through a compatible surface (that surface's own lists). */
+  visibleOnly = false,
 ): Promise<BatchRow[]> {
   const q = db<BatchRow>("batches")
     .where({ org_id: orgId, environment: environment as BatchRow["environment"] })
@@ -143,6 +145,7 @@ export async function listBatches(
     .limit(limit);
   if (beforeId) q.andWhere("id", "<", beforeId);
   if (status) q.andWhere("status", status);
+  if (visibleOnly) q.whereNull("compat_deleted_at");
   return q;
 }
 
@@ -206,23 +209,6 @@ export async function listNewerBatches(db: Db, orgId: string, environment: strin
     .andWhere("id", ">", afterId)
     .orderBy("id", "asc")
     .limit(limit);
-}
-
-/** A page of the org's batches older than `beforeId` (newest first), not deleted through a compatible surface. */
-export async function listOlderVisibleBatches(
-  db: Db,
-  orgId: string,
-  environment: string,
-  limit: number,
-  beforeId?: string,
-): Promise<BatchRow[]> {
-  const q = db<BatchRow>("batches")
-    .where({ org_id: orgId, environment: environment as BatchRow["environment"] })
-    .whereNull("compat_deleted_at")
-    .orderBy("id", "desc")
-    .limit(limit);
-  if (beforeId) q.andWhere("id", "<", beforeId);
-  return q;
 }
 
 /** Records a delete through a compatible surface. */

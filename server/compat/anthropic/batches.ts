@@ -58,7 +58,7 @@ export async function listAnthropicBatches(
     // Newer than before_id: the ones just above it, read upwards and then put newest first.
     rows = await batchesQ.listNewerBatches(db, actor.org_id, actor.environment, q.before_id, q.limit + 1);
   } else {
-    rows = await batchesQ.listOlderVisibleBatches(db, actor.org_id, actor.environment, q.limit + 1, q.after_id);
+    rows = await batchesQ.listBatches(db, actor.org_id, actor.environment, q.limit + 1, q.after_id, undefined, true);
   }
   const has_more = rows.length > q.limit;
   const kept = rows.slice(0, q.limit);

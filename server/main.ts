@@ -1,7 +1,7 @@
 import type { Server } from "node:http";
 import { migrate } from "../db/migrate.js";
 import { syncSeedCatalog } from "./catalog/store.js";
-import { loadConfig } from "./config.js";
+import { loadConfig, publicBaseUrl } from "./config.js";
 import { openDatabase } from "./database.js";
 import { createApp } from "./http/app.js";
 import { listen } from "./http/listen.js";
@@ -32,7 +32,7 @@ async function main() {
     server = await listen(app, config.PORT, config.HOST);
     const address = server.address();
     const port = typeof address === "object" && address ? address.port : config.PORT;
-    const base = config.BATCHROUTER_PUBLIC_URL ?? `http://${config.HOST === "0.0.0.0" ? "127.0.0.1" : config.HOST}:${port}`;
+    const base = publicBaseUrl({ ...config, PORT: port });
     logger.info({ role, url: base }, "BatchRouter is up");
     process.stdout.write(
       `\nBatchRouter (${role}) is running at ${base}\n` +

@@ -28,6 +28,25 @@ afterAll(async () => srv?.close());
 
 const batchRow = (id: string) => srv.database.db("batches").where({ id }).first();
 
+/** Waits until no expire job of the batch that is due is still queued or running. */
+function expireJobsDone(db: TestServer["database"]["db"], batchId: string, what: string) {
+  return waitFor(
+    async () => {
+      const open = await db
+        .withSchema("pgboss")
+        .from("job")
+        .where({ name: "batch.expire" })
+        .whereRaw("data->>'batch_id' = ?", [batchId])
+        .whereIn("state", ["created", "active", "retry"])
+        .whereRaw("start_after < now()")
+        .first();
+      return open ? undefined : true;
+    },
+    10_000,
+    what,
+  );
+}
+
 describe("cancel", () => {
   it("mid-flight: finished items are kept and billed, those at the provider or unsent are cancelled and released", async () => {
     // The mini lane's provider job is held until the test releases it, so the cancel lands while
@@ -190,21 +209,7 @@ describe("expire", () => {
 
     // An early expire job (the deadline still ahead) changes nothing.
     await jobs.send(db, "expire", { batch_id: batch.id });
-    await waitFor(
-      async () => {
-        const open = await db
-          .withSchema("pgboss")
-          .from("job")
-          .where({ name: "batch.expire" })
-          .whereRaw("data->>'batch_id' = ?", [batch.id])
-          .whereIn("state", ["created", "active", "retry"])
-          .whereRaw("start_after < now()")
-          .first();
-        return open ? undefined : true;
-      },
-      10_000,
-      "the early expire job to run",
-    );
+    await expireJobsDone(db, batch.id, "the early expire job to run");
     expect((await batchRow(batch.id)).status).toBe("processing");
 
     await db("batches")
@@ -249,21 +254,7 @@ describe("expire", () => {
     // The slow unit's late result changes nothing, and a second expire job neither.
     await jobs.send(db, "expire", { batch_id: batch.id });
     const ledgerBefore = await db("ledger_entries").where({ batch_id: batch.id }).count("* as n");
-    await waitFor(
-      async () => {
-        const open = await db
-          .withSchema("pgboss")
-          .from("job")
-          .where({ name: "batch.expire" })
-          .whereRaw("data->>'batch_id' = ?", [batch.id])
-          .whereIn("state", ["created", "active", "retry"])
-          .whereRaw("start_after < now()")
-          .first();
-        return open ? undefined : true;
-      },
-      10_000,
-      "the second expire job to run",
-    );
+    await expireJobsDone(db, batch.id, "the second expire job to run");
     expect(await db("ledger_entries").where({ batch_id: batch.id }).count("* as n")).toEqual(ledgerBefore);
     expect((await batchRow(batch.id)).status).toBe("expired");
   });

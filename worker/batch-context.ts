@@ -9,6 +9,7 @@ import type { JobSender } from "../server/jobs/sender.js";
 import type { Logger } from "../server/logger.js";
 import type { ArtifactStore } from "../server/files/artifact-store.js";
 import { adapterFor, type ProviderCredentials } from "./providers/registry.js";
+import { laneOf } from "../server/batches/fallback.js";
 import type { ProviderFailure } from "../server/batches/unit-outcomes.js";
 import { type ProviderAdapter, ProviderError, type SubmitRequest, type WorkUnitItem } from "./providers/types.js";
 
@@ -25,12 +26,6 @@ export interface BatchWorkerDeps {
   secret: Buffer;
   /** Base of the jittered retry backoff for failed items (ms); small in tests. */
   retryBaseMs: number;
-}
-
-export async function laneOf(deps: BatchWorkerDeps, laneId: string): Promise<Lane> {
-  const lane = (await deps.catalog.get()).laneById.get(laneId);
-  if (!lane) throw new Error(`lane ${laneId} is no longer in the catalog`);
-  return lane;
 }
 
 export async function adapterForUnit(

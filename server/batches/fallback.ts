@@ -18,7 +18,8 @@ export interface FallbackDeps {
   logger: Logger;
 }
 
-async function laneOf(deps: FallbackDeps, laneId: string) {
+/** The lane as the catalog has it now; a lane withdrawn since the plan is an error. */
+export async function laneOf(deps: Pick<FallbackDeps, "catalog">, laneId: string) {
   const lane = (await deps.catalog.get()).laneById.get(laneId);
   if (!lane) throw new Error(`lane ${laneId} is no longer in the catalog`);
   return lane;

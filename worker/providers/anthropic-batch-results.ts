@@ -67,9 +67,6 @@ export function erroredOf(raw: unknown): { error: ItemError; retryable: boolean 
   }
 }
 
-/** Kept under this name for the adapter; one definition in item-results.ts. */
-export const failed = failedResult;
-
 /**
  * One results line → its custom_id and the item's result; undefined for a line we can't use (not
  * JSON, an id that isn't pending, an unknown result type, a success without a message), whose item is
@@ -98,15 +95,18 @@ export function resultOf(
     }
     case "errored": {
       const { error, retryable } = erroredOf(r.error);
-      return { id, result: failed(it, error, retryable) };
+      return { id, result: failedResult(it, error, retryable) };
     }
     case "canceled":
-      return { id, result: failed(it, { code: "cancelled", message: "The provider batch was cancelled before this item ran." }, false) };
+      return {
+        id,
+        result: failedResult(it, { code: "cancelled", message: "The provider batch was cancelled before this item ran." }, false),
+      };
     case "expired":
       // The batch ran out of its 24 hours before reaching the item: another batch may well get to it.
       return {
         id,
-        result: failed(it, { code: "expired", message: "The provider batch expired before this item ran; it is sent again." }, true),
+        result: failedResult(it, { code: "expired", message: "The provider batch expired before this item ran; it is sent again." }, true),
       };
     default:
       return undefined;

@@ -1,6 +1,7 @@
 import type { Lane } from "../../server/catalog/types.js";
 import type { ProviderEndpoint } from "../../server/providers/endpoints.js";
-import { customIds, failed, resultOf } from "./anthropic-batch-results.js";
+import { customIds, resultOf } from "./anthropic-batch-results.js";
+import { failedResult } from "./item-results.js";
 import { anthropicHttp, type AnthropicHttp } from "./anthropic-http.js";
 import { anthropicParams } from "./anthropic-requests.js";
 import { streamLines } from "./openai-http.js";
@@ -200,7 +201,7 @@ export function anthropicBatchAdapter(
         const message = gone
           ? `The provider no longer has the results of batch ${part.batch_id}; the item is sent again.`
           : "The provider returned no usable result for this item; it is sent again.";
-        for (const it of pending.values()) yield failed(it, { code: "provider_error", message }, true);
+        for (const it of pending.values()) yield failedResult(it, { code: "provider_error", message }, true);
       }
     },
 

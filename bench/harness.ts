@@ -85,3 +85,17 @@ export async function post(base: string, pathname: string, key: string | null, b
   });
   return { status: res.status, body: (await res.json()) as any };
 }
+
+/** Runs `fn` on a fresh platform with a new agent's test key, then closes the platform. */
+export async function withBenchPlatform<T>(
+  fn: (platform: BenchPlatform, key: string) => Promise<T>,
+  env: Record<string, string> = {},
+): Promise<T> {
+  const platform = await startBenchPlatform(env);
+  try {
+    const reg = await post(platform.base, "/v1/auth/agent-register", null, {});
+    return await fn(platform, reg.body.test_api_key as string);
+  } finally {
+    await platform.close();
+  }
+}

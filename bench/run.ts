@@ -1,54 +1,106 @@
 import { spawnSync } from "node:child_process";
-import { startBenchPlatform, post } from "./harness.js";
-import { benchBatch100k } from "./batch-100k.js";
-import { benchManifestUpload } from "./manifest-upload.js";
-import { benchQuote50k } from "./quote-50k.js";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { ENTRIES } from "./entries.js";
+import { meets, type BenchOutcome } from "./entry.js";
 
-const ENTRIES = ["quote", "upload", "batch"];
+const RESULTS = fileURLToPath(new URL("./results/latest.json", import.meta.url));
+
+interface Saved {
+  name: string;
+  title: string;
+  measured_at: string;
+  node: string;
+  outcome?: BenchOutcome;
+  error?: string;
+}
 
 /**
- * `npm run bench`: prints each figure with its target. Not a test: numbers vary with the machine;
- * README and the issue notes record them with the command that produced them. Each entry runs in a
- * process of its own on a fresh platform, so no figure carries what an earlier entry left behind
+ * `npm run bench` runs every entry, `npm run bench -- quote batch` the named ones. Each entry runs in
+ * a process of its own on a fresh platform, so no figure carries what an earlier entry left behind
  * (the quote entry loads ~60 MB of tokenizer tables, which the upload's peak memory is not about).
+ * The table shows each figure beside its target; bench/results/latest.json keeps the latest
+ * outcome of every entry (entries not run this time keep their earlier figures). Not a test:
+ * numbers vary with the machine.
  */
 async function main() {
-  const only = process.argv[2];
-  if (!only) {
-    for (const entry of ENTRIES) {
-      const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1]!, entry], { stdio: "inherit" });
-      if (r.status !== 0) process.exit(r.status ?? 1);
-    }
-    return;
+  const [flag, name, out] = process.argv.slice(2);
+  if (flag === "--child") return runChild(name!, out!);
+  const names = process.argv.slice(2);
+  for (const n of names) {
+    if (!ENTRIES.some((e) => e.name === n)) throw new Error(`unknown benchmark "${n}"; one of ${ENTRIES.map((e) => e.name).join(", ")}`);
   }
-  if (!ENTRIES.includes(only)) throw new Error(`unknown benchmark "${only}"; one of ${ENTRIES.join(", ")}`);
-  const platform = await startBenchPlatform();
+  const chosen = names.length ? ENTRIES.filter((e) => names.includes(e.name)) : ENTRIES;
+  const saved: Saved[] = [];
+  for (const entry of chosen) {
+    const outFile = path.join(os.tmpdir(), `batchrouter-bench-${process.pid}-${entry.name}.json`);
+    console.error(`… ${entry.name}: ${entry.title}`);
+    const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1]!, "--child", entry.name, outFile], {
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+    const base = { name: entry.name, title: entry.title, measured_at: new Date().toISOString(), node: process.version };
+    if (r.status === 0 && fs.existsSync(outFile)) saved.push({ ...base, outcome: JSON.parse(fs.readFileSync(outFile, "utf8")) });
+    else saved.push({ ...base, error: `exited ${r.status ?? r.signal}` });
+    fs.rmSync(outFile, { force: true });
+  }
+  printTable(saved);
+  save(saved);
+  if (saved.some((s) => s.error)) process.exit(1);
+}
+
+async function runChild(name: string, outFile: string) {
+  const entry = ENTRIES.find((e) => e.name === name)!;
+  const outcome = await entry.run();
+  fs.writeFileSync(outFile, JSON.stringify(outcome));
+}
+
+function printTable(saved: Saved[]) {
+  const rows: string[][] = [["benchmark", "figure", "measured", "target", ""]];
+  for (const s of saved) {
+    if (!s.outcome) {
+      rows.push([s.name, "—", s.error ?? "failed", "", "FAILED"]);
+      continue;
+    }
+    for (const f of s.outcome.figures) {
+      const ok = meets(f);
+      rows.push([
+        s.name,
+        f.name,
+        `${f.value.toLocaleString("en-US")} ${f.unit}`,
+        f.target ? `${f.target.op} ${f.target.value.toLocaleString("en-US")} ${f.unit}` : "",
+        ok === null ? "" : ok ? "ok" : "MISSED",
+      ]);
+    }
+  }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  const line = (r: string[]) =>
+    r
+      .map((cell, c) => cell.padEnd(widths[c]!))
+      .join("  ")
+      .trimEnd();
+  console.log(`\n${line(rows[0]!)}\n${widths.map((w) => "-".repeat(w)).join("  ")}`);
+  for (const r of rows.slice(1)) console.log(line(r));
+  console.log("");
+  for (const s of saved) if (s.outcome) console.log(`${s.name}: ${s.outcome.detail}`);
+}
+
+function save(saved: Saved[]) {
+  let previous: Record<string, Saved> = {};
   try {
-    const reg = await post(platform.base, "/v1/auth/agent-register", null, {});
-    const key = reg.body.test_api_key as string;
-    if (only === "quote") {
-      const r = await benchQuote50k(platform, key);
-      console.log(
-        `quote, 50,000 inline items (${r.body_mb} MB body): median ${r.median_ms} ms, best ${r.best_ms} ms per quote  [target < 500 ms]`,
-      );
-    }
-    if (only === "upload") {
-      const r = await benchManifestUpload(platform, key, 1_000_000);
-      console.log(
-        `upload, 1,000,000-line raw manifest (${(r.bytes / 1e6).toFixed(1)} MB) over HTTP: ${r.lines_per_s.toLocaleString("en-US")} lines/s ` +
-          `(${r.seconds} s, ${r.mb_per_s} MB/s, ${r.cpu_s} s CPU in the server), server peak RSS ${r.peak_rss_mb} MB (${r.start_rss_mb} MB before)  [target ≥ 100,000 lines/s, ≤ 256 MB]`,
-      );
-    }
-    if (only === "batch") {
-      const r = await benchBatch100k(platform, key);
-      console.log(
-        `batch, ${r.items.toLocaleString("en-US")} items on zero-latency simulator lanes: ${r.state} with its ${r.artifact_mb} MB output artifact ` +
-          `in ${r.total_s} s from POST /v1/batches (create answered in ${r.create_ms} ms; peak RSS ${r.peak_rss_mb} MB, ${r.start_rss_mb} MB before)  [target ≤ 20 s]`,
-      );
-    }
-  } finally {
-    await platform.close();
+    previous = JSON.parse(fs.readFileSync(RESULTS, "utf8")).entries ?? {};
+  } catch {
+    // first run on this checkout
   }
+  for (const s of saved) previous[s.name] = s;
+  fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
+  const cpus = os.cpus();
+  fs.writeFileSync(
+    RESULTS,
+    `${JSON.stringify({ machine: { cpus: cpus.length, model: cpus[0]?.model, memory_gb: Math.round(os.totalmem() / 2 ** 30) }, entries: previous }, null, 2)}\n`,
+  );
+  console.log(`\nsaved to ${path.relative(process.cwd(), RESULTS)}`);
 }
 
 main().catch((e) => {

@@ -12,6 +12,8 @@ import * as m0009 from "./migrations/0009_delivery_webhooks_per_environment.js";
 import * as m0010 from "./migrations/0010_batch_estimated_tokens.js";
 import * as m0011 from "./migrations/0011_work_unit_poll_failures.js";
 import * as m0012 from "./migrations/0012_batch_compat_deleted.js";
+import * as m0013 from "./migrations/0013_batch_pending_request.js";
+import * as m0014 from "./migrations/0014_file_expiry.js";
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -30,6 +32,8 @@ const MIGRATIONS: [string, Migration][] = [
   ["0010_batch_estimated_tokens", m0010],
   ["0011_work_unit_poll_failures", m0011],
   ["0012_batch_compat_deleted", m0012],
+  ["0013_batch_pending_request", m0013],
+  ["0014_file_expiry", m0014],
 ];
 
 const source: Knex.MigrationSource<[string, Migration]> = {

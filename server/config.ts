@@ -72,6 +72,10 @@ export const configSchema = z
     S3_SECRET_ACCESS_KEY: z.string().optional(),
     S3_FORCE_PATH_STYLE: flag,
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    // Operations (README "Operations"): /metrics guard, a metrics listener for worker-only processes, the drain bound.
+    METRICS_TOKEN: secret.refine((v) => v === undefined || v.length >= 16, "at least 16 characters"),
+    METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+    SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1000).default(25_000),
     // Providers (server/providers/endpoints.ts): a key turns a provider's lanes on for live keys.
     OPENAI_API_KEY: secret,
     OPENAI_BASE_URL: z.url().optional(),

@@ -20,7 +20,14 @@ export interface Platform {
   /** Answers /mcp; pass to createApp. */
   mcp: McpHttpHandler;
   boss: PgBoss;
-  stop(): Promise<void>;
+  /**
+   * Stops taking jobs at once and lets the running ones finish for up to `timeoutMs` (at least 1 s,
+   * pg-boss's floor); pg-boss then fails whatever still runs, so it is retried elsewhere, and closes
+   * its connections.
+   */
+  stop(timeoutMs?: number): Promise<void>;
+  /** Jobs running in this process now (0 in an API-only process). */
+  runningJobs(): number;
 }
 
 /**
@@ -82,9 +89,10 @@ export async function startPlatform(opts: {
     appDeps,
     mcp: createMcpHttpHandler(appDeps),
     boss,
-    async stop() {
+    runningJobs: () => worker?.running() ?? 0,
+    async stop(timeoutMs = config.SHUTDOWN_TIMEOUT_MS) {
       stopping = true;
-      await boss.stop({ graceful: true, timeout: 10_000, wait: true });
+      await boss.stop({ graceful: true, timeout: timeoutMs, wait: true });
     },
   };
 }

@@ -61,8 +61,30 @@ function findBad(value: unknown, path: (string | number)[], depth: number): stri
 // match (an escaped surrogate pair, say) is only a reason to walk.
 const SUSPECT_TEXT = /\\u(?:0000|d[89a-f])|[eE][+-]?\d{3}|\d{20}[\d.]*[eE]|\d{309}/i;
 
+/**
+ * Whether `value` nests deeper than MAX_NESTING: a walk of containers only, so strings (most of a
+ * body's bytes) cost nothing, and it stops at MAX_NESTING, so it can't overflow the stack itself.
+ */
+function nestsTooDeep(value: object, depth: number): boolean {
+  if (depth >= MAX_NESTING) return true;
+  if (Array.isArray(value)) {
+    for (const v of value) if (v !== null && typeof v === "object" && nestsTooDeep(v, depth + 1)) return true;
+    return false;
+  }
+  for (const k in value) {
+    const v = (value as Record<string, unknown>)[k];
+    if (v !== null && typeof v === "object" && nestsTooDeep(v, depth + 1)) return true;
+  }
+  return false;
+}
+
 /** unstorableValue for a value parsed from `json`, walking it only when the text can hold a problem. */
 export function unstorableJson(json: string, parsed: unknown): Unstorable | undefined {
-  if (!SUSPECT_TEXT.test(json)) return undefined;
+  // Deep nesting leaves no mark the text test can see cheaply, so it gets its own container walk:
+  // without it a field the schemas pass through as-is (provider_preferences' extra keys) let a body
+  // nested 5,000 deep reach JSON.stringify in insertQuote — a stack overflow answered as a 500 (fuzz
+  // suite, test/fuzz/regressions.test.ts) — and one 300 deep be stored, past the documented limit.
+  const deep = parsed !== null && typeof parsed === "object" && nestsTooDeep(parsed, 0);
+  if (!deep && !SUSPECT_TEXT.test(json)) return undefined;
   return unstorableValue(parsed);
 }

@@ -201,6 +201,42 @@ describe("the OpenAI Batch workflow through the official SDK", () => {
     expect(list.data[0]!.embedding.length).toBeGreaterThan(0);
   });
 
+  it("serves legacy /v1/completions batches, answering text_completion bodies", async () => {
+    const line = (id: string, prompt: string | string[]) => ({
+      custom_id: id,
+      method: "POST",
+      url: "/v1/completions",
+      body: { model: "gpt-4o-mini", prompt, max_tokens: 20, temperature: 0.2, stop: ["\n\n"] },
+    });
+    const file = await upload([line("c-1", "Once upon a time"), line("c-2", ["Roses are red,"])]);
+    const b = await client.batches.create({ input_file_id: file.id, endpoint: "/v1/completions", completion_window: "24h" });
+    expectBatchShape(b);
+    expect(b.endpoint).toBe("/v1/completions");
+    const done = await untilEnded(b.id);
+    expect(done).toMatchObject({ status: "completed", endpoint: "/v1/completions", request_counts: { total: 2, completed: 2, failed: 0 } });
+    const lines = parseLines(await (await client.files.content(done.output_file_id!)).text());
+    expect(lines.map((l) => l.custom_id).sort()).toEqual(["c-1", "c-2"]);
+    for (const l of lines) {
+      const body = l.response.body as OpenAI.Completion;
+      expect(Object.keys(body).sort()).toEqual(["choices", "created", "id", "model", "object", "usage"]);
+      expect(body).toMatchObject({ object: "text_completion", model: "gpt-4o-mini", id: expect.stringMatching(/^cmpl-/) });
+      expect(body.choices).toEqual([
+        { text: expect.any(String), index: 0, logprobs: null, finish_reason: expect.stringMatching(/^(stop|length)$/) },
+      ]);
+      expect(body.usage!.total_tokens).toBe(body.usage!.prompt_tokens + body.usage!.completion_tokens);
+    }
+  });
+
+  it("refuses completions a single chat answer can't reproduce, naming the line and field", async () => {
+    const base = { custom_id: "x", method: "POST", url: "/v1/completions", body: { model: "gpt-4o-mini", prompt: "hi" } };
+    for (const body of [{ prompt: ["a", "b"] }, { prompt: [1, 2, 3] }, { n: 2 }, { echo: true }, { suffix: "end" }, { logprobs: 2 }]) {
+      const err = await upload([chatLine("ok"), { ...base, body: { ...base.body, ...body } }]).catch((e) => e);
+      expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+      expect(err.error.message).toContain("line 2");
+      expect(err.error.message).toContain(`body.${Object.keys(body)[0]}: `);
+    }
+  });
+
   it("writes failed requests to the error file with a non-2xx status and an error body", async () => {
     const bad = chatLine("bad");
     (bad.body.messages as { content: string }[])[0]!.content = "Classify [simulate:invalid_input]";

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { SyncedRateLimiter } from "../server/http/synced-rate-limiter.js";
 import { call, registerAgent, startTestServer, type TestServer } from "./helpers/server.js";
 
 // Two API processes on one database, as behind a load balancer: the limits must hold across both.
@@ -56,5 +57,47 @@ describe("rate limits", () => {
     expect(statuses[40]).toBe(429);
     // Health probes stay exempt.
     expect((await call(a.base, "GET", "/healthz")).status).toBe(200);
+  });
+
+  // The limiters count in memory and sync through the database, so limits well above the exact tail
+  // (the last 50 points, always taken in the database) are where processes can drift; these two
+  // tests drive that part directly, two limiter instances standing for two API processes.
+  it("is exact within one process, however many requests race", async () => {
+    const limiter = new SyncedRateLimiter(a.database.db, { keyPrefix: "race", points: 200, durationSeconds: 60, syncIntervalMs: 20 });
+    const decisions = await Promise.all(Array.from({ length: 300 }, () => limiter.consume("k")));
+    expect(decisions.filter((d) => d.allowed)).toHaveLength(200);
+    expect(decisions.filter((d) => !d.allowed).every((d) => d.remaining === 0 && d.msBeforeReset > 0)).toBe(true);
+  });
+
+  it("keeps two processes sharing one database within the stated tolerance", async () => {
+    const limit = 300;
+    const interval = 50;
+    const opts = { keyPrefix: "shared", points: limit, durationSeconds: 60, syncIntervalMs: interval };
+    const processes = [new SyncedRateLimiter(a.database.db, opts), new SyncedRateLimiter(b.database.db, opts)];
+    // Each process takes at most one request per 2 ms (≤ 500 req/s), 400 each: 800 against a limit of 300.
+    const maxRate = 500;
+    const admitted = await Promise.all(
+      processes.map(async (limiter) => {
+        let n = 0;
+        for (let i = 0; i < 400; i++) {
+          if ((await limiter.consume("k")).allowed) n++;
+          await new Promise((r) => setTimeout(r, 2));
+        }
+        return n;
+      }),
+    );
+    const total = admitted[0]! + admitted[1]!;
+    // The documented bound: limit + (P − 1) × rate × (3 × interval + a round trip); 50 ms allowed for
+    // the round trip and late timers on a busy machine. Without the sync each would admit ~300.
+    const tolerance = (processes.length - 1) * maxRate * ((3 * interval + 50) / 1000);
+    expect(total).toBeGreaterThanOrEqual(limit);
+    expect(total).toBeLessThanOrEqual(limit + tolerance);
+    // Both saw the window spent: each refuses from then on, with nothing left.
+    for (const limiter of processes) {
+      await limiter.flush();
+      expect(await limiter.consume("k")).toMatchObject({ allowed: false, remaining: 0 });
+    }
+    const [row] = await a.database.db("rate_limits").where({ key: "shared:k" });
+    expect(row.points).toBeGreaterThanOrEqual(total);
   });
 });

@@ -6,10 +6,12 @@ import type { ArtifactStore } from "../server/files/artifact-store.js";
 import { JOBS, type JobKey, type PayloadOf, type QueueOverrides } from "../server/jobs/contracts.js";
 import { createQueues, scheduleCrons, type JobSender } from "../server/jobs/sender.js";
 import type { Logger } from "../server/logger.js";
+import { jobRunSeconds, jobWaitSeconds } from "../server/metrics/process-metrics.js";
 import type { BatchWorkerDeps } from "./batch-context.js";
 import { cancelBatchWork } from "./jobs/cancel-batch-work.js";
 import { deliverWebhook } from "./jobs/deliver-webhook.js";
 import { dispatchBatch } from "./jobs/dispatch-batch.js";
+import { prepareLargeBatch } from "../server/batches/prepare-large.js";
 import { expireBatch } from "./jobs/expire-batch.js";
 import { finalizeBatch } from "./jobs/finalize-batch.js";
 import { purgeHousekeeping } from "./jobs/housekeeping.js";
@@ -46,6 +48,8 @@ export interface WorkerDeps {
 export interface RunningWorker {
   /** Wake the workers of a queue now (after a send in this process), instead of at their next poll. */
   notify(queue: string): void;
+  /** Jobs whose handler is running in this process now (what a shutdown at its bound would cut). */
+  running(): number;
 }
 
 /** One run of a job: its checked payload, and whether pg-boss will retry it if this run fails. */
@@ -64,6 +68,9 @@ function servings(ctx: BatchWorkerDeps, deps: WorkerDeps): { [K in JobKey]: Serv
   const step = { pollers: 2, pollingIntervalSeconds: 0.5 };
   const hooks = { db: deps.db, secret: deps.secret, allowPrivate: deps.config.BATCHROUTER_ALLOW_PRIVATE_WEBHOOKS, logger: deps.logger };
   return {
+    // One at a time per process: preparing holds a few hundred bytes per item (a million-item
+    // manifest ~250 MB at its peak), and two at once would double that.
+    prepare: { ...step, pollers: 1, handle: (p) => prepareLargeBatch(ctx, p.batch_id) },
     dispatch: { ...step, handle: (p) => dispatchBatch(ctx, p.batch_id) },
     submit: { ...step, handle: (p) => submitWorkUnit(ctx, p.work_unit_id) },
     poll: { ...step, handle: (p) => pollWorkUnit(ctx, p.work_unit_id) },
@@ -78,14 +85,20 @@ function servings(ctx: BatchWorkerDeps, deps: WorkerDeps): { [K in JobKey]: Serv
     housekeeping: {
       pollers: 1,
       pollingIntervalSeconds: 2,
-      handle: () => purgeHousekeeping(deps.db, deps.logger.child({ job: JOBS.housekeeping.name })),
+      handle: () => purgeHousekeeping(deps.db, ctx.artifacts, deps.logger.child({ job: JOBS.housekeeping.name })),
     },
     revive: { pollers: 1, pollingIntervalSeconds: 2, handle: () => reviveStaleBatches(ctx) },
   };
 }
 
 /** Starts `pollers` pg-boss workers on one queue; each job's payload is checked against its contract. */
-export async function serveQueue<K extends JobKey>(boss: PgBoss, key: K, serving: Serving<K>, logger: Logger): Promise<string[]> {
+export async function serveQueue<K extends JobKey>(
+  boss: PgBoss,
+  key: K,
+  serving: Serving<K>,
+  logger: Logger,
+  inFlight: { count: number } = { count: 0 },
+): Promise<string[]> {
   const contract = JOBS[key];
   const log = logger.child({ job: contract.name });
   const ids: string[] = [];
@@ -97,16 +110,26 @@ export async function serveQueue<K extends JobKey>(boss: PgBoss, key: K, serving
         async ([job]) => {
           if (!job) return;
           const started = performance.now();
+          // Waiting counts from when the job was due: a poll scheduled 30 s ahead, or a retry's
+          // backoff, is not backlog. Both stamps are the database's clock.
+          jobWaitSeconds.observe({ queue: contract.name }, Math.max(0, job.startedOn.getTime() - job.startAfter.getTime()) / 1000);
+          const ran = (outcome: "completed" | "failed") =>
+            jobRunSeconds.observe({ queue: contract.name, outcome }, (performance.now() - started) / 1000);
+          inFlight.count++;
           try {
             // pg-boss counts retries from 0; when they are used up this run is the last attempt.
             const result = await serving.handle(contract.payload.parse(job.data) as PayloadOf<K>, {
               lastAttempt: job.retryCount >= job.retryLimit,
             });
+            ran("completed");
             log.debug({ job_id: job.id, ms: Math.round(performance.now() - started) }, "job done");
             return result;
           } catch (err) {
+            ran("failed");
             log.error({ err, job_id: job.id }, "job failed; pg-boss will retry it");
             throw err;
+          } finally {
+            inFlight.count--;
           }
         },
       ),
@@ -133,13 +156,15 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   await createQueues(boss, { webhook: deps.webhooks?.retry });
   await scheduleCrons(boss);
   const workerIds = new Map<string, string[]>();
+  const inFlight = { count: 0 };
   const all = servings(ctx, deps);
   for (const key of Object.keys(all) as JobKey[]) {
-    workerIds.set(JOBS[key].name, await serveQueue(boss, key, all[key] as Serving<typeof key>, deps.logger));
+    workerIds.set(JOBS[key].name, await serveQueue(boss, key, all[key] as Serving<typeof key>, deps.logger, inFlight));
   }
   return {
     notify(queue) {
       for (const id of workerIds.get(queue) ?? []) boss.notifyWorker(id);
     },
+    running: () => inFlight.count,
   };
 }

@@ -54,6 +54,17 @@ export async function rotateKeySecret(db: Db, id: string, newHash: string, newPr
   return row as ApiKeyRow;
 }
 
+/** The channel API processes LISTEN on to drop cached lookups of a changed key (server/accounts/key-cache.ts). */
+export const KEY_CHANGES_CHANNEL = "api_key_changes";
+
+/**
+ * Tells every API process that key `id` changed. Call it in the transaction that changes the key's
+ * secret, scopes, expiry or revocation: PostgreSQL delivers it only if, and once, that commits.
+ */
+export async function notifyKeyChanged(db: Db, id: string): Promise<void> {
+  await db.raw("SELECT pg_notify(?, ?)", [KEY_CHANGES_CHANNEL, id]);
+}
+
 export async function revokeKey(db: Db, id: string): Promise<ApiKeyRow> {
   const [row] = await db<ApiKeyRow>("api_keys")
     .where({ id })

@@ -5,6 +5,7 @@ import type { Db } from "../connection.js";
  * The database's facts live here, where the rows are typed; the domain builds on them.
  */
 export const BATCH_STATUSES = [
+  "validating",
   "pending",
   "queued",
   "routing",
@@ -47,7 +48,7 @@ export interface BatchRow {
   webhook_url: string | null;
   webhook_secret_enc: string | null;
   metadata: Record<string, string>;
-  error: { code: string; message: string } | null;
+  error: { code: string; message: string; details?: Record<string, unknown> } | null;
   artifacts: Record<string, { file_id: string; storage_key: string; bytes: number; sha256: string }> | null;
   sla_deadline: Date;
   created_at: Date;
@@ -64,6 +65,8 @@ export interface BatchRow {
   estimated_output_tokens: string | number | null;
   /** Deleted through a compatible surface (which then no longer shows it); the row stays for billing. */
   compat_deleted_at: Date | null;
+  /** While `validating`: the create options its first job needs (migration 0013). */
+  pending_request: Record<string, unknown> | null;
 }
 
 const json = (v: unknown) => JSON.stringify(v);
@@ -98,6 +101,7 @@ export async function insertBatch(
       pricing_estimate: json(row.pricing_estimate),
       lanes_report: json(row.lanes_report),
       metadata: json(row.metadata),
+      pending_request: row.pending_request === null ? null : json(row.pending_request),
     })
     .returning("*");
   return inserted as BatchRow;
@@ -125,7 +129,9 @@ export async function getBatchById(db: Db, id: string, lock: BatchLock = false):
 
 export async function updateBatch(db: Db, id: string, patch: Partial<Record<keyof BatchRow, unknown>>): Promise<void> {
   const out: Record<string, unknown> = { ...patch, updated_at: db.fn.now() };
-  for (const k of ["error", "artifacts"] as const) if (k in patch && patch[k] !== null) out[k] = json(patch[k]);
+  // jsonb columns: node-pg would send a JS array as a PostgreSQL array.
+  for (const k of ["error", "artifacts", "lanes_report", "pricing_estimate", "constraints", "pending_request", "allowed_regions"] as const)
+    if (k in patch && patch[k] !== null) out[k] = json(patch[k]);
   await db("batches").where({ id }).update(out);
 }
 

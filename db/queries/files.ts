@@ -1,3 +1,4 @@
+import type { Knex } from "knex";
 import type { Db } from "../connection.js";
 
 export interface FileRow {
@@ -14,15 +15,25 @@ export interface FileRow {
   batch_id: string | null;
   created_at: Date;
   deleted_at: Date | null;
+  /** When set, the file is gone from then on (migration 0014). */
+  expires_at: Date | null;
 }
 
-export async function insertFile(db: Db, row: Omit<FileRow, "created_at" | "deleted_at">): Promise<FileRow> {
+/** Rows a reader may see: not deleted, not expired. */
+const live = (db: Db, q: Knex.QueryBuilder) =>
+  q.whereNull("deleted_at").andWhere((w) => w.whereNull("expires_at").orWhere("expires_at", ">", db.fn.now()));
+
+export async function insertFile(db: Db, row: Omit<FileRow, "created_at" | "deleted_at" | "expires_at">): Promise<FileRow> {
   const [f] = await db("files").insert(row).returning("*");
   return f as FileRow;
 }
 
 /** Fills in what an upload only knows once its body has been read (the row was inserted first, for the items' foreign key). */
-export async function finishUpload(db: Db, id: string, v: Pick<FileRow, "bytes" | "sha256" | "item_count" | "format">): Promise<FileRow> {
+export async function finishUpload(
+  db: Db,
+  id: string,
+  v: Pick<FileRow, "bytes" | "sha256" | "item_count" | "format"> & { expires_at?: Date | null },
+): Promise<FileRow> {
   const [f] = await db("files").where({ id }).update(v).returning("*");
   return f as FileRow;
 }
@@ -38,10 +49,7 @@ export async function updateFileContent(db: Db, id: string, v: Pick<FileRow, "by
 }
 
 export async function getFile(db: Db, orgId: string, environment: string, id: string): Promise<FileRow | undefined> {
-  return db<FileRow>("files")
-    .where({ id, org_id: orgId, environment: environment as FileRow["environment"] })
-    .whereNull("deleted_at")
-    .first();
+  return live(db, db<FileRow>("files").where({ id, org_id: orgId, environment: environment as FileRow["environment"] })).first();
 }
 
 export async function listFiles(
@@ -52,14 +60,27 @@ export async function listFiles(
   beforeId?: string,
   purpose?: string,
 ): Promise<FileRow[]> {
-  const q = db<FileRow>("files")
-    .where({ org_id: orgId, environment: environment as FileRow["environment"] })
-    .whereNull("deleted_at")
+  const q = live(db, db<FileRow>("files").where({ org_id: orgId, environment: environment as FileRow["environment"] }))
     .orderBy("id", "desc")
     .limit(limit);
   if (beforeId) q.andWhere("id", "<", beforeId);
   if (purpose) q.andWhere("purpose", purpose);
   return q;
+}
+
+/** A page of live files in id order either way (ids sort by creation), after a keyset cursor, of some purposes. */
+export async function listFilesPage(
+  db: Db,
+  orgId: string,
+  environment: string,
+  q: { limit: number; after?: string; asc: boolean; purposes?: string[] },
+): Promise<FileRow[]> {
+  const query = live(db, db<FileRow>("files").where({ org_id: orgId, environment: environment as FileRow["environment"] }))
+    .orderBy("id", q.asc ? "asc" : "desc")
+    .limit(q.limit);
+  if (q.after) query.andWhere("id", q.asc ? ">" : "<", q.after);
+  if (q.purposes) query.whereIn("purpose", q.purposes);
+  return query;
 }
 
 /**
@@ -68,13 +89,40 @@ export async function listFiles(
  */
 export async function deleteOwnFile(db: Db, orgId: string, environment: string, id: string): Promise<FileRow | undefined> {
   return db.transaction(async (trx) => {
-    const [row] = await trx("files")
-      .where({ id, org_id: orgId, environment })
-      .whereNull("deleted_at")
+    const [row] = await live(trx, trx("files").where({ id, org_id: orgId, environment }))
       .update({ deleted_at: trx.fn.now() })
       .returning("*");
     if (row) await trx("file_item_chunks").where({ file_id: id }).delete();
     return row as FileRow | undefined;
+  });
+}
+
+/**
+ * Up to `limit` files whose time has come, each marked deleted with its items dropped (one
+ * transaction each): housekeeping then deletes their stored bytes.
+ */
+export async function takeExpiredFiles(db: Db, limit: number): Promise<Pick<FileRow, "id" | "storage_key" | "purpose">[]> {
+  return db.transaction(async (trx) => {
+    const due = trx("files")
+      .whereNull("deleted_at")
+      .andWhere("expires_at", "<=", trx.fn.now())
+      .orderBy("expires_at")
+      .limit(limit)
+      .forUpdate()
+      .skipLocked()
+      .select("id");
+    const rows: Pick<FileRow, "id" | "storage_key" | "purpose">[] = await trx("files")
+      .whereIn("id", due)
+      .update({ deleted_at: trx.fn.now() })
+      .returning(["id", "storage_key", "purpose"]);
+    if (rows.length)
+      await trx("file_item_chunks")
+        .whereIn(
+          "file_id",
+          rows.map((r) => r.id),
+        )
+        .delete();
+    return rows;
   });
 }
 
@@ -84,6 +132,42 @@ export async function fileItems(db: Db, fileId: string): Promise<unknown[]> {
   const out: unknown[] = [];
   for (const r of rows) for (const item of JSON.parse(`[${r.items.replaceAll("\n", ",")}]`) as unknown[]) out.push(item);
   return out;
+}
+
+/** One stored chunk of a manifest: its items parsed, with their manifest positions and line numbers. */
+export interface FileItemChunk {
+  first_idx: number;
+  lines: number[];
+  items: unknown[];
+}
+
+/**
+ * A file's items chunk by chunk, in order, a few chunks per query: a million-line manifest is read
+ * with a few MB in memory at a time. The file must not change meanwhile (stored files never do).
+ */
+export async function* fileItemChunks(db: Db, fileId: string, chunksPerQuery = 8): AsyncGenerator<FileItemChunk> {
+  let after = -1;
+  for (;;) {
+    const rows: { seq: number; first_idx: number; lines: number[]; items: string }[] = await db("file_item_chunks")
+      .where({ file_id: fileId })
+      .andWhere("seq", ">", after)
+      .orderBy("seq")
+      .limit(chunksPerQuery)
+      .select("seq", "first_idx", "lines", "items");
+    for (const r of rows) {
+      yield { first_idx: r.first_idx, lines: r.lines, items: JSON.parse(`[${r.items.replaceAll("\n", ",")}]`) as unknown[] };
+    }
+    if (rows.length < chunksPerQuery) return;
+    after = rows[rows.length - 1]!.seq;
+  }
+}
+
+/** A file's first item (its first chunk's first line), parsed; undefined for a file without items. */
+export async function firstFileItem(db: Db, fileId: string): Promise<Record<string, unknown> | undefined> {
+  const row: { first: string } | undefined = await db("file_item_chunks")
+    .where({ file_id: fileId, seq: 0 })
+    .first(db.raw("split_part(items, E'\\n', 1) AS first"));
+  return row ? (JSON.parse(row.first) as Record<string, unknown>) : undefined;
 }
 
 /** The columns an upload writes (binary COPY, server/files/item-sink.ts); `items` are newline-joined JSON texts. */

@@ -8,6 +8,7 @@ import { errors, fail } from "../errors.js";
 import { newId } from "../ids.js";
 import { money, parseUsd } from "../money.js";
 import type { Actor } from "./actor.js";
+import { keyCacheFor } from "./key-cache.js";
 import { SCOPES, type AgentRegisterInput, type CreateKeyInput, type Scope } from "./schemas.js";
 import { environmentOfSecret, hashPassword, hashSecret, newKeySecret, visiblePrefix, type Environment } from "./secrets.js";
 
@@ -86,16 +87,31 @@ async function grantSignupCredits(trx: Db, config: Config, orgId: string) {
   }
 }
 
-/** Resolves a presented secret to an actor, or throws 401 with the reason a person can act on. */
+/**
+ * Resolves a presented secret to an actor, or throws 401 with the reason a person can act on.
+ * Lookups come from the process's key cache (key-cache.ts) when it has them; the checks below run on
+ * every request either way, so a cached row can't outlive its revocation, expiry or grace period.
+ */
 export async function authenticate(db: Db, secret: string): Promise<Actor> {
   const claimed = environmentOfSecret(secret);
   if (!claimed) throw errors.unauthorized("Unrecognised API key format: keys start with `br_live_` or `br_test_`.");
-  const row = await keysQ.findKeyBySecretHash(db, hashSecret(secret));
-  if (!row) throw errors.unauthorized("Unknown API key.");
+  const hash = hashSecret(secret);
+  const cache = keyCacheFor(db);
+  const now = Date.now();
+  let row = cache.get(hash, now);
+  if (!row) {
+    const generation = cache.begin();
+    row = await keysQ.findKeyBySecretHash(db, hash);
+    if (!row) throw errors.unauthorized("Unknown API key.");
+    cache.store(hash, row, generation);
+  }
+  if (row.via_previous && !(row.previous_valid_until && row.previous_valid_until.getTime() > now)) {
+    throw errors.unauthorized("Unknown API key.");
+  }
   if (row.environment !== claimed) throw errors.unauthorized(`This key belongs to the ${row.environment} environment.`);
   if (row.revoked_at) throw errors.unauthorized("This API key has been revoked.");
-  if (row.expires_at && row.expires_at.getTime() <= Date.now()) throw errors.unauthorized("This API key has expired.");
-  void keysQ.touchKey(db, row.id).catch(() => undefined); // best effort; never fails a request
+  if (row.expires_at && row.expires_at.getTime() <= now) throw errors.unauthorized("This API key has expired.");
+  if (cache.shouldTouch(hash, now)) void keysQ.touchKey(db, row.id).catch(() => undefined); // best effort; never fails a request
   return {
     org_id: row.org_id,
     environment: row.environment,
@@ -196,14 +212,30 @@ export async function rotateKey(deps: AccountDeps, actor: Actor, id: string, gra
   refuseScopesNotHeld(actor, row.scopes as Scope[], "rotate");
   if (row.revoked_at) throw fail.invalidState("A revoked key cannot be rotated.");
   const secret = newKeySecret(row.environment);
-  const rotated = await keysQ.rotateKeySecret(deps.db, row.id, hashSecret(secret), visiblePrefix(secret), graceSeconds);
+  const rotated = await changeKey(deps.db, row.id, (trx) =>
+    keysQ.rotateKeySecret(trx, row.id, hashSecret(secret), visiblePrefix(secret), graceSeconds),
+  );
   return { ...presentKey(rotated), api_key: secret };
 }
 
 export async function revokeKey(deps: AccountDeps, actor: Actor, id: string) {
   const row = await ownKey(deps, actor, id);
   refuseScopesNotHeld(actor, row.scopes as Scope[], "revoke");
-  return presentKey(await keysQ.revokeKey(deps.db, row.id));
+  return presentKey(await changeKey(deps.db, row.id, (trx) => keysQ.revokeKey(trx, row.id)));
+}
+
+/**
+ * Changes a key and, in the same transaction, notifies every API process to drop its cached lookups
+ * (they see it after the commit); this process drops its own at once, before answering.
+ */
+async function changeKey(db: Db, keyId: string, change: (trx: Db) => Promise<ApiKeyRow>): Promise<ApiKeyRow> {
+  const row = await db.transaction(async (trx) => {
+    const changed = await change(trx);
+    await keysQ.notifyKeyChanged(trx, keyId);
+    return changed;
+  });
+  keyCacheFor(db).forgetKey(keyId);
+  return row;
 }
 
 /** Operator path: a key for an existing org, as `npm run admin -- keys create` prints it. */

@@ -5,6 +5,7 @@ import { BATCH_STATUSES, type BatchRow, type BatchStatus } from "../../db/querie
 import { closeWorkUnits, endWorkUnit, workUnitsInStatus, type WorkUnitRow } from "../../db/queries/work-units.js";
 import { fail } from "../errors.js";
 import type { JobSender } from "../jobs/sender.js";
+import { countItems } from "../metrics/process-metrics.js";
 import { emitBatchEvent, type EventDeps } from "./events.js";
 import { closeReservation } from "./settlement.js";
 import { TERMINAL_STATUSES } from "./statuses.js";
@@ -109,7 +110,7 @@ export async function failUnit(
   from: readonly ItemStatus[],
   error: Record<string, unknown>,
 ): Promise<void> {
-  await endItems(trx, { work_unit_id: wu.id }, from, "failed", error);
+  countItems(wu.lane_id, "failed", await endItems(trx, { work_unit_id: wu.id }, from, "failed", error), trx);
   await endWorkUnit(trx, wu.id, "failed");
   await finalizeIfDone(trx, jobs, wu.batch_id);
 }
@@ -148,5 +149,26 @@ export async function finish(
     if (status === "failed") patch.error = { code: "all_items_failed", message: "Every item failed; see the errors file." };
     await batchesQ.updateBatch(trx, batchId, patch);
     await emitBatchEvent(trx, deps, { ...batch, status, artifacts }, `batch.${status}`);
+  });
+}
+
+/**
+ * A `validating` batch that can't go on (its manifest fails validation, nothing can serve it, the
+ * balance can't cover it): it ends `failed` with the error a synchronous create would have
+ * answered, and whatever was reserved at create is released — in one transaction, once.
+ */
+export async function failPreparation(
+  deps: EventDeps & { db: Db },
+  batchId: string,
+  error: { code: string; message: string; details?: Record<string, unknown> },
+): Promise<void> {
+  await deps.db.transaction(async (trx) => {
+    const batch = (await batchesQ.getBatchById(trx, batchId, true))!;
+    if (batch.status !== "validating") return;
+    await closeReservation(trx, batch, false);
+    const failed = { status: "failed" as const, failed_at: trx.fn.now(), error, pending_request: null };
+    await batchesQ.updateBatch(trx, batchId, failed);
+    await batchesQ.addRouteEvent(trx, batchId, "failed", { code: error.code });
+    await emitBatchEvent(trx, deps, { ...batch, status: "failed", error }, "batch.failed");
   });
 }

@@ -1,6 +1,10 @@
 import type { Db } from "../../db/connection.js";
 import { itemCounts, laneSummary } from "../../db/queries/batch-items.js";
 import type { BatchRow } from "../../db/queries/batches.js";
+import { getBatchView, type ItemTally } from "../../db/queries/batch-view.js";
+import type { Actor } from "../accounts/actor.js";
+import { errors } from "../errors.js";
+import { FinishedBatchCache } from "./finished-batch-cache.js";
 import { money } from "../money.js";
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -15,6 +19,30 @@ export function legacyState(status: string): string {
 /** The public batch object (spec/api.md §5), with live counts and per-lane progress. */
 export async function presentBatch(db: Db, b: BatchRow) {
   const [counts, lanes] = await Promise.all([itemCounts(db, b.id), laneSummary(db, b.id)]);
+  return presentBatchTally(b, { counts, lanes });
+}
+
+const finishedBatches = new WeakMap<Db, FinishedBatchCache>();
+
+/**
+ * The caller's batch `id`, read in one statement with its item tally (or, once it is finished, from
+ * the process's FinishedBatchCache) and presented — the poll's path; 404 when the org and
+ * environment have no such batch. The top-level object is new on every call: the caller may add to
+ * it (the billing receipt); what it holds is shared with the cache and must not be changed.
+ */
+export async function presentOwnBatch(db: Db, actor: Actor, id: string): Promise<{ row: BatchRow; batch: Record<string, unknown> }> {
+  let finished = finishedBatches.get(db);
+  if (!finished) finishedBatches.set(db, (finished = new FinishedBatchCache()));
+  const cached = finished.get(actor.org_id, actor.environment, id);
+  if (cached) return { row: cached.row, batch: { ...cached.batch } };
+  const view = await getBatchView(db, actor.org_id, actor.environment, id);
+  if (!view) throw errors.notFound("batch");
+  const batch = presentBatchTally(view.row, view.tally);
+  finished.offer(view.row, view.tally, batch);
+  return { row: view.row, batch: { ...batch } };
+}
+
+function presentBatchTally(b: BatchRow, { counts, lanes }: ItemTally) {
   const lanesById = new Map((b.lanes_report as { lane_id: string; provider: string; model: string }[]).map((l) => [l.lane_id, l]));
   return {
     id: b.id,

@@ -9,7 +9,7 @@ import type { ArtifactStore } from "../files/artifact-store.js";
 import type { JobSender } from "../jobs/sender.js";
 import { money } from "../money.js";
 import { splitPage } from "../pagination.js";
-import { legacyState, presentBatch } from "./present.js";
+import { legacyState, presentBatch, presentOwnBatch } from "./present.js";
 import { FAILED_RESULT_STATUSES, RESULT_STATUSES, TERMINAL_STATUSES, requestCancel, type BatchStatus } from "./lifecycle.js";
 
 export interface BatchReadDeps {
@@ -26,8 +26,7 @@ export async function ownBatch(db: Db, actor: Actor, id: string): Promise<BatchR
 
 /** GET /v1/batches/{id}: `{batch, id, status, state}` so both old and new clients read it. */
 export async function getBatch(deps: BatchReadDeps, actor: Actor, id: string, withReceipt: boolean) {
-  const b = await ownBatch(deps.db, actor, id);
-  const batch: Record<string, unknown> = await presentBatch(deps.db, b);
+  const { row: b, batch } = await presentOwnBatch(deps.db, actor, id);
   if (withReceipt && TERMINAL_STATUSES.has(b.status)) batch.billing_receipt = await billingReceipt(deps, actor, id, b);
   return { batch, id: b.id, object: "batch", status: b.status, state: legacyState(b.status) };
 }

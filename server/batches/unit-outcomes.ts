@@ -155,11 +155,16 @@ export async function readFailed(
     const locked = await getWorkUnit(trx, wu.id, true);
     if (locked?.status !== "submitted") return;
     await updateWorkUnit(trx, wu.id, { poll_failures: failures, last_error: error });
+    // `retry` too: results a collect already saved as retryable failures before it was cut off
+    // (a crash, a broken download) are this unit's to send on — left behind, they'd hold the batch open.
     if (locked.fallback_order.length > 0) {
-      await moveToFallback(trx, deps, locked, { reason: `the provider job could not be read (${err.code})`, itemStatuses: ["processing"] });
+      await moveToFallback(trx, deps, locked, {
+        reason: `the provider job could not be read (${err.code})`,
+        itemStatuses: ["processing", "retry"],
+      });
       await finalizeIfDone(trx, deps.jobs, wu.batch_id);
     } else {
-      await failUnit(trx, deps.jobs, locked, ["processing"], {
+      await failUnit(trx, deps.jobs, locked, ["processing", "retry"], {
         code: "provider_error",
         message: `the provider job could not be read: ${err.message}`,
       });

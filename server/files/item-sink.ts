@@ -3,7 +3,7 @@ import { BinaryCopy } from "../../db/copy-binary.js";
 import { FILE_ITEM_CHUNK_COLUMNS, finishUpload, insertFile, type FileRow } from "../../db/queries/files.js";
 import type { ParsedItem } from "./manifest-parser.js";
 
-type NewFileRow = Omit<FileRow, "created_at" | "deleted_at">;
+type NewFileRow = Omit<FileRow, "created_at" | "deleted_at" | "expires_at">;
 
 /**
  * Writes an upload's items into `file_item_chunks` with a binary COPY, one row per parser batch,
@@ -38,7 +38,7 @@ export class ItemSink {
   }
 
   /** Ends the COPY, fills in the files row and commits. */
-  async commit(v: Pick<FileRow, "bytes" | "sha256" | "item_count" | "format">): Promise<FileRow> {
+  async commit(v: Pick<FileRow, "bytes" | "sha256" | "item_count" | "format"> & { expires_at?: Date | null }): Promise<FileRow> {
     const copy = this.copy ?? (await this.start());
     const copied = await copy.end();
     if (copied !== this.seq || this.items !== v.item_count)

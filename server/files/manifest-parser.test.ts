@@ -165,7 +165,7 @@ describe("bad lines", () => {
       "invalid_item",
       /^method: /,
     ],
-    ["an OpenAI unknown url", oai("a", "/v1/completions", { prompt: "x" }), "invalid_item", /^url: /],
+    ["an OpenAI unknown url", oai("a", "/v1/moderations", { input: "x" }), "invalid_item", /^url: /],
     [
       "an OpenAI body without model",
       JSON.stringify({ custom_id: "a", method: "POST", url: "/v1/responses", body: { input: "x" } }),

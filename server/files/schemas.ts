@@ -30,6 +30,7 @@ export const fileObject = z.object({
   batch_id: z.string().nullable().describe("The batch a batch file belongs to."),
   status: z.literal("processed").describe("OpenAI's file status: a stored file is always processed."),
   created_at: z.string().describe("ISO 8601."),
+  expires_at: z.string().nullable().describe("ISO 8601: when the file goes (files.create `expires_after`); null for never."),
   file_id: z.string().optional().describe("Manifests only: the id again, under the name some docs use."),
   input_file_id: z.string().optional().describe("Manifests only: the id again, as `input_file_id` for quotes and batches."),
 });

@@ -27,6 +27,7 @@ export function presentFile(f: FileRow) {
     batch_id: f.batch_id,
     status: "processed" as const,
     created_at: new Date(f.created_at).toISOString(),
+    expires_at: f.expires_at ? new Date(f.expires_at).toISOString() : null,
   };
   return f.purpose === "batch" ? { ...base, file_id: f.id, input_file_id: f.id } : base;
 }

@@ -27,8 +27,11 @@ export interface UploadInput {
   filename: string;
   /** `x-batchrouter-item-count` and `x-content-sha256`, when sent. */
   headers: { itemCount?: string; sha256?: string };
-  /** Runs once the body has been read and passed every check, just before commit; a throw stores nothing. */
-  beforeCommit?: () => Promise<void>;
+  /**
+   * Runs once the body has been read and passed every check, just before commit; a throw stores
+   * nothing. It may add what the fields after the file said (an expiry).
+   */
+  beforeCommit?: () => Promise<void | { expires_at?: Date }>;
   /** Lower limits, for tests. */
   limits?: Partial<typeof MANIFEST_LIMITS>;
 }
@@ -80,8 +83,14 @@ export async function uploadManifest(deps: UploadDeps, actor: Actor, input: Uplo
     // Both hashes cover the same bytes; a difference would mean the tee lost or reordered data.
     if (object.sha256 !== result.sha256 || object.bytes !== result.bytes)
       throw new Error(`stored ${object.bytes} bytes (${object.sha256}), parsed ${result.bytes} (${result.sha256})`);
-    await input.beforeCommit?.();
-    return await sink.commit({ bytes: result.bytes, sha256: result.sha256, item_count: result.item_count, format: result.format });
+    const extra = (await input.beforeCommit?.()) ?? {};
+    return await sink.commit({
+      bytes: result.bytes,
+      sha256: result.sha256,
+      item_count: result.item_count,
+      format: result.format,
+      ...extra,
+    });
   } catch (err) {
     await sink.abort().catch((e) => deps.logger?.error({ err: e, file_id: id }, "upload rollback failed"));
     // Finish the object, then delete it. Destroying the stream instead can leave the local store's

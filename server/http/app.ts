@@ -2,7 +2,11 @@ import Router from "@koa/router";
 import Koa from "koa";
 import type { McpHttpHandler } from "../deps.js";
 import type { AppDeps, AppState, AppContext } from "./context.js";
+import { createScrapeRegistry } from "../metrics/scrape-gauges.js";
+import { DrainState } from "../ops/drain-state.js";
+import { refuseWhileDraining } from "./middleware/draining.js";
 import { errorEnvelope } from "./middleware/errors.js";
+import { etags } from "./middleware/etag.js";
 import { jsonBody } from "./middleware/json-body.js";
 import { consume, createRateLimiters } from "./middleware/rate-limit.js";
 import { requestId } from "./middleware/request-id.js";
@@ -15,24 +19,29 @@ import { catalogRoutes } from "./routes/catalog.js";
 import { feedbackRoutes } from "./routes/feedback.js";
 import { fileRoutes } from "./routes/files.js";
 import { mountMcp } from "./mcp-endpoint.js";
+import { mountMetrics, timeRequests } from "./metrics-endpoint.js";
 import { quoteRoutes } from "./routes/quotes.js";
 import { healthRoutes } from "./routes/health.js";
 import { metaRoutes } from "./routes/meta.js";
 import { openAiCompatRoutes } from "./routes/openai-compat.js";
 import { anthropicCompatRoutes } from "./routes/anthropic-compat.js";
 
+const UNLIMITED_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
+
 /**
  * Builds the Koa application: one middleware chain, every route from its spec. `mcp` answers
- * /mcp (injected by the composition root; without it /mcp is not served).
+ * /mcp (injected by the composition root; without it /mcp is not served). `drain` is the process's
+ * shutdown state (server/main.ts flips it on SIGTERM); without it the app never drains.
  */
-export function createApp(deps: AppDeps, mcp?: McpHttpHandler) {
+export function createApp(deps: AppDeps, mcp?: McpHttpHandler, opts: { drain?: DrainState } = {}) {
+  const drain = opts.drain ?? new DrainState();
   const app = new Koa<AppState, AppContext>({ proxy: deps.config.TRUST_PROXY });
   app.silent = true; // errors are logged by the error middleware, with the request id
   const limiters = createRateLimiters(deps.db, deps.config);
 
   const routes: RouteSpec[] = [];
   routes.push(
-    ...healthRoutes(deps),
+    ...healthRoutes(deps, drain),
     ...metaRoutes(deps, () => routes),
     ...accountRoutes(deps),
     ...billingRoutes(deps),
@@ -49,15 +58,20 @@ export function createApp(deps: AppDeps, mcp?: McpHttpHandler) {
   mountRoutes(router, openAiCompatRoutes(deps), deps, limiters); // OpenAI's own shapes, outside /v1/openapi.json
   mountRoutes(router, anthropicCompatRoutes(deps), deps, limiters); // Anthropic's own shapes, likewise
 
+  app.use(timeRequests()); // first: it sees the final status, whatever answered
   app.use(requestId(deps));
   app.use(errorEnvelope());
+  app.use(refuseWhileDraining(drain));
   app.use(async (ctx, next) => {
-    // Health probes are exempt so a load balancer can't starve itself out of the limit.
-    if (ctx.path !== "/healthz" && ctx.path !== "/readyz") await consume(ctx, limiters.perIp, ctx.ip);
+    // Health probes and the metrics scrape are exempt so monitoring can't starve itself (or
+    // customers sharing its address) out of the limit; /metrics has its own guard.
+    if (!UNLIMITED_PATHS.has(ctx.path)) await consume(ctx, limiters.perIp, ctx.ip);
     await next();
   });
+  mountMetrics(app, deps, createScrapeRegistry(deps.db, deps.logger));
   mountMcp(app, deps, limiters, mcp);
   app.use(jsonBody());
+  app.use(etags()); // weak ETags and 304s on JSON GETs
   app.use(router.routes());
   app.use(router.allowedMethods());
   return { app, routes };

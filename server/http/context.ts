@@ -2,7 +2,7 @@ import type { Context, Middleware } from "koa";
 import type { Actor } from "../accounts/actor.js";
 import type { AppDeps } from "../deps.js";
 import type { Logger } from "../logger.js";
-import type { RateLimiterPostgres } from "rate-limiter-flexible";
+import type { SyncedRateLimiter } from "./synced-rate-limiter.js";
 
 export interface AppState {
   requestId: string;
@@ -17,9 +17,9 @@ export type AppContext = Context & { state: AppState };
 export type AppMiddleware = Middleware<AppState, AppContext>;
 export type { AppDeps };
 
-/** The request counters (middleware/rate-limit.ts), in PostgreSQL so every API process shares them. */
+/** The request counters (middleware/rate-limit.ts): in memory, synced through PostgreSQL so every API process shares them. */
 export interface RateLimiters {
-  perIp: RateLimiterPostgres;
-  perKey: RateLimiterPostgres;
-  agentRegister: RateLimiterPostgres;
+  perIp: SyncedRateLimiter;
+  perKey: SyncedRateLimiter;
+  agentRegister: SyncedRateLimiter;
 }

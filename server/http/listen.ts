@@ -38,10 +38,56 @@ export function answerClientError(err: NodeJS.ErrnoException & { bytesParsed?: n
   );
 }
 
+/** Requests each server is answering now (until their response is sent or the socket dies). */
+const inFlight = new WeakMap<Server, { count: number; onIdle: Set<() => void> }>();
+
+function trackInFlight(server: Server): void {
+  const t = { count: 0, onIdle: new Set<() => void>() };
+  inFlight.set(server, t);
+  server.on("request", (_req, res) => {
+    t.count++;
+    res.once("close", () => {
+      if (--t.count > 0) return;
+      for (const wake of t.onIdle) wake();
+      t.onIdle.clear();
+    });
+  });
+}
+
+/**
+ * Resolves once `server` answers no request, or after `timeoutMs`: true when it went idle. While
+ * the app drains, new requests are refused at once (middleware/draining.ts), so this awaits the
+ * ones that were already running, streamed downloads and uploads included.
+ */
+export function whenIdle(server: Server, timeoutMs: number): Promise<boolean> {
+  const t = inFlight.get(server);
+  if (!t || t.count === 0) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const wake = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    const timer = setTimeout(() => {
+      t.onIdle.delete(wake);
+      resolve(false);
+    }, timeoutMs);
+    t.onIdle.add(wake);
+  });
+}
+
+/** Stops listening and ends every connection: idle ones now, and — `force` — those still answering. */
+export async function closeServer(server: Server, force: boolean): Promise<void> {
+  const closed = new Promise<void>((r) => server.close(() => r()));
+  if (force) server.closeAllConnections();
+  else server.closeIdleConnections();
+  await closed;
+}
+
 /** An HTTP server for the Koa app, listening, with parser errors answered in the envelope. */
 export async function listen(app: Pick<Koa, "callback">, port: number, host: string): Promise<Server> {
   const server = createServer(app.callback());
   server.on("clientError", answerClientError);
+  trackInFlight(server);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {

@@ -18,7 +18,7 @@ export interface BossOptions {
  * supervise (maintenance, cron), and pg-boss distributes jobs across them with SKIP LOCKED.
  */
 export function createBoss(url: string, opts: BossOptions): PgBoss {
-  return new PgBoss({
+  const boss = new PgBoss({
     connectionString: url,
     schema: BOSS_SCHEMA,
     max: 5,
@@ -29,6 +29,50 @@ export function createBoss(url: string, opts: BossOptions): PgBoss {
     maintenanceIntervalSeconds: 30,
     migrate: true,
   });
+  waitOutLostConnections(boss);
+  return boss;
+}
+
+// What a PostgreSQL restart or failover looks like to a client: refused or reset connections,
+// "terminating connection due to administrator command" (57P01), "the database system is starting up"
+// (57P03), the connection-exception class (08…), or pg's own "Connection terminated".
+const CONNECTION_LOST = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "57P01", "57P02", "57P03", "08000", "08001", "08003", "08006"]);
+const connectionLost = (err: unknown) => {
+  const e = err as { code?: string; message?: string } | null;
+  return CONNECTION_LOST.has(e?.code ?? "") || /Connection terminated/.test(e?.message ?? "");
+};
+/** How long one statement waits for the database to come back before its error surfaces. */
+const RECONNECT_WINDOW_MS = 120_000;
+
+/**
+ * pg-boss 10 settles each job it ran with complete() or fail() without awaiting them (src/manager.js,
+ * watch → onFetch). If PostgreSQL is restarting at that moment the rejection is unhandled and Node ends
+ * the worker process; and even a worker that survives leaves the job `active` until its expiry
+ * (minutes) hands it out again, stalling the batch. So every statement of the queue waits out a lost
+ * connection: it is retried with backoff until the server answers (within RECONNECT_WINDOW_MS), and
+ * only then does the error surface as before. A retry is safe: pg-boss's statements are single
+ * autocommit statements, so one cut off mid-way was rolled back (complete and fail are idempotent
+ * anyway, a lost fetch's answer leaves its jobs to expiry, and the batch steps' queues drop a
+ * duplicate send by singleton key).
+ */
+function waitOutLostConnections(boss: PgBoss): void {
+  const db = boss.getDb();
+  const execute = db.executeSql.bind(db);
+  let stopped = false;
+  boss.on("stopped", () => {
+    stopped = true;
+  });
+  db.executeSql = async (text, values) => {
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await execute(text, values);
+      } catch (err) {
+        if (stopped || !connectionLost(err) || Date.now() - started > RECONNECT_WINDOW_MS) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(2_000, 50 * 2 ** attempt)));
+      }
+    }
+  };
 }
 
 /**

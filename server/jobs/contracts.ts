@@ -27,6 +27,14 @@ const batchStep = z.object({ batch_id: z.string().min(1) });
 const unitStep = z.object({ work_unit_id: z.string().min(1) });
 
 export const JOBS = {
+  /** A large batch's first step: validate, price, reserve and write its items (server/batches/prepare-large.ts). */
+  prepare: {
+    name: "batch.prepare",
+    payload: batchStep,
+    singletonKey: "batch_id",
+    // A million items take a minute or two; an expiry shorter than that would run it twice.
+    options: { policy: "short", expireInSeconds: 900, ...STEP_RETRY },
+  },
   dispatch: {
     name: "batch.dispatch",
     payload: batchStep,

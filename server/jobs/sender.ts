@@ -52,8 +52,26 @@ export async function createQueues(boss: PgBoss, overrides: QueueOverrides = {})
     const contract: JobContract = JOBS[key];
     // A fresh object per call: pg-boss writes its derived settings into the options it is given.
     const options = () => ({ ...contract.options, ...overrides[key], name: contract.name });
-    await boss.createQueue(contract.name, options());
+    await retryOnDeadlock(() => boss.createQueue(contract.name, options()));
     await boss.updateQueue(contract.name, options());
+  }
+}
+
+/**
+ * Processes starting together on a fresh database (two APIs and three workers, say) race to create
+ * the same queues. pg-boss 10's create_queue inserts the queue row and then, in the same
+ * transaction, adds a foreign key to the queue table from the queue's new partition, so two racers
+ * can deadlock (40P01) and the loser would fail its start. PostgreSQL has rolled the loser back;
+ * running it again finds the queue made and does nothing.
+ */
+async function retryOnDeadlock(run: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      if ((err as { code?: string }).code !== "40P01" || attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, Math.random() * 50 * attempt));
+    }
   }
 }
 

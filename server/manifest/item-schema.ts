@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { COMPLETIONS_ENDPOINT, completionsItem, completionsProblems } from "../compat/openai/completions.js";
 import { hostedToolSchema, operationSchema, type Operation } from "../catalog/types.js";
 
 /**
@@ -117,7 +118,12 @@ export function checkItemInput(item: ManifestItem, operation: Operation): { path
 const HOSTED = new Set<string>(hostedToolSchema.options);
 
 /** What routing needs to know of an item's tools: any at all, and which hosted ones. */
+const NO_HOSTED_TOOLS: string[] = [];
+
 export function toolNeeds(item: ManifestItem): { needs_tools: boolean; hosted_tools: string[] } {
+  // Most items use no tools: one shared empty list instead of a million (the router only reads it).
+  if (!item.tools?.length && !(item.input.tools as unknown[] | undefined)?.length)
+    return { needs_tools: false, hosted_tools: NO_HOSTED_TOOLS };
   const tools = [...(item.tools ?? []), ...((item.input.tools as { type?: string }[] | undefined) ?? [])];
   const hosted = [...new Set(tools.map((t) => t?.type).filter((t): t is string => typeof t === "string" && HOSTED.has(t)))];
   return { needs_tools: tools.length > 0, hosted_tools: hosted };
@@ -133,18 +139,23 @@ export function candidateModels(item: ManifestItem, fallbackModel?: string): str
   return [...new Set(list)];
 }
 
-/** An OpenAI Batch input line: {custom_id, method, url, body}. */
-export const openAiBatchLineSchema = z.looseObject({
-  custom_id: z.string().min(1).max(256),
-  method: z.literal("POST"),
-  url: z.enum(["/v1/chat/completions", "/v1/responses", "/v1/embeddings"]),
-  body: z.looseObject({
-    model: z.string().min(1),
-    max_tokens: z.number().int().positive().optional(),
-    max_completion_tokens: z.number().int().positive().optional(),
-    max_output_tokens: z.number().int().positive().optional(),
-  }),
-});
+/** An OpenAI Batch input line: {custom_id, method, url, body}; a legacy completions body is checked for what it can carry. */
+export const openAiBatchLineSchema = z
+  .looseObject({
+    custom_id: z.string().min(1).max(256),
+    method: z.literal("POST"),
+    url: z.enum(["/v1/chat/completions", "/v1/responses", "/v1/embeddings", COMPLETIONS_ENDPOINT]),
+    body: z.looseObject({
+      model: z.string().min(1),
+      max_tokens: z.number().int().positive().optional(),
+      max_completion_tokens: z.number().int().positive().optional(),
+      max_output_tokens: z.number().int().positive().optional(),
+    }),
+  })
+  .superRefine((line, ctx) => {
+    if (line.url !== COMPLETIONS_ENDPOINT) return;
+    for (const p of completionsProblems(line.body)) ctx.addIssue({ code: "custom", path: ["body", ...p.path], message: p.message });
+  });
 
 const IMAGE_CONTAINERS = ["content", "input", "messages"] as const;
 
@@ -172,6 +183,7 @@ function hasImage(value: unknown): boolean {
 
 /** Translates an OpenAI Batch line into a native item (the body minus `model` becomes `input`). */
 export function fromOpenAiBatchLine(line: z.infer<typeof openAiBatchLineSchema>): ManifestItem {
+  if (line.url === COMPLETIONS_ENDPOINT) return completionsItem(line.custom_id, line.body);
   const { model, max_tokens, max_completion_tokens, max_output_tokens, ...input } = line.body as Record<string, unknown>;
   const operation: Operation = line.url === "/v1/embeddings" ? "embeddings" : hasImage(input) ? "vision" : "responses";
   const maxOut = [max_output_tokens, max_completion_tokens, max_tokens].find((v) => typeof v === "number") as number | undefined;

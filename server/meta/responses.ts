@@ -12,6 +12,18 @@ export const capabilitiesObject = z.object({
   s3_artifacts: z.boolean().describe("Artifacts are stored in S3 (else on local disk)."),
   mcp: z.boolean().describe("/mcp is served."),
   providers: z.record(z.string(), executionSchema).describe("Per provider slug: live, simulated or off."),
+  batch_validation: z
+    .object({
+      input_file_id: z
+        .literal("async")
+        .describe("A batch from an uploaded manifest is created `validating` and prepared by its first job."),
+      inline_items_async_over: z
+        .number()
+        .int()
+        .nullable()
+        .describe("Inline items past this count are validated asynchronously too; null: inline items are always validated at create."),
+    })
+    .describe("Which creates answer at once with status `validating` (spec/api.md §5, large batches)."),
 });
 
 /** GET /healthz. */

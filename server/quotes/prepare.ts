@@ -1,19 +1,13 @@
-import { candidateModels, checkItemInput, itemSchema, operationOf, toolNeeds, type ManifestItem } from "../manifest/item-schema.js";
+import { toolNeeds, type ManifestItem } from "../manifest/item-schema.js";
 import type { CatalogSnapshot } from "../catalog/store.js";
 import type { Operation } from "../catalog/types.js";
-import { fastNative, isObj } from "../files/manifest-line.js";
 import { fail } from "../errors.js";
 import { jsonPointer } from "../json-pointer.js";
 import type { RoutingItem } from "../routing/types.js";
-import { unstorableValue } from "../text-guard.js";
+import { ItemValidator, type AcceptedItem, type ItemDefaults } from "./item-validator.js";
 import { estimateInputTokens, estimateOutputTokens } from "./tokens.js";
 
-const MAX_LISTED_ERRORS = 100;
-
-export interface ItemDefaults {
-  operation?: Operation;
-  model?: string;
-}
+export type { ItemDefaults };
 
 export interface PreparedItems {
   items: ManifestItem[];
@@ -34,89 +28,52 @@ export async function prepareItems(
   defaults: ItemDefaults,
   base = "items",
 ): Promise<PreparedItems> {
-  const errs: FieldError[] = [];
-  const items: ManifestItem[] = [];
-  const operations: Operation[] = [];
-  const models: string[][] = [];
-  const seen = new Map<string, number>();
-  for (let i = 0; i < raw.length && errs.length < MAX_LISTED_ERRORS; i++) {
-    // The common shapes pass a hand-written check that accepts exactly what zod would (see
-    // manifest-line.ts); anything else gets zod's full validation and its error paths.
-    const fast = isObj(raw[i]) ? fastNative(raw[i] as Record<string, unknown>, defaults.operation) : undefined;
-    if (fast) {
-      accept(i, fast.item, fast.operation);
-      continue;
-    }
-    const parsed = itemSchema.safeParse(raw[i]);
-    if (!parsed.success) {
-      for (const issue of parsed.error.issues)
-        errs.push({ path: jsonPointer([base, i, ...(issue.path as (string | number)[])]), message: issue.message });
-      continue;
-    }
-    const item = parsed.data;
-    const operation = operationOf(item, defaults.operation);
-    const issues = checkItemInput(item, operation);
-    for (const issue of issues) errs.push({ path: jsonPointer([base, i, ...issue.path]), message: issue.message });
-    if (issues.length === 0) accept(i, item, operation);
+  const validator = new ItemValidator(snapshot, defaults, { checkDuplicates: true, name: (i) => `${base}[${i}]` });
+  const accepted: AcceptedItem[] = [];
+  for (let i = 0; i < raw.length && !validator.full; i++) {
+    const ok = validator.check(raw[i], i);
+    if (ok) accepted.push(ok);
   }
-  function accept(i: number, item: ManifestItem, operation: Operation) {
-    const unstorable = unstorableValue(item);
-    if (unstorable) errs.push({ path: jsonPointer([base, i, ...unstorable.path]), message: unstorable.message });
-    const first = seen.get(item.customer_item_id);
-    if (first !== undefined)
-      errs.push({
-        path: jsonPointer([base, i, "customer_item_id"]),
-        message: `duplicate of ${base}[${first}]: customer_item_id must be unique`,
-      });
-    else seen.set(item.customer_item_id, i);
-    const candidates = candidateModels(item, defaults.model);
-    if (candidates.length === 0)
-      errs.push({ path: jsonPointer([base, i, "model"]), message: "no model: set `model` on the item or the manifest" });
-    for (const m of candidates) {
-      if (!snapshot.modelBySlug.has(m)) {
-        errs.push({
-          path: jsonPointer([base, i, item.model === m ? "model" : "model_options"]),
-          message: `unknown model "${m}"; GET /v1/catalog/models lists the models`,
-        });
-      }
-    }
-    items.push(item);
-    operations.push(operation);
-    models.push(candidates);
-  }
-  if (errs.length > 0) {
+  if (validator.problems.length > 0) {
+    const errs = validator.problems.map((p) => ({ path: jsonPointer([base, p.index, ...p.path]), message: p.message }));
     const first = errs[0]!;
     throw fail.invalidRequest(
       `Invalid ${base}: ${first.path}: ${first.message}${errs.length > 1 ? ` (and ${errs.length - 1} more)` : ""}`,
-      {
-        location: "body",
-        errors: errs.slice(0, MAX_LISTED_ERRORS),
-      },
+      { location: "body", errors: errs },
     );
   }
+  const { routing, tokens, sampled } = await estimateRouting(snapshot, accepted, 0);
+  return { items: accepted.map((a) => a.item), routing, tokens, sampled };
+}
 
+/**
+ * Token estimates of accepted items and what the router needs of each (`first` is the manifest
+ * position of the first one). Chunks of a stored manifest go through here one at a time.
+ */
+export async function estimateRouting(snapshot: CatalogSnapshot, accepted: readonly AcceptedItem[], first: number, budgetShare = 1) {
   const { tokens: inputTokens, sampled } = await estimateInputTokens(
-    items.map((item, i) => ({ item, operation: operations[i]!, family: snapshot.modelBySlug.get(models[i]![0]!)!.family })),
+    accepted.map((a) => ({ item: a.item, operation: a.operation, family: snapshot.modelBySlug.get(a.models[0]!)!.family })),
+    budgetShare,
   );
   const routing: RoutingItem[] = [];
   let input = 0;
   let output = 0;
-  for (let i = 0; i < items.length; i++) {
-    const item = items[i]!;
-    const out = estimateOutputTokens(item, operations[i]!, snapshot.modelBySlug.get(models[i]![0]!));
+  for (let i = 0; i < accepted.length; i++) {
+    const { item, operation, models } = accepted[i]!;
+    const out = estimateOutputTokens(item, operation, snapshot.modelBySlug.get(models[0]!));
     input += inputTokens[i]!;
     output += out;
     routing.push({
-      index: i,
+      index: first + i,
       customer_item_id: item.customer_item_id,
-      operation: operations[i]!,
-      models: models[i]!,
+      operation,
+      models,
       input_tokens: inputTokens[i]!,
       output_tokens: out,
       ...toolNeeds(item),
     });
   }
-  return { items, routing, tokens: { input, output }, sampled };
+  return { routing, tokens: { input, output }, sampled };
 }
 
 /**

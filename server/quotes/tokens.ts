@@ -118,8 +118,9 @@ export interface TokenJob {
  * Input-token estimates for many items. Each family's items are counted exactly while they fit
  * the family's budget; a larger manifest is counted exactly on an even sample and the rest is
  * scaled by the sample's own tokens-per-character, so a 50,000-item quote stays fast.
+ * `budgetShare` (0–1] scales the budgets for one chunk of a larger manifest.
  */
-export async function estimateInputTokens(jobs: TokenJob[]): Promise<{ tokens: number[]; sampled: boolean }> {
+export async function estimateInputTokens(jobs: TokenJob[], budgetShare = 1): Promise<{ tokens: number[]; sampled: boolean }> {
   const tokens = new Array<number>(jobs.length).fill(0);
   const texts = jobs.map((j) => extractText(j.item, j.operation));
   const byFamily = new Map<string, number[]>();
@@ -132,7 +133,9 @@ export async function estimateInputTokens(jobs: TokenJob[]): Promise<{ tokens: n
   let sampled = false;
   for (const [family, indexes] of byFamily) {
     const count = await counterFor(family).counter;
-    const budget = EXACT_BUDGET_CHARS[family] ?? 300_000;
+    // A chunk of a stored manifest gets its share of the budget, so a million items streamed in
+    // chunks cost what one 50,000-item quote does (and sample as evenly).
+    const budget = Math.ceil((EXACT_BUDGET_CHARS[family] ?? 300_000) * budgetShare);
     const totalChars = indexes.reduce((n, i) => n + texts[i]!.text.length, 0);
     if (totalChars <= budget) {
       for (const i of indexes) tokens[i] = count(texts[i]!.text) + texts[i]!.overhead;

@@ -110,17 +110,22 @@ export function route(items: readonly RoutingItem[], c: RoutingConstraints, lane
       return { index: it.index, customer_item_id: it.customer_item_id, reasons };
     })
     .sort((a, b) => a.index - b.index);
-  const assignments: ItemAssignment[] = items.map((it, pos) => ({
-    index: it.index,
-    customer_item_id: it.customer_item_id,
-    lane_id: state.laneOf[pos]?.lane.lane_id ?? null,
-  }));
+  // Built when read: a batch's plan needs only the work units, and a million assignment objects
+  // are ~50 MB a create would hold for nothing.
+  let assignments: ItemAssignment[] | undefined;
 
   return {
     routing_mode: c.routing_mode,
     sla_tier: c.sla_tier,
     deadline_hours: deadlineHours,
-    assignments,
+    get assignments(): ItemAssignment[] {
+      assignments ??= items.map((it, pos) => ({
+        index: it.index,
+        customer_item_id: it.customer_item_id,
+        lane_id: state.laneOf[pos]?.lane.lane_id ?? null,
+      }));
+      return assignments;
+    },
     lanes: reports,
     work_units: units,
     unroutable,

@@ -6,6 +6,7 @@ import { applyOutcomes, type ItemOutcome } from "../../server/batches/settlement
 import { MAX_ATTEMPTS } from "../providers/retry-policy.js";
 import { type ItemResult, ProviderError, type ProviderJobRef } from "../providers/types.js";
 import { closeCollectedUnit, readFailed } from "../../server/batches/unit-outcomes.js";
+import { countItems } from "../../server/metrics/process-metrics.js";
 import { adapterForUnit, failureOf, idxOfItemId, pollDelayMs, submitRequest, type BatchWorkerDeps } from "../batch-context.js";
 
 /** Results written and billed per transaction: large enough to amortise, small enough to keep locks short. */
@@ -62,11 +63,13 @@ export async function pollWorkUnit(deps: BatchWorkerDeps, workUnitId: string): P
     const chunk = buffer;
     buffer = [];
     const started = performance.now();
-    await deps.db.transaction(async (trx) => {
+    const ended = await deps.db.transaction(async (trx) => {
       // A key share: chunks of the batch's other work units go on at the same time.
       await batchesQ.getBatchById(trx, batch.id, "key share");
-      await applyOutcomes(trx, batch, wu, chunk);
+      return applyOutcomes(trx, batch, wu, chunk);
     });
+    countItems(wu.lane_id, "completed", ended.completed);
+    countItems(wu.lane_id, "failed", ended.failed);
     deps.logger.debug({ work_unit_id: wu.id, items: chunk.length, ms: Math.round(performance.now() - started) }, "chunk applied");
   };
   // A real-time lane's results are calls already made (and paid for): they are saved in small chunks,

@@ -17,6 +17,12 @@ export async function reviveStaleBatches(deps: BatchWorkerDeps, staleAfterSecond
   const stale = await staleBatches(deps.db, TERMINAL_LIST, staleAfterSeconds, 500);
   for (const b of stale) {
     await deps.db.transaction(async (trx) => {
+      // A large batch still validating: its prepare step writes everything after it.
+      if (b.status === "validating") {
+        await deps.jobs.send(trx, "prepare", { batch_id: b.id });
+        await touchBatch(trx, b.id);
+        return;
+      }
       // Before dispatch has finished, its own step is the one to send: it sends the submits.
       if (BEFORE_DISPATCH.includes(b.status)) {
         await deps.jobs.send(trx, "dispatch", { batch_id: b.id });

@@ -65,6 +65,27 @@ function plan(req: SubmitRequest, endpoint: ProviderEndpoint): { url: OpenAiUrl;
   return slices;
 }
 
+/**
+ * The lines as one JSONL Blob. A Blob of one part per line costs ~1 s to build and send for 10,000
+ * lines (undici walks the parts one by one); joined into ~1 MB parts it costs tens of ms.
+ */
+export function jsonlBlob(lines: readonly string[]): Blob {
+  const parts: string[] = [];
+  let batch: string[] = [];
+  let size = 0;
+  for (const line of lines) {
+    batch.push(line);
+    size += line.length;
+    if (size >= 1 << 20) {
+      parts.push(batch.join(""));
+      batch = [];
+      size = 0;
+    }
+  }
+  if (batch.length) parts.push(batch.join(""));
+  return new Blob(parts, { type: "application/jsonl" });
+}
+
 const norm = (status: unknown) => String(status ?? "").toLowerCase();
 
 export function openAiBatchAdapter(lane: Lane, endpoint: ProviderEndpoint, http: OpenAiHttp = openAiHttp(endpoint)): ProviderAdapter {
@@ -78,7 +99,7 @@ export function openAiBatchAdapter(lane: Lane, endpoint: ProviderEndpoint, http:
       let orphanFile: string | null = null;
       try {
         for (const slice of plan(req, endpoint)) {
-          const file = await http.upload(`${req.work_unit_id}-${parts.length}.jsonl`, new Blob(slice.lines, { type: "application/jsonl" }));
+          const file = await http.upload(`${req.work_unit_id}-${parts.length}.jsonl`, jsonlBlob(slice.lines));
           orphanFile = file.id;
           const batch = await http.json<{ id: string }>("POST", "/batches", {
             input_file_id: file.id,

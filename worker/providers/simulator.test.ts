@@ -71,6 +71,30 @@ describe("simulator job lifecycle", () => {
     expect(results.map((r) => r.item_id)).not.toEqual(req.items.map((i) => i.item_id));
   });
 
+  it("collects a real-time unit again with only its unsettled items (after a crash mid-collect), never with more", async () => {
+    // Found by test/chaos/worker-kills.test.ts: the re-collect was refused as ref_mismatch and the
+    // unit's items were needlessly sent down the fallback ladder.
+    const sim = createSimulator({ turnaroundMs: 0 });
+    const lane = testLane({ protocol: "realtime", lane_id: "openai/gpt-4o-mini/us/realtime" });
+    const items = manyChatItems(10);
+    const full = await collectAll(sim, await sim.submit(request(items, lane)), request(items, lane));
+    const ref = await sim.submit(request(items, lane));
+    const rest = await collectAll(sim, ref, request(items.slice(6), lane));
+    expect(rest.map((r) => r.item_id).sort()).toEqual(
+      items
+        .slice(6)
+        .map((i) => i.item_id)
+        .sort(),
+    );
+    expect(rest.map((r) => text(r).text)).toEqual(rest.map((r) => text(byId(full).get(r.item_id)).text));
+    await expect(collectAll(sim, ref, request([...items, ...manyChatItems(11).slice(10)], lane))).rejects.toMatchObject({
+      code: "ref_mismatch",
+    });
+    // A batch lane's job is collected whole, as its provider would answer it.
+    const batchRef = await sim.submit(request(items));
+    await expect(collectAll(sim, batchRef, request(items.slice(6)))).rejects.toMatchObject({ code: "ref_mismatch" });
+  });
+
   it("refuses a ref of another job or a malformed ref, and empty or duplicate work units", async () => {
     const sim = createSimulator({ turnaroundMs: 0 });
     const req = request(manyChatItems(3));

@@ -2,15 +2,17 @@ import { Readable } from "node:stream";
 import type { Db } from "../../../db/connection.js";
 import { itemCounts, resultsPage } from "../../../db/queries/batch-items.js";
 import * as batchesQ from "../../../db/queries/batches.js";
+import type { FileRow } from "../../../db/queries/files.js";
 import type { Actor } from "../../accounts/actor.js";
 import { createBatch, type BatchDeps } from "../../batches/create.js";
 import { RESULT_STATUSES, TERMINAL_STATUSES } from "../../batches/lifecycle.js";
 import { createBatchSchema } from "../../batches/schemas.js";
 import { cancelBatch, ownBatch, type BatchReadDeps } from "../../batches/service.js";
-import { errors, fail } from "../../errors.js";
-import { validationError } from "../../validation.js";
+import { errors, fail, isAppError } from "../../errors.js";
+import { deleteFile } from "../../files/service.js";
+import { uploadManifest } from "../../files/upload.js";
 import { toAnthropicBatch, type AnthropicBatch } from "./batch-object.js";
-import { toNativeItem, type AnthropicCreateBatch } from "./create-request.js";
+import { nativeLinesOf, requestError, type RequestStreamLimits, type RequestStreamState } from "./request-stream.js";
 import { anthropicResultLine } from "./result-lines.js";
 
 /** Items read per query while streaming results: memory stays flat whatever the batch's size. */
@@ -32,15 +34,66 @@ export async function retrieveAnthropicBatch(db: Db, actor: Actor, id: string, o
 }
 
 /**
- * Anthropic's create → our create: one native item per request, routed like any batch (cheapest,
- * standard), credits reserved at once; the same batch id on both surfaces.
+ * Anthropic's create → our create, streamed: each request is validated and translated into a native
+ * item as it arrives (request-stream.ts), and the items are stored through the manifest upload (the
+ * same checks and streamed storage as any upload) as a file the native create then takes by
+ * `input_file_id`, routed like any batch (cheapest, standard). The same batch id on both surfaces.
+ * The file is the batch's input manifest, listed with the caller's files; it is removed again when
+ * the create is refused.
  */
-export async function createAnthropicBatch(deps: BatchDeps, actor: Actor, body: AnthropicCreateBatch, origin: string) {
+export async function createAnthropicBatch(
+  deps: BatchDeps,
+  actor: Actor,
+  body: AsyncIterable<Buffer>,
+  origin: string,
+  opts: CreateOptions = {},
+) {
   const snapshot = await deps.catalog.get();
-  const request = createBatchSchema.safeParse({ items: body.requests.map((r) => toNativeItem(r, snapshot.modelBySlug)) });
-  if (!request.success) throw validationError("body", request.error);
-  const created = await createBatch(deps, actor, request.data);
+  const state: RequestStreamState = { customIds: [], bytes: 0 };
+  let file: FileRow;
+  try {
+    file = await uploadManifest(deps, actor, {
+      source: nativeLinesOf(body, snapshot.modelBySlug, state, opts.limits),
+      filename: "anthropic-message-batch.jsonl",
+      headers: {},
+      beforeCommit: async () => {
+        // An Idempotency-Key is honoured only with the body's declared hash (as for uploads): it must match.
+        if (opts.declaredSha256 && opts.declaredSha256 !== state.sha256)
+          throw fail.invalidRequest("x-content-sha256 does not match the body's SHA-256.", { sha256: state.sha256 });
+      },
+    });
+  } catch (err) {
+    throw asRequestError(err, state);
+  }
+  let created: { id: string };
+  try {
+    created = await createBatch(deps, actor, createBatchSchema.parse({ input_file_id: file.id }));
+  } catch (err) {
+    await deleteFile(deps, actor, file.id).catch(() => undefined);
+    throw asRequestError(err, state);
+  }
   return retrieveAnthropicBatch(deps.db, actor, created.id, origin);
+}
+
+export interface CreateOptions {
+  /** `x-content-sha256`, when the client declared one. */
+  declaredSha256?: string;
+  /** Lower limits, for tests. */
+  limits?: RequestStreamLimits;
+}
+
+/**
+ * The native path names a problem by manifest line (the upload) or item index (the create); one
+ * request is one line, so both become the request's index and custom_id, as Anthropic's users know it.
+ */
+function asRequestError(err: unknown, state: RequestStreamState): unknown {
+  if (!isAppError(err) || err.status !== 400) return err;
+  const first = (err.details?.preflight as { line?: number; message?: string }[] | undefined)?.[0];
+  if (first?.line && first.line > 0) return requestError(state, first.line - 1, [], String(first.message));
+  const issue = (err.details?.errors as { path?: string; message?: string }[] | undefined)?.[0];
+  const m = /^\/items\/(\d+)(\/.*)?$/.exec(issue?.path ?? "");
+  if (m) return requestError(state, Number(m[1]), [], `${m[2] ? `${m[2]}: ` : ""}${issue!.message}`);
+  return err;
 }
 
 /**

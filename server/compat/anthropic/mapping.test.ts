@@ -4,7 +4,7 @@ import { BATCH_STATUSES } from "../../batches/lifecycle.js";
 import { AppError } from "../../errors.js";
 import type { ResultItem } from "../openai/result-lines.js";
 import { processingStatus, requestCounts, toAnthropicBatch } from "./batch-object.js";
-import { anthropicCreateBatchSchema, catalogModel, toNativeItem } from "./create-request.js";
+import { anthropicRequestSchema, catalogModel, toNativeItem } from "./create-request.js";
 import { anthropicErrorBody, anthropicErrorType } from "./errors.js";
 import { anthropicResultLine } from "./result-lines.js";
 
@@ -30,6 +30,7 @@ function row(patch: Partial<BatchRow> = {}): BatchRow {
 describe("the Anthropic batch object", () => {
   it("folds every status of ours onto in_progress, canceling and ended", () => {
     expect(Object.fromEntries(BATCH_STATUSES.map((s) => [s, processingStatus(s)]))).toEqual({
+      validating: "in_progress",
       pending: "in_progress",
       queued: "in_progress",
       routing: "in_progress",
@@ -196,16 +197,15 @@ describe("Anthropic create requests", () => {
     expect(toNativeItem({ custom_id: "r", params: { ...params, tool_choice: { type: "any" } } }, known).input.tool_choice).toBe("required");
   });
 
-  it("refuses bad custom_ids, duplicates and a missing max_tokens", () => {
+  it("refuses bad custom_ids and a missing max_tokens", () => {
     const ok = { custom_id: "a", params: { model: "m", max_tokens: 1, messages: [{ role: "user", content: "x" }] } };
-    expect(anthropicCreateBatchSchema.safeParse({ requests: [ok] }).success).toBe(true);
+    expect(anthropicRequestSchema.safeParse(ok).success).toBe(true);
     for (const bad of [
-      { requests: [] },
-      { requests: [{ ...ok, custom_id: "has space" }] },
-      { requests: [ok, ok] },
-      { requests: [{ ...ok, params: { ...ok.params, max_tokens: undefined } }] },
+      { ...ok, custom_id: "has space" },
+      { ...ok, params: { ...ok.params, max_tokens: undefined } },
+      { ...ok, extra: 1 },
     ]) {
-      expect(anthropicCreateBatchSchema.safeParse(bad).success).toBe(false);
+      expect(anthropicRequestSchema.safeParse(bad).success).toBe(false);
     }
   });
 });

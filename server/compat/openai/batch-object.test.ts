@@ -32,6 +32,7 @@ const artifacts = { output: { file_id: "file_out" }, errors: { file_id: "file_er
 describe("the OpenAI batch object", () => {
   it("maps every status of ours onto OpenAI's lifecycle", () => {
     expect(Object.fromEntries(BATCH_STATUSES.map((s) => [s, openAiStatus(s)]))).toEqual({
+      validating: "validating",
       pending: "validating",
       queued: "validating",
       routing: "validating",

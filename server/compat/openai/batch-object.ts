@@ -1,7 +1,7 @@
 import type { BatchRow, BatchStatus } from "../../../db/queries/batches.js";
 
 /** The endpoints an OpenAI batch may target; one batch, one endpoint (every line's `url`). */
-export const OPENAI_ENDPOINTS = ["/v1/chat/completions", "/v1/responses", "/v1/embeddings"] as const;
+export const OPENAI_ENDPOINTS = ["/v1/chat/completions", "/v1/responses", "/v1/embeddings", "/v1/completions"] as const;
 export type OpenAiEndpoint = (typeof OPENAI_ENDPOINTS)[number];
 
 export type OpenAiBatchStatus =
@@ -20,6 +20,7 @@ export type OpenAiBatchStatus =
  * `finalizing`.
  */
 const STATUS: Record<BatchStatus, OpenAiBatchStatus> = {
+  validating: "validating",
   pending: "validating",
   queued: "validating",
   routing: "validating",
@@ -112,9 +113,9 @@ interface PreflightEntry {
 }
 
 /** A failed batch's `errors`: one entry per bad manifest line when we know them, else the batch's own error. */
-export function batchErrors(error: BatchRow["error"] | (BatchRow["error"] & { details?: { preflight?: PreflightEntry[] } })) {
+export function batchErrors(error: BatchRow["error"]) {
   if (!error) return null;
-  const lines = "details" in error ? error.details?.preflight : undefined;
+  const lines = (error.details as { preflight?: PreflightEntry[] } | undefined)?.preflight;
   const data = lines?.length
     ? lines.map((p) => ({ code: p.code, message: p.message, param: null, line: p.line ?? null }))
     : [{ code: error.code, message: error.message, param: null, line: null }];

@@ -1,5 +1,6 @@
 import type { Db } from "../../../db/connection.js";
 import * as batchesQ from "../../../db/queries/batches.js";
+import { firstFileItem } from "../../../db/queries/files.js";
 import type { Actor } from "../../accounts/actor.js";
 import { cancelBatch, ownBatch, type BatchReadDeps } from "../../batches/service.js";
 import { splitPage } from "../../pagination.js";
@@ -11,17 +12,29 @@ export function listPage<T extends { id: string }>(data: T[], has_more: boolean)
   return { object: "list" as const, data, first_id: data[0]?.id ?? null, last_id: data[data.length - 1]?.id ?? null, has_more };
 }
 
-/** The endpoint and model of a batch's items: the first item's (every line of one batch targets the same endpoint). */
-async function firstItem(db: Db, batchId: string) {
+/**
+ * The endpoint and model of a batch's items: the first item's (every line of one batch targets the
+ * same endpoint). A batch still `validating` has no item rows yet: its input file's first item then.
+ */
+async function firstItem(db: Db, row: batchesQ.BatchRow) {
+  if (row.status === "validating" && row.input_file_id) {
+    const item = await firstFileItem(db, row.input_file_id);
+    return {
+      endpoint: endpointOf(typeof item?.operation === "string" ? item.operation : "responses", item?.input, item?.metadata),
+      model: typeof item?.model === "string" ? item.model : null,
+    };
+  }
+  const batchId = row.id;
   const first = await db("batch_items")
     .where({ batch_id: batchId })
     .orderBy("idx")
-    .first<{ operation: string; input: unknown; model: string | null } | undefined>(
+    .first<{ operation: string; input: unknown; metadata: unknown; model: string | null } | undefined>(
       "operation",
       db.raw("item -> 'input' AS input"),
+      db.raw("item -> 'metadata' AS metadata"),
       db.raw("item ->> 'model' AS model"),
     );
-  return { endpoint: endpointOf(first?.operation ?? "responses", first?.input), model: first?.model ?? null };
+  return { endpoint: endpointOf(first?.operation ?? "responses", first?.input, first?.metadata), model: first?.model ?? null };
 }
 
 /** Item counts by status and the tokens used, in one pass over the batch's items. */
@@ -41,7 +54,7 @@ async function itemTotals(db: Db, batchId: string) {
 }
 
 export async function presentOpenAiBatch(db: Db, row: batchesQ.BatchRow): Promise<OpenAiBatch> {
-  const [{ counts, tokens }, { endpoint, model }] = await Promise.all([itemTotals(db, row.id), firstItem(db, row.id)]);
+  const [{ counts, tokens }, { endpoint, model }] = await Promise.all([itemTotals(db, row.id), firstItem(db, row)]);
   return toOpenAiBatch({ row, counts, endpoint, model, tokens });
 }
 

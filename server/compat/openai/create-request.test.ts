@@ -37,11 +37,12 @@ describe("OpenAI batch create → our create", () => {
     expect(lineEndpointProblem({ url: "/v1/embeddings", body: { input: ["a"] } }, "/v1/embeddings")).toBeUndefined();
   });
 
-  it("takes only the 24h window and the three endpoints", () => {
+  it("takes only the 24h window and the four endpoints", () => {
     const ok = { input_file_id: "file_1", endpoint: "/v1/embeddings", completion_window: "24h" };
     expect(openAiCreateBatchSchema.safeParse(ok).success).toBe(true);
     expect(openAiCreateBatchSchema.safeParse({ ...ok, completion_window: "48h" }).success).toBe(false);
-    expect(openAiCreateBatchSchema.safeParse({ ...ok, endpoint: "/v1/completions" }).success).toBe(false);
+    expect(openAiCreateBatchSchema.safeParse({ ...ok, endpoint: "/v1/completions" }).success).toBe(true);
+    expect(openAiCreateBatchSchema.safeParse({ ...ok, endpoint: "/v1/moderations" }).success).toBe(false);
     expect(openAiCreateBatchSchema.safeParse({ ...ok, metadata: null }).success).toBe(true);
   });
 });

@@ -55,5 +55,6 @@ export function lineEndpointProblem(line: { url?: unknown; body?: unknown }, end
   const body = (line.body ?? {}) as Record<string, unknown>;
   if (endpoint === "/v1/chat/completions" && body.messages === undefined) return "a /v1/chat/completions body needs `messages`";
   if (endpoint === "/v1/responses" && body.input === undefined) return "a /v1/responses body needs `input`";
+  if (endpoint === "/v1/completions" && body.prompt === undefined) return "a /v1/completions body needs `prompt`";
   return undefined;
 }

@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import type { Db } from "../../../db/connection.js";
 import { resultsPage } from "../../../db/queries/batch-items.js";
-import type { FileRow } from "../../../db/queries/files.js";
+import { listFilesPage, type FileRow } from "../../../db/queries/files.js";
 import type { Actor } from "../../accounts/actor.js";
 import { FAILED_RESULT_STATUSES } from "../../batches/lifecycle.js";
 import { isAppError } from "../../errors.js";
@@ -33,7 +33,7 @@ export function toOpenAiFile(f: FileRow) {
     filename: f.filename,
     purpose: PURPOSE[f.purpose] ?? f.purpose,
     status: "processed" as const,
-    expires_at: null,
+    expires_at: f.expires_at ? Math.floor(new Date(f.expires_at).getTime() / 1000) : null,
     status_details: null,
   };
 }
@@ -97,15 +97,7 @@ export async function listOpenAiFiles(
   const asc = q.order === "asc";
   // OpenAI's `batch_output` stands for our three batch file purposes, so the filter takes a list.
   const purposes = q.purpose === undefined ? undefined : Object.keys(PURPOSE).filter((p) => PURPOSE[p] === q.purpose);
-  const query = deps
-    .db<FileRow>("files")
-    .where({ org_id: actor.org_id, environment: actor.environment })
-    .whereNull("deleted_at")
-    .orderBy("id", asc ? "asc" : "desc")
-    .limit(q.limit + 1);
-  // Ids sort by creation time, so `after` is a keyset cursor in either order.
-  if (q.after) query.andWhere("id", asc ? ">" : "<", q.after);
-  if (purposes) query.whereIn("purpose", purposes);
-  const { kept, has_more } = splitPage(await query, q.limit, (f) => f.id);
+  const rows = await listFilesPage(deps.db, actor.org_id, actor.environment, { limit: q.limit + 1, after: q.after, asc, purposes });
+  const { kept, has_more } = splitPage(rows, q.limit, (f) => f.id);
   return listPage(await Promise.all(kept.map((f) => openAiFileObject(deps, f))), has_more);
 }

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { BatchItemRow } from "../../../db/queries/batch-items.js";
 import type { OpenAiEndpoint } from "./batch-object.js";
+import { COMPLETIONS_ENDPOINT, completionBody, isCompletionsItem } from "./completions.js";
 
 /** What one output or error line is built from: a finished item of the batch. */
 export type ResultItem = Pick<
@@ -27,8 +28,9 @@ const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
  * input unchanged, and the batch create checked that a chat line has `messages` and a Responses line
  * `input`, so the input's shape says which it was.
  */
-export function endpointOf(operation: string, input: unknown): OpenAiEndpoint {
+export function endpointOf(operation: string, input: unknown, metadata?: unknown): OpenAiEndpoint {
   if (operation === "embeddings") return "/v1/embeddings";
+  if (isCompletionsItem(metadata)) return COMPLETIONS_ENDPOINT;
   return obj(input).messages !== undefined ? "/v1/chat/completions" : "/v1/responses";
 }
 
@@ -138,8 +140,10 @@ export function responseBodyOf(it: ResultItem) {
   const out = obj(it.output);
   const usage = { input: it.input_tokens ?? 0, output: it.output_tokens ?? 0 };
   const created = Math.floor((it.finished_at ?? new Date()).getTime() / 1000);
-  const endpoint = endpointOf(it.operation, it.item.input);
+  const endpoint = endpointOf(it.operation, it.item.input, it.item.metadata);
   if (endpoint === "/v1/embeddings") return embeddingsBody(it, out, usage);
+  if (endpoint === COMPLETIONS_ENDPOINT)
+    return completionBody(String(out.provider_response_id ?? hashId("", it.customer_item_id)), modelOf(it, out), out, usage, created);
   return endpoint === "/v1/chat/completions" ? chatBody(it, out, usage, created) : responseBody(it, out, usage, created);
 }
 

@@ -4,6 +4,7 @@ import type { Scope } from "../../accounts/schemas.js";
 import { errors } from "../../errors.js";
 import type { AppContext, AppDeps, RateLimiters } from "../context.js";
 import { consume } from "./rate-limit.js";
+import { setLazyLog } from "./request-id.js";
 
 function bearer(ctx: AppContext): string | null {
   const header = ctx.get("Authorization");
@@ -25,7 +26,8 @@ export async function requireActor(ctx: AppContext, deps: AppDeps, limiters: Rat
   }
   const actor = await authenticate(deps.db, secret);
   ctx.state.actor = actor;
-  ctx.state.log = ctx.state.log.child({ org_id: actor.org_id });
+  const requestId = ctx.state.requestId;
+  setLazyLog(ctx.state, () => deps.logger.child({ request_id: requestId, org_id: actor.org_id }));
   await consume(ctx, limiters.perKey, actor.key_id);
   if (scope) requireScope(actor, scope);
   return actor;

@@ -16,6 +16,7 @@ export const STREAMED_BODY_ROUTES: ReadonlySet<string> = new Set([
   "POST /v1/batches/input-manifests",
   "POST /v1/files",
   "POST /v1/openai/v1/files",
+  "POST /v1/anthropic/v1/messages/batches",
 ]);
 
 export const streamsOwnBody = (method: string, path: string): boolean =>
@@ -35,9 +36,7 @@ export function jsonBody(): AppMiddleware {
     if (length !== undefined && length > JSON_BODY_LIMIT) {
       throw fail.payloadTooLarge(`JSON bodies are limited to ${JSON_BODY_LIMIT} bytes.`, { limit_bytes: JSON_BODY_LIMIT });
     }
-    if (!ctx.is("application/json", "+json")) {
-      throw fail.unsupportedMediaType("Send the body as JSON with `Content-Type: application/json`.");
-    }
+    requireJsonType(ctx);
     let raw: Buffer;
     try {
       raw = await getRawBody(ctx.req, { limit: JSON_BODY_LIMIT, length });
@@ -68,6 +67,13 @@ export function jsonBody(): AppMiddleware {
     }
     return next();
   };
+}
+
+/** A JSON body must say so; shared with the routes that parse their JSON body as it streams. */
+export function requireJsonType(ctx: Parameters<AppMiddleware>[0]): void {
+  if (!ctx.is("application/json", "+json")) {
+    throw fail.unsupportedMediaType("Send the body as JSON with `Content-Type: application/json`.");
+  }
 }
 
 const UTF8 = new Set(["utf-8", "utf8"]);

@@ -7,7 +7,9 @@ import {
   openAnthropicResults,
   retrieveAnthropicBatch,
 } from "../../compat/anthropic/batches.js";
-import { anthropicCreateBatchSchema } from "../../compat/anthropic/create-request.js";
+import { ANTHROPIC_BODY_LIMIT } from "../../compat/anthropic/request-stream.js";
+import { fail } from "../../errors.js";
+import { requireJsonType } from "../middleware/json-body.js";
 import type { AppContext, AppDeps } from "../context.js";
 import { defineRoute, type RouteSpec } from "../route.js";
 
@@ -44,11 +46,30 @@ export function anthropicCompatRoutes(deps: AppDeps): RouteSpec[] {
       tag: TAG,
       auth: "submit",
       status: 200,
-      // Anthropic has no idempotency keys and its SDK sends none; one sent by the caller is honoured.
-      idempotency: "optional",
-      summary: "Anthropic messages.batches.create: a native batch, one item per request.",
-      body: anthropicCreateBatchSchema,
-      handler: async (ctx, { actor, body }) => createAnthropicBatch(deps, actor, body, originOf(ctx)),
+      // Up to 256 MB, read as it streams (request by request) rather than by the JSON body middleware.
+      streamsBody: true,
+      // Anthropic has no idempotency keys and its SDK sends none; a caller's key is honoured with the
+      // body's declared x-content-sha256, which the create checks against what it read.
+      idempotency: "content-sha256",
+      summary: "Anthropic messages.batches.create: a native batch, one item per request, streamed.",
+      handler: async (ctx, { actor }) => {
+        try {
+          requireJsonType(ctx);
+          const length = ctx.request.length;
+          if (length !== undefined && length > ANTHROPIC_BODY_LIMIT)
+            throw fail.payloadTooLarge(`A create body is limited to ${ANTHROPIC_BODY_LIMIT} bytes; split the batch.`, {
+              limit_bytes: ANTHROPIC_BODY_LIMIT,
+            });
+          const declaredSha256 = ctx.get("x-content-sha256").trim().toLowerCase() || undefined;
+          // Not destroyed when the create stops early: the answer still goes out on this request.
+          const body = ctx.req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
+          return await createAnthropicBatch(deps, actor, body, originOf(ctx), { declaredSha256 });
+        } catch (err) {
+          // The client may still be sending: read the rest and drop it, so it gets this answer.
+          if (!ctx.req.readableEnded) ctx.req.resume();
+          throw err;
+        }
+      },
     }),
     defineRoute({
       method: "get",

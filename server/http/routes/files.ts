@@ -81,7 +81,11 @@ export function fileRoutes(deps: AppDeps) {
           // `purpose` may come before the file (refused at once when wrong) or after it (the OpenAI SDK's
           // order), in which case it is checked once the body has been read, before anything is committed.
           if (form.seen.purpose !== undefined) checkPurpose(form.seen.purpose);
-          const beforeCommit = async () => checkPurpose((await form.fields).purpose);
+          const beforeCommit = async () => {
+            const fields = await form.fields;
+            checkPurpose(fields.purpose);
+            return { expires_at: expiryOf(fields, new Date()) };
+          };
           return presentFile(
             await upload(actor, {
               source: part.stream,
@@ -165,6 +169,25 @@ async function filePart(form: MultipartReader) {
   const part = await form.file;
   if (!part) throw errors.invalidRequest("The multipart body has no `file` part.", [{ path: "/file", message: "required" }]);
   return part;
+}
+
+/** OpenAI's limits for `expires_after.seconds` on files.create: one hour to 30 days. */
+const EXPIRES_AFTER_SECONDS = { min: 3600, max: 2_592_000 };
+
+/**
+ * `expires_after[anchor]=created_at` and `expires_after[seconds]=N` (how the OpenAI SDK sends the
+ * object in a form): the file is gone N seconds after it was created. Absent → never expires.
+ */
+export function expiryOf(fields: Record<string, string>, createdAt: Date): Date | undefined {
+  const anchor = fields["expires_after[anchor]"];
+  const seconds = fields["expires_after[seconds]"];
+  if (anchor === undefined && seconds === undefined) return undefined;
+  const bad = (path: string, message: string) => errors.invalidRequest(`Invalid body: ${path}: ${message}.`, [{ path, message }]);
+  if (anchor !== "created_at") throw bad("/expires_after/anchor", 'must be "created_at"');
+  const n = Number(seconds);
+  if (!/^\d+$/.test(seconds ?? "") || n < EXPIRES_AFTER_SECONDS.min || n > EXPIRES_AFTER_SECONDS.max)
+    throw bad("/expires_after/seconds", `an integer from ${EXPIRES_AFTER_SECONDS.min} to ${EXPIRES_AFTER_SECONDS.max}`);
+  return new Date(createdAt.getTime() + n * 1000);
 }
 
 function checkPurpose(purpose: string | undefined): void {

@@ -24,6 +24,7 @@ export function metaRoutes(deps: AppDeps, routes: () => RouteSpec[]) {
         s3_artifacts: false,
         mcp: true,
         providers: deps.providerModes?.() ?? {},
+        batch_validation: { input_file_id: "async" as const, inline_items_async_over: null },
       }),
     }),
     defineRoute({

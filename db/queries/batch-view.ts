@@ -1,0 +1,38 @@
+import type { Db } from "../connection.js";
+import { OPEN_ITEM_STATUSES } from "./batch-items.js";
+import type { BatchRow } from "./batches.js";
+
+/** How a batch's items stand: per status, and per lane (items, and those still open). */
+export interface ItemTally {
+  counts: Record<string, number>;
+  lanes: { lane_id: string | null; item_count: number; open: number }[];
+}
+
+/**
+ * A batch of an org and environment with its item tally, in one statement: the poll's read. The
+ * items are grouped once (by lane and status) and both tallies are built from those groups; lanes
+ * come ordered by id so the same state always presents the same JSON (and the same ETag).
+ */
+export async function getBatchView(
+  db: Db,
+  orgId: string,
+  environment: string,
+  id: string,
+): Promise<{ row: BatchRow; tally: ItemTally } | undefined> {
+  const { rows } = await db.raw<{ rows: (BatchRow & { item_counts: Record<string, number>; lane_counts: ItemTally["lanes"] })[] }>(
+    `WITH b AS (SELECT * FROM batches WHERE id = ? AND org_id = ? AND environment = ?),
+          g AS (SELECT lane_id, status, count(*)::int AS n FROM batch_items WHERE batch_id IN (SELECT id FROM b) GROUP BY lane_id, status)
+     SELECT b.*,
+       (SELECT coalesce(json_object_agg(status, n), '{}'::json)
+          FROM (SELECT status, sum(n)::int AS n FROM g GROUP BY status) s) AS item_counts,
+       (SELECT coalesce(json_agg(l ORDER BY l.lane_id), '[]'::json)
+          FROM (SELECT lane_id, sum(n)::int AS item_count, (coalesce(sum(n) FILTER (WHERE status = ANY(?::text[])), 0))::int AS open
+                  FROM g GROUP BY lane_id) l) AS lane_counts
+     FROM b`,
+    [id, orgId, environment, [...OPEN_ITEM_STATUSES]],
+  );
+  const found = rows[0];
+  if (!found) return undefined;
+  const { item_counts, lane_counts, ...row } = found;
+  return { row: row as BatchRow, tally: { counts: item_counts, lanes: lane_counts } };
+}

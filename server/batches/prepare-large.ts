@@ -1,0 +1,166 @@
+import { createHash } from "node:crypto";
+import type { NewBatchItem } from "../../db/queries/batch-items.js";
+import * as batchesQ from "../../db/queries/batches.js";
+import type { BatchRow } from "../../db/queries/batches.js";
+import { fileItemChunks } from "../../db/queries/files.js";
+import { getQuote, type QuoteRow } from "../../db/queries/quotes.js";
+import type { CatalogSnapshot } from "../catalog/store.js";
+import type { Operation } from "../catalog/types.js";
+import { AppError, fail } from "../errors.js";
+import type { PreflightError } from "../files/manifest-parser.js";
+import { jsonPointer } from "../json-pointer.js";
+import { ItemValidator, MAX_LISTED_ERRORS } from "../quotes/item-validator.js";
+import { estimateRouting } from "../quotes/prepare.js";
+import { presentPriceBlock, type resolveConstraints } from "../quotes/service.js";
+import type { RoutingItem } from "../routing/types.js";
+import type { PendingRequest } from "./create-large.js";
+import { failPreparation } from "./lifecycle.js";
+import { planFromQuote, planNow, reserveCredits, writeItems, writeWorkUnits, type BatchDeps, type Placement } from "./plan.js";
+
+/**
+ * `batch.prepare`, a large batch's first step (create-large.ts accepted it as `validating`): reads
+ * the stored manifest twice, chunk by chunk, never holding its items — once to validate and size
+ * each item (what the router needs of an item is a few numbers), once to write the item rows with
+ * their work units by COPY — and in between routes and prices the batch. Then, in one transaction:
+ * the reservation, the work units, the items, and the dispatch job (status `pending`). A manifest
+ * that fails validation, can't be routed, or can't be paid for ends `failed` with the same error
+ * details a synchronous create would have answered, and whatever was reserved is released.
+ * Idempotent: a re-run finds the batch past `validating` and returns.
+ */
+export async function prepareLargeBatch(deps: BatchDeps, batchId: string): Promise<void> {
+  const batch = await batchesQ.getBatchById(deps.db, batchId);
+  if (batch?.status !== "validating" || !batch.input_file_id) return;
+  const pending = batch.pending_request as unknown as PendingRequest;
+  try {
+    const snapshot = await deps.catalog.get();
+    const quote = pending.quote_id ? await getQuote(deps.db, batch.org_id, batch.environment, pending.quote_id) : undefined;
+    const itemsQuote = quote && quote.kind !== "volume" ? quote : undefined;
+    const scan = await scanManifest(deps, snapshot, batch, pending, itemsQuote !== undefined);
+    const plan = itemsQuote
+      ? planFromQuote(itemsQuote, scan.fingerprint!)
+      : planNow(snapshot, scan, batch.constraints as ReturnType<typeof resolveConstraints>, pending.max_price, quote as QuoteRow);
+    scan.routing.length = 0; // the plan has what it needs; let the million small objects go before pass two
+    await deps.db.transaction(async (trx) => {
+      const locked = await batchesQ.getBatchById(trx, batchId, true);
+      if (locked?.status !== "validating") return; // cancelled or expired meanwhile: that path released everything
+      if (!pending.reserved_at_create) await reserveCredits(trx, batch, batchId, plan.totals.total);
+      await batchesQ.updateBatch(trx, batchId, {
+        status: "pending",
+        fee_rate_bps: plan.totals.fee_rate_bps,
+        quoted_subtotal_micros: plan.totals.provider_subtotal,
+        quoted_fee_micros: plan.totals.fee,
+        quoted_total_micros: plan.totals.total,
+        reserved_micros: plan.totals.total,
+        pricing_estimate: presentPriceBlock(plan.totals),
+        lanes_report: plan.lanesReport,
+        customer_explanation: plan.explanation,
+        constraints: plan.constraints,
+        estimated_input_tokens: scan.tokens.input,
+        estimated_output_tokens: scan.tokens.output,
+        pending_request: null,
+      });
+      const placed = await writeWorkUnits(trx, batchId, snapshot, plan, batch.environment, batch.item_count);
+      await writeItems(trx, batch.item_count, itemRows(deps, snapshot, batch, pending, placed));
+      await batchesQ.addRouteEvent(trx, batchId, "routed", {
+        quote_id: quote?.id ?? null,
+        work_units: plan.units.map((u) => ({ lane_id: u.lane_id, item_count: u.item_indexes.length, fallback_order: u.fallback_order })),
+      });
+      await deps.jobs.send(trx, "dispatch", { batch_id: batchId });
+    });
+  } catch (err) {
+    // The customer's problem (bad items, no lane, no funds, a changed file): the batch ends failed
+    // with it. Anything else is ours: the job retries.
+    if (err instanceof AppError) return failPreparation(deps, batchId, { code: err.code, message: err.message, details: err.details });
+    throw err;
+  }
+}
+
+interface Scan {
+  routing: RoutingItem[];
+  tokens: { input: number; output: number };
+  /** itemsFingerprint of the normalised items, when asked (a quote made for this file). */
+  fingerprint?: string;
+}
+
+const validatorFor = (snapshot: CatalogSnapshot, pending: PendingRequest) =>
+  new ItemValidator(
+    snapshot,
+    { operation: pending.operation as Operation | undefined, model: pending.model },
+    // The upload refused duplicate ids already; a million-entry map would cost ~100 MB.
+    { checkDuplicates: false, name: (i) => `item ${i}` },
+  );
+
+/** Pass one: every item checked against the catalog as it is now and sized for the router. */
+async function scanManifest(deps: BatchDeps, snapshot: CatalogSnapshot, batch: BatchRow, pending: PendingRequest, fingerprint: boolean) {
+  const validator = validatorFor(snapshot, pending);
+  const preflight: PreflightError[] = [];
+  const hash = fingerprint ? createHash("sha256").update("[") : null;
+  const scan: Scan = { routing: [], tokens: { input: 0, output: 0 } };
+  let seen = 0;
+  for await (const chunk of fileItemChunks(deps.db, batch.input_file_id!)) {
+    const accepted = [];
+    const before = validator.problems.length;
+    for (let j = 0; j < chunk.items.length; j++) {
+      const ok = validator.check(chunk.items[j], chunk.first_idx + j);
+      if (!ok) continue;
+      accepted.push(ok);
+      // JSON.stringify of the array, one element at a time: the quote's itemsFingerprint.
+      hash?.update(`${chunk.first_idx + j > 0 ? "," : ""}${JSON.stringify(ok.item)}`);
+    }
+    for (const p of validator.problems.slice(before)) {
+      const raw = chunk.items[p.index - chunk.first_idx] as { customer_item_id?: unknown; custom_id?: unknown } | undefined;
+      const id = raw?.customer_item_id ?? raw?.custom_id;
+      preflight.push({
+        line: chunk.lines[p.index - chunk.first_idx]!,
+        ...(typeof id === "string" ? { item: id } : {}),
+        code: "invalid_item",
+        message: `${p.path.length ? `${jsonPointer(p.path)}: ` : ""}${p.message}`,
+      });
+    }
+    seen += chunk.items.length;
+    if (validator.full) break;
+    if (preflight.length > 0) continue; // still looking for problems, no longer sizing
+    const sized = await estimateRouting(snapshot, accepted, chunk.first_idx, chunk.items.length / batch.item_count);
+    for (const r of sized.routing) scan.routing.push(r);
+    scan.tokens.input += sized.tokens.input;
+    scan.tokens.output += sized.tokens.output;
+  }
+  if (preflight.length > 0) {
+    const first = preflight[0]!;
+    throw fail.preflightFailed(
+      `The manifest can't be run: line ${first.line}: ${first.message}${preflight.length > 1 ? ` (and ${preflight.length - 1} more${validator.full ? `; the first ${MAX_LISTED_ERRORS} are listed` : ""})` : ""}.`,
+      { preflight },
+    );
+  }
+  if (seen !== batch.item_count) throw fail.preflightFailed(`The input file changed: ${seen} items read of ${batch.item_count}.`, {});
+  scan.fingerprint = hash?.update("]").digest("hex");
+  return scan;
+}
+
+/** Pass two: the item rows, normalised as in pass one, placed on their work units. */
+async function* itemRows(
+  deps: BatchDeps,
+  snapshot: CatalogSnapshot,
+  batch: BatchRow,
+  pending: PendingRequest,
+  placed: Placement,
+): AsyncGenerator<NewBatchItem> {
+  const validator = validatorFor(snapshot, pending);
+  for await (const chunk of fileItemChunks(deps.db, batch.input_file_id!)) {
+    for (let j = 0; j < chunk.items.length; j++) {
+      const idx = chunk.first_idx + j;
+      const ok = validator.check(chunk.items[j], idx);
+      if (!ok) throw new Error(`item ${idx} of batch ${batch.id} passed validation once and not twice`);
+      yield {
+        batch_id: batch.id,
+        idx,
+        customer_item_id: ok.item.customer_item_id,
+        operation: ok.operation,
+        models: ok.models,
+        item: ok.item as unknown as Record<string, unknown>,
+        ...placed(idx),
+        status: "queued",
+      };
+    }
+  }
+}

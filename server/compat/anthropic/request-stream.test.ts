@@ -1,0 +1,119 @@
+import { describe, expect, it } from "vitest";
+import { AppError } from "../../errors.js";
+import { nativeLinesOf, REQUEST_STREAM_LIMITS, type RequestStreamLimits, type RequestStreamState } from "./request-stream.js";
+
+const known = new Set(["claude-haiku-4"]);
+const request = (id: string, text = "hi") => ({
+  custom_id: id,
+  params: { model: "claude-haiku-4", max_tokens: 5, messages: [{ role: "user", content: text }] },
+});
+const body = (n: number) => JSON.stringify({ requests: Array.from({ length: n }, (_, i) => request(`r-${i}`)) });
+
+/** The bytes in chunks of `size`, cut anywhere (inside strings, numbers and UTF-8 characters). */
+async function* chunks(bytes: Buffer | string, size = 7): AsyncGenerator<Buffer> {
+  const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes);
+  for (let i = 0; i < b.length; i += size) yield b.subarray(i, i + size);
+}
+
+async function read(source: AsyncIterable<Buffer>, limits?: Partial<RequestStreamLimits>) {
+  const state: RequestStreamState = { customIds: [], bytes: 0 };
+  const lines: string[] = [];
+  for await (const out of nativeLinesOf(source, known, state, { ...REQUEST_STREAM_LIMITS, ...limits }))
+    lines.push(...out.toString().split("\n").filter(Boolean));
+  return { lines, state };
+}
+
+async function refused(source: AsyncIterable<Buffer>, limits?: Partial<RequestStreamLimits>): Promise<AppError> {
+  try {
+    await read(source, limits);
+  } catch (e) {
+    if (e instanceof AppError) return e;
+    throw e;
+  }
+  throw new Error("expected the body to be refused");
+}
+
+describe("the streamed Anthropic create body", () => {
+  it("yields one native line per request, in order, from a body cut into tiny chunks", async () => {
+    const { lines, state } = await read(chunks(body(50), 3));
+    expect(lines).toHaveLength(50);
+    expect(JSON.parse(lines[49]!)).toMatchObject({ customer_item_id: "r-49", model: "claude-haiku-4", max_output_tokens: 5 });
+    expect(state.customIds[0]).toBe("r-0");
+    expect(state.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("translates each request as it arrives: lines come out before the body has ended", async () => {
+    let sent = 0;
+    const total = Buffer.from(body(2000));
+    async function* slow() {
+      for await (const c of chunks(total, 4096)) {
+        sent += c.length;
+        yield c;
+      }
+    }
+    const it = nativeLinesOf(slow(), known, { customIds: [], bytes: 0 });
+    const first = await it.next();
+    expect(first.done).toBe(false);
+    expect(sent).toBeLessThan(total.length / 10);
+    await it.return(undefined);
+  });
+
+  it("keeps multi-byte characters split across chunks, and refuses invalid UTF-8", async () => {
+    const { lines } = await read(chunks(JSON.stringify({ requests: [request("a", "héllo → 世界 🎉")] }), 1));
+    expect(JSON.parse(lines[0]!).input.messages[0].content).toBe("héllo → 世界 🎉");
+    const bad = Buffer.concat([
+      Buffer.from('{"requests":[{"custom_id":"a","params":{"model":"claude-haiku-4","max_tokens":5,"messages":[{"role":"user","content":"'),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('"}]}}]}'),
+    ]);
+    expect(await refused(chunks(bad))).toMatchObject({ code: "invalid_json", message: expect.stringContaining("UTF-8") });
+  });
+
+  it("refuses a body past the limit with 413, and a request past the per-request limit", async () => {
+    expect(await refused(chunks(body(100), 1024), { maxBytes: 2000 })).toMatchObject({ status: 413 });
+    const big = JSON.stringify({ requests: [request("a"), request("b", "x".repeat(50_000))] });
+    const e = await refused(chunks(big, 1024), { maxRequestBytes: 10_000 });
+    expect(e).toMatchObject({ status: 400, details: { errors: [{ path: "/requests/1" }] } });
+  });
+
+  it("refuses more requests than a batch holds", async () => {
+    const e = await refused(chunks(body(4), 64), { maxRequests: 3 });
+    expect(e.message).toContain("/requests/3");
+    expect(e.message).toContain("at most 3 requests");
+  });
+
+  it("names the request's index, custom_id and path for a bad request", async () => {
+    const bad = {
+      custom_id: "r-x",
+      params: { ...request("r-x").params, messages: [{ role: "user", content: [{ type: "document", source: {} }] }] },
+    };
+    const e = await refused(chunks(JSON.stringify({ requests: [request("a"), bad] })));
+    expect(e.message).toBe(
+      'Invalid request at /requests/1/params/messages/0/content/0/type (custom_id "r-x"): a "document" block in a user message is not supported by BatchRouter items.',
+    );
+    const dup = await refused(chunks(JSON.stringify({ requests: [request("a"), request("a")] })));
+    expect(dup.message).toContain('/requests/1/custom_id (custom_id "a"): duplicate custom_id, already used by requests[0]');
+    const missing = await refused(
+      chunks(JSON.stringify({ requests: [{ custom_id: "m", params: { model: "claude-haiku-4", messages: [] } }] })),
+    );
+    expect(missing.message).toContain("/requests/0/params/max_tokens");
+  });
+
+  it("applies the edge guards of JSON bodies: NUL, lone surrogates, overflowing numbers", async () => {
+    for (const text of ['"a\\u0000b"', '"\\ud800"']) {
+      const raw = JSON.stringify({ requests: [request("a", "PLACE")] }).replace('"PLACE"', text);
+      expect((await refused(chunks(raw))).details).toMatchObject({ errors: [{ path: "/requests/0/params/messages/0/content" }] });
+    }
+    const inf = JSON.stringify({ requests: [request("a")] }).replace('"max_tokens":5', '"max_tokens":1e400');
+    expect((await refused(chunks(inf))).details).toMatchObject({ errors: [{ path: "/requests/0/params/max_tokens" }] });
+  });
+
+  it("refuses what isn't {requests: [...]}", async () => {
+    expect(await refused(chunks('{"requests": [1, '))).toMatchObject({ code: "invalid_request" });
+    expect(await refused(chunks('{"requests": [{"custom_id": "a", '))).toMatchObject({ code: "invalid_json" });
+    expect(await refused(chunks('{"requests": []}'))).toMatchObject({ message: expect.stringContaining("at least one request") });
+    expect(await refused(chunks('{"other": [{"a": 1}]}'))).toMatchObject({ message: expect.stringContaining("Unknown field `other`") });
+    expect(await refused(chunks("[[1]]"))).toMatchObject({ message: expect.stringContaining("JSON object") });
+    expect(await refused(chunks('{"requests": {"a": {}}}'))).toMatchObject({ message: expect.stringContaining("array") });
+  });
+});

@@ -1,0 +1,140 @@
+import { createHash } from "node:crypto";
+import { JSONParser } from "@streamparser/json-node";
+import type { AppError } from "../../errors.js";
+import { fail } from "../../errors.js";
+import { MANIFEST_LIMITS } from "../../files/upload.js";
+import { jsonPointer } from "../../json-pointer.js";
+import { unstorableValue } from "../../text-guard.js";
+import { anthropicRequestSchema, MAX_REQUESTS, toNativeItem } from "./create-request.js";
+import { Refusal } from "./message-content.js";
+
+/** Anthropic's limit on a create body. */
+export const ANTHROPIC_BODY_LIMIT = 256 * 1024 * 1024;
+
+export interface RequestStreamLimits {
+  /** The whole body. */
+  maxBytes: number;
+  /** JSON text between two requests (in effect one request): the native limit on one manifest line. */
+  maxRequestBytes: number;
+  maxRequests: number;
+}
+
+export const REQUEST_STREAM_LIMITS: RequestStreamLimits = {
+  maxBytes: ANTHROPIC_BODY_LIMIT,
+  maxRequestBytes: MANIFEST_LIMITS.maxLineBytes,
+  maxRequests: MAX_REQUESTS,
+};
+
+/** What the stream learned, for the caller once it has been read to its end. */
+export interface RequestStreamState {
+  /** custom_id of each request, in order: native errors name items by index, Anthropic's users by custom_id. */
+  customIds: string[];
+  bytes: number;
+  /** Of the body as sent, for a declared `x-content-sha256`. */
+  sha256?: string;
+}
+
+/** A refusal of request `index` as Anthropic's invalid_request_error, naming its custom_id and path. */
+export function requestError(state: RequestStreamState, index: number, path: (string | number)[], message: string): AppError {
+  const pointer = jsonPointer(["requests", index, ...path]);
+  const id = state.customIds[index];
+  const who = id === undefined ? "" : ` (custom_id "${id}")`;
+  return fail.invalidRequest(`Invalid request at ${pointer}${who}: ${message}.`, {
+    location: "body",
+    errors: [{ path: pointer, message, ...(id === undefined ? {} : { custom_id: id }) }],
+  });
+}
+
+/**
+ * Reads Anthropic's create body `{"requests": [...]}` as it streams in and yields the requests as
+ * native manifest lines (JSONL bytes), each validated and translated as soon as its JSON has been
+ * read: only the request being parsed is ever held, never the body. The edge guards of the JSON body
+ * middleware apply — valid UTF-8 (decoded with a fatal decoder, chunk by chunk), no NUL, lone
+ * surrogate or overflowing number (text-guard's walk over each request) — plus the limits: the body
+ * (413), one request's JSON text, the number of requests. The first problem throws, naming the
+ * request's index and custom_id and the JSON path.
+ */
+export async function* nativeLinesOf(
+  body: AsyncIterable<Buffer | Uint8Array>,
+  known: ReadonlySet<string> | ReadonlyMap<string, unknown>,
+  state: RequestStreamState,
+  limits: RequestStreamLimits = REQUEST_STREAM_LIMITS,
+): AsyncGenerator<Buffer> {
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  const hash = createHash("sha256");
+  // `$.*.*`: the members of `requests` (and of any other top-level field, refused at its first
+  // member). Nothing above them is emitted, so keepStack: false drops each request once handled.
+  const parser = new JSONParser({ paths: ["$.*.*"], keepStack: false }, { decodeStrings: false, readableHighWaterMark: 1 << 20 });
+  parser.on("error", () => undefined); // read from `errored` after each write
+  const seen = new Map<string, number>();
+  let bytesAtLastRequest = 0;
+  let out = "";
+
+  const handle = (info: { value: unknown; key?: string | number; stack: { key?: string | number }[] }) => {
+    const field = info.stack[1]?.key;
+    if (typeof field === "number") throw fail.invalidRequest('The body must be a JSON object: {"requests": [...]}.');
+    if (field !== "requests") throw fail.invalidRequest(`Unknown field \`${String(field)}\`: the body holds \`requests\` only.`);
+    if (typeof info.key !== "number") throw fail.invalidRequest("Invalid body: /requests: must be an array of requests.");
+    const index = state.customIds.length;
+    bytesAtLastRequest = state.bytes;
+    if (index >= limits.maxRequests)
+      throw requestError(state, index, [], `a batch holds at most ${limits.maxRequests} requests; split it into several batches`);
+    const bad = unstorableValue(info.value);
+    if (bad) throw requestError(state, index, bad.path, bad.message);
+    const parsed = anthropicRequestSchema.safeParse(info.value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw requestError(state, index, issue.path as (string | number)[], issue.message);
+    }
+    const id = parsed.data.custom_id;
+    state.customIds.push(id);
+    const first = seen.get(id);
+    if (first !== undefined) throw requestError(state, index, ["custom_id"], `duplicate custom_id, already used by requests[${first}]`);
+    seen.set(id, index);
+    try {
+      out += `${JSON.stringify(toNativeItem(parsed.data, known))}\n`;
+    } catch (e) {
+      if (e instanceof Refusal) throw requestError(state, index, ["params", ...e.path], e.message);
+      throw e;
+    }
+  };
+
+  const drain = () => {
+    if (parser.errored) throw fail.invalidJson(`The body is not valid JSON: ${parser.errored.message}`);
+    for (let v = parser.read(); v !== null; v = parser.read()) handle(v);
+  };
+
+  for await (const raw of body) {
+    const chunk = raw instanceof Buffer ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    state.bytes += chunk.length;
+    if (state.bytes > limits.maxBytes)
+      throw fail.payloadTooLarge(`A create body is limited to ${limits.maxBytes} bytes; split the batch.`, {
+        limit_bytes: limits.maxBytes,
+      });
+    if (state.bytes - bytesAtLastRequest > limits.maxRequestBytes + chunk.length)
+      throw requestError(state, state.customIds.length, [], `a request is limited to ${limits.maxRequestBytes} bytes of JSON`);
+    hash.update(chunk);
+    let text: string;
+    try {
+      text = decoder.decode(chunk, { stream: true });
+    } catch {
+      throw fail.invalidJson("The body is not valid UTF-8.");
+    }
+    parser.write(text);
+    drain();
+    if (out !== "") {
+      yield Buffer.from(out);
+      out = "";
+    }
+  }
+  try {
+    decoder.decode();
+  } catch {
+    throw fail.invalidJson("The body is not valid UTF-8 (it ends inside a character).");
+  }
+  await new Promise<void>((resolve) => parser.end(() => resolve()));
+  drain();
+  if (state.customIds.length === 0) throw fail.invalidRequest("Invalid body: /requests: a batch needs at least one request.");
+  state.sha256 = hash.digest("hex");
+  if (out !== "") yield Buffer.from(out);
+}

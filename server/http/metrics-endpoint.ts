@@ -1,0 +1,53 @@
+import type Koa from "koa";
+import type { Registry } from "prom-client";
+import { metricsAccessError } from "../metrics/access.js";
+import { renderMetrics } from "../metrics/exposition.js";
+import { httpRequestSeconds } from "../metrics/process-metrics.js";
+import type { AppContext, AppDeps, AppMiddleware, AppState } from "./context.js";
+
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+/** Paths answered outside the router, each its own label. */
+const OWN_LABEL: Record<string, string> = { "/mcp": "/mcp", "/mcp/": "/mcp", "/metrics": "/metrics" };
+
+/**
+ * Times every request until its response is fully sent (a streamed download included), labelled
+ * with the router's pattern — `/v1/batches/:id`, never the id — so the series stay bounded whatever
+ * URLs clients send; anything no route matched is `unmatched`.
+ */
+export function timeRequests(): AppMiddleware {
+  return async (ctx, next) => {
+    const started = performance.now();
+    ctx.res.once("close", () => {
+      const matched = (ctx as AppContext & { _matchedRoute?: string | RegExp })._matchedRoute;
+      httpRequestSeconds.observe(
+        {
+          method: METHODS.has(ctx.method) ? ctx.method : "OTHER",
+          route: typeof matched === "string" ? matched : (OWN_LABEL[ctx.path] ?? "unmatched"),
+          status_class: `${Math.floor(ctx.status / 100)}xx`,
+        },
+        (performance.now() - started) / 1000,
+      );
+    });
+    await next();
+  };
+}
+
+/**
+ * GET /metrics in Prometheus' text format, under the rule of server/metrics/access.ts. Mounted
+ * beside the router, like /mcp: it is an operator's endpoint, not part of the API contract, so
+ * it stays out of /v1/openapi.json (and out of the SDK-facing error shapes of the compat surfaces).
+ */
+export function mountMetrics(app: Koa<AppState, AppContext>, deps: AppDeps, scrape: Registry): void {
+  app.use(async (ctx, next) => {
+    if (ctx.path !== "/metrics" || (ctx.method !== "GET" && ctx.method !== "HEAD")) return next();
+    const refused = metricsAccessError(deps.config.METRICS_TOKEN, {
+      authorization: ctx.get("Authorization") || undefined,
+      remoteAddress: ctx.req.socket.remoteAddress,
+      forwarded: Boolean(ctx.get("X-Forwarded-For") || ctx.get("Forwarded")),
+    });
+    if (refused) throw refused;
+    const { contentType, body } = await renderMetrics(scrape);
+    ctx.set("Content-Type", contentType); // before the body, so Koa keeps it rather than text/plain
+    ctx.body = body;
+  });
+}

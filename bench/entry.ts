@@ -23,6 +23,11 @@ export interface BenchEntry {
   /** What the entry measures, for the table's first column. */
   title: string;
   run(): Promise<BenchOutcome>;
+  /**
+   * Node flags of the entry's process (it runs the platform in-process), e.g. a heap ceiling: the
+   * table shows them beside the entry, since they are part of what was measured.
+   */
+  nodeFlags?: string[];
 }
 
 export function meets(f: Figure): boolean | null {

@@ -13,6 +13,7 @@ interface Saved {
   title: string;
   measured_at: string;
   node: string;
+  node_flags: string[];
   outcome?: BenchOutcome;
   error?: string;
 }
@@ -37,10 +38,20 @@ async function main() {
   for (const entry of chosen) {
     const outFile = path.join(os.tmpdir(), `batchrouter-bench-${process.pid}-${entry.name}.json`);
     console.error(`… ${entry.name}: ${entry.title}`);
-    const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1]!, "--child", entry.name, outFile], {
-      stdio: ["ignore", "inherit", "inherit"],
-    });
-    const base = { name: entry.name, title: entry.title, measured_at: new Date().toISOString(), node: process.version };
+    const r = spawnSync(
+      process.execPath,
+      [...(entry.nodeFlags ?? []), ...process.execArgv, process.argv[1]!, "--child", entry.name, outFile],
+      {
+        stdio: ["ignore", "inherit", "inherit"],
+      },
+    );
+    const base = {
+      name: entry.name,
+      title: entry.title,
+      measured_at: new Date().toISOString(),
+      node: process.version,
+      node_flags: entry.nodeFlags ?? [],
+    };
     if (r.status === 0 && fs.existsSync(outFile)) saved.push({ ...base, outcome: JSON.parse(fs.readFileSync(outFile, "utf8")) });
     else saved.push({ ...base, error: `exited ${r.status ?? r.signal}` });
     fs.rmSync(outFile, { force: true });
@@ -83,7 +94,10 @@ function printTable(saved: Saved[]) {
   console.log(`\n${line(rows[0]!)}\n${widths.map((w) => "-".repeat(w)).join("  ")}`);
   for (const r of rows.slice(1)) console.log(line(r));
   console.log("");
-  for (const s of saved) if (s.outcome) console.log(`${s.name}: ${s.outcome.detail}`);
+  for (const s of saved) {
+    const flags = ENTRIES.find((e) => e.name === s.name)?.nodeFlags;
+    if (s.outcome) console.log(`${s.name}: ${s.outcome.detail}${flags?.length ? ` [node ${flags.join(" ")}]` : ""}`);
+  }
 }
 
 function save(saved: Saved[]) {

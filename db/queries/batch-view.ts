@@ -36,3 +36,18 @@ export async function getBatchView(
   const { item_counts, lane_counts, ...row } = found;
   return { row: row as BatchRow, tally: { counts: item_counts, lanes: lane_counts } };
 }
+
+/** A batch's item tally alone (the second half of getBatchView), for a caller that has the row. */
+export async function getItemTally(db: Db, batchId: string): Promise<ItemTally> {
+  const { rows } = await db.raw<{ rows: { item_counts: Record<string, number>; lane_counts: ItemTally["lanes"] }[] }>(
+    `WITH g AS (SELECT lane_id, status, count(*)::int AS n FROM batch_items WHERE batch_id = ? GROUP BY lane_id, status)
+     SELECT
+       (SELECT coalesce(json_object_agg(status, n), '{}'::json)
+          FROM (SELECT status, sum(n)::int AS n FROM g GROUP BY status) s) AS item_counts,
+       (SELECT coalesce(json_agg(l ORDER BY l.lane_id), '[]'::json)
+          FROM (SELECT lane_id, sum(n)::int AS item_count, (coalesce(sum(n) FILTER (WHERE status = ANY(?::text[])), 0))::int AS open
+                  FROM g GROUP BY lane_id) l) AS lane_counts`,
+    [batchId, [...OPEN_ITEM_STATUSES]],
+  );
+  return { counts: rows[0]!.item_counts, lanes: rows[0]!.lane_counts };
+}

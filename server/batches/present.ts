@@ -1,10 +1,13 @@
 import type { Db } from "../../db/connection.js";
 import { itemCounts, laneSummary } from "../../db/queries/batch-items.js";
 import type { BatchRow } from "../../db/queries/batches.js";
-import { getBatchView, type ItemTally } from "../../db/queries/batch-view.js";
+import { getBatch } from "../../db/queries/batches.js";
+import { getBatchView, getItemTally, type ItemTally } from "../../db/queries/batch-view.js";
 import type { Actor } from "../accounts/actor.js";
 import { errors } from "../errors.js";
 import { FinishedBatchCache } from "./finished-batch-cache.js";
+import { RunningTallyCache, TALLY_CACHE_MIN_ITEMS } from "./running-tally-cache.js";
+import { TERMINAL_STATUSES } from "./statuses.js";
 import { money } from "../money.js";
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -23,6 +26,30 @@ export async function presentBatch(db: Db, b: BatchRow) {
 }
 
 const finishedBatches = new WeakMap<Db, FinishedBatchCache>();
+const runningTallies = new WeakMap<Db, RunningTallyCache>();
+
+/** A large batch still running: its tally is worth sharing between polls. */
+const sharesTally = (row: BatchRow) => row.item_count >= TALLY_CACHE_MIN_ITEMS && !TERMINAL_STATUSES.has(row.status);
+
+/**
+ * The batch and its tally in one statement — except for a large batch still running that this
+ * process has read before: its row is read alone and its tally comes from the RunningTallyCache (a
+ * second or two behind at most). The row is always read with the caller's org and environment.
+ */
+async function readBatchView(db: Db, actor: Actor, id: string): Promise<{ row: BatchRow; tally: ItemTally } | undefined> {
+  let tallies = runningTallies.get(db);
+  if (!tallies) runningTallies.set(db, (tallies = new RunningTallyCache()));
+  if (tallies.has(id)) {
+    const row = await getBatch(db, actor.org_id, actor.environment, id);
+    if (!row) return undefined;
+    if (sharesTally(row)) return { row, tally: await tallies.get(id, () => getItemTally(db, id)) };
+    tallies.forget(id);
+    return { row, tally: await getItemTally(db, id) };
+  }
+  const view = await getBatchView(db, actor.org_id, actor.environment, id);
+  if (view && sharesTally(view.row)) tallies.seed(id, view.tally);
+  return view;
+}
 
 /**
  * The caller's batch `id`, read in one statement with its item tally (or, once it is finished, from
@@ -35,7 +62,7 @@ export async function presentOwnBatch(db: Db, actor: Actor, id: string): Promise
   if (!finished) finishedBatches.set(db, (finished = new FinishedBatchCache()));
   const cached = finished.get(actor.org_id, actor.environment, id);
   if (cached) return { row: cached.row, batch: { ...cached.batch } };
-  const view = await getBatchView(db, actor.org_id, actor.environment, id);
+  const view = await readBatchView(db, actor, id);
   if (!view) throw errors.notFound("batch");
   const batch = presentBatchTally(view.row, view.tally);
   finished.offer(view.row, view.tally, batch);

@@ -21,16 +21,21 @@ export interface EventDeps {
 
 /** Sends `type` to the batch's webhook (if any), in the caller's transaction. */
 export async function emitBatchEvent(trx: Db, deps: EventDeps, batch: BatchRow, type: WebhookEventType): Promise<void> {
-  const counts = await itemCounts(trx, batch.id);
   await notifyBatchWebhook(trx, deps.jobs, type, {
     batch_id: batch.id,
-    status: batch.status,
-    items_total: batch.item_count,
-    items_completed: counts.completed ?? 0,
-    items_failed: (counts.failed ?? 0) + (counts.cancelled ?? 0) + (counts.expired ?? 0),
-    cost_micros: batch.settled_provider_micros + batch.settled_fee_micros,
-    output_file_url: await fileLink(deps, batch, "output"),
-    error_file_url: await fileLink(deps, batch, "errors"),
+    facts: async () => {
+      const counts = await itemCounts(trx, batch.id);
+      return {
+        batch_id: batch.id,
+        status: batch.status,
+        items_total: batch.item_count,
+        items_completed: counts.completed ?? 0,
+        items_failed: (counts.failed ?? 0) + (counts.cancelled ?? 0) + (counts.expired ?? 0),
+        cost_micros: batch.settled_provider_micros + batch.settled_fee_micros,
+        output_file_url: await fileLink(deps, batch, "output"),
+        error_file_url: await fileLink(deps, batch, "errors"),
+      };
+    },
   });
 }
 

@@ -11,6 +11,12 @@ import { adapterForUnit, failureOf, idxOfItemId, pollDelayMs, submitRequest, typ
 
 /** Results written and billed per transaction: large enough to amortise, small enough to keep locks short. */
 const CHUNK = 5000;
+/**
+ * …and at most about this many bytes of outputs: a chunk is sent as one JSON parameter, and 5,000
+ * embeddings (1,536 floats each) made a 100 MB string, two of them in flight per poller — the
+ * worker's memory peak on a million-item batch. Text outputs rarely reach it.
+ */
+const CHUNK_BYTES = 8 * 1024 * 1024;
 const REALTIME_CHUNK = 100;
 
 /**
@@ -57,11 +63,13 @@ export async function pollWorkUnit(deps: BatchWorkerDeps, workUnitId: string): P
   const req = submitRequest(wu, lane, items);
   const attemptOf = new Map(items.map((i) => [i.idx, i.attempts]));
   let buffer: ItemOutcome[] = [];
+  let bufferBytes = 0;
   let retryable = 0;
   let pending: Promise<void> = Promise.resolve();
   const flush = async () => {
     const chunk = buffer;
     buffer = [];
+    bufferBytes = 0;
     const started = performance.now();
     const ended = await deps.db.transaction(async (trx) => {
       // A key share: chunks of the batch's other work units go on at the same time.
@@ -80,8 +88,9 @@ export async function pollWorkUnit(deps: BatchWorkerDeps, workUnitId: string): P
       const outcome = toOutcome(r, attemptOf.get(idxOfItemId(r.item_id)) ?? 1);
       if (outcome.status === "retry") retryable++;
       buffer.push(outcome);
+      bufferBytes += approxJsonBytes(outcome.output);
       // Write one chunk while the adapter produces the next (the database works in its own process).
-      if (buffer.length >= chunkSize) {
+      if (buffer.length >= chunkSize || bufferBytes >= CHUNK_BYTES) {
         await pending;
         pending = flush();
       }
@@ -112,3 +121,14 @@ function toOutcome(r: ItemResult, attempts: number): ItemOutcome {
 }
 
 /** Sends the unit's retries out, marks it collected, and finalizes the batch if nothing is left open. */
+
+/** About how long `v` is as JSON: strings by length, numbers as 8, containers as their parts. */
+export function approxJsonBytes(v: unknown): number {
+  if (typeof v === "string") return v.length + 2;
+  if (typeof v === "number") return 8;
+  if (v === null || typeof v !== "object") return 5;
+  let n = 2;
+  if (Array.isArray(v)) for (const x of v) n += approxJsonBytes(x) + 1;
+  else for (const k in v) n += k.length + 4 + approxJsonBytes((v as Record<string, unknown>)[k]);
+  return n;
+}

@@ -5,10 +5,10 @@ import { errors } from "../errors.js";
 import { newId } from "../ids.js";
 import { liveRoutesFor, presentPriceBlock, resolveConstraints } from "../quotes/service.js";
 import { emitBatchEvent } from "./events.js";
-import { claimQuote, deadline, openQuote, reserveCredits, type BatchDeps } from "./plan.js";
+import { claimQuote, deadline, openQuote, quoteTotals, reserveCredits, type BatchDeps } from "./plan.js";
 import { presentBatch } from "./present.js";
 import type { CreateBatchRequest } from "./schemas.js";
-import { requestedWebhook, webhookForBatch, type WebhookTarget } from "./webhook-target.js";
+import { requestedWebhook, webhookForBatch, withShownSecret, type WebhookTarget } from "./webhook-target.js";
 
 /** What the prepare job needs of the create request (kept on the batch while it validates). */
 export interface PendingRequest {
@@ -72,15 +72,7 @@ export async function acceptLargeBatch(deps: BatchDeps, actor: Actor, req: Creat
       quoted_total_micros: reserved,
       reserved_micros: reserved,
       // Priced by the prepare job (an items quote's price is already known).
-      pricing_estimate: itemsQuote
-        ? presentPriceBlock({
-            provider_subtotal: itemsQuote.provider_subtotal_micros,
-            fee: itemsQuote.fee_micros,
-            discount: itemsQuote.discount_micros,
-            total: itemsQuote.total_micros,
-            fee_rate_bps: itemsQuote.fee_rate_bps,
-          })
-        : {},
+      pricing_estimate: itemsQuote ? presentPriceBlock(quoteTotals(itemsQuote)) : {},
       lanes_report: [],
       customer_explanation: null,
       webhook_url: webhook?.url ?? null,
@@ -96,7 +88,5 @@ export async function acceptLargeBatch(deps: BatchDeps, actor: Actor, req: Creat
     await emitBatchEvent(trx, deps, batch, "batch.submitted");
     return batch;
   });
-  const presented = await presentBatch(deps.db, row);
-  const newSecret = (webhook as WebhookTarget | null)?.newSecret;
-  return newSecret ? { ...presented, webhook: { ...presented.webhook, secret: newSecret } } : presented;
+  return withShownSecret(await presentBatch(deps.db, row), webhook);
 }

@@ -2,15 +2,17 @@ import * as batchesQ from "../../db/queries/batches.js";
 import type { Actor } from "../accounts/actor.js";
 import { newId } from "../ids.js";
 import { prepareItems } from "../quotes/prepare.js";
-import { itemsFingerprint, liveRoutesFor, presentPriceBlock, resolveConstraints } from "../quotes/service.js";
+import { itemsFingerprint, liveRoutesFor, resolveConstraints } from "../quotes/service.js";
 import { acceptLargeBatch } from "./create-large.js";
 import { emitBatchEvent } from "./events.js";
 import {
+  addRoutedEvent,
   claimQuote,
   deadline,
   openQuote,
   planFromQuote,
   planNow,
+  pricedColumns,
   reserveCredits,
   writeItems,
   writeWorkUnits,
@@ -18,7 +20,7 @@ import {
 } from "./plan.js";
 import { presentBatch } from "./present.js";
 import type { CreateBatchRequest } from "./schemas.js";
-import { requestedWebhook, webhookForBatch, type WebhookTarget } from "./webhook-target.js";
+import { requestedWebhook, webhookForBatch, withShownSecret, type WebhookTarget } from "./webhook-target.js";
 
 export type { BatchDeps };
 
@@ -65,15 +67,7 @@ export async function createBatch(deps: BatchDeps, actor: Actor, req: CreateBatc
       sla_tier: constraints.sla_tier,
       privacy_tier: constraints.privacy_tier,
       allowed_regions: constraints.allowed_regions,
-      constraints: plan.constraints,
-      fee_rate_bps: plan.totals.fee_rate_bps,
-      quoted_subtotal_micros: plan.totals.provider_subtotal,
-      quoted_fee_micros: plan.totals.fee,
-      quoted_total_micros: plan.totals.total,
-      reserved_micros: plan.totals.total,
-      pricing_estimate: presentPriceBlock(plan.totals),
-      lanes_report: plan.lanesReport,
-      customer_explanation: plan.explanation,
+      ...pricedColumns(plan),
       webhook_url: webhook?.url ?? null,
       webhook_secret_enc: webhook?.secretSealed ?? null,
       metadata: req.metadata ?? {},
@@ -97,19 +91,13 @@ export async function createBatch(deps: BatchDeps, actor: Actor, req: CreateBatc
         status: "queued" as const,
       })),
     );
-    await batchesQ.addRouteEvent(trx, batchId, "routed", {
-      quote_id: quote?.id ?? null,
-      work_units: plan.units.map((u) => ({ lane_id: u.lane_id, item_count: u.item_indexes.length, fallback_order: u.fallback_order })),
-    });
+    await addRoutedEvent(trx, batchId, quote?.id ?? null, plan);
     await deps.jobs.send(trx, "dispatch", { batch_id: batchId });
     await deps.jobs.send(trx, "expire", { batch_id: batchId }, { startAfter: slaDeadline });
     await emitBatchEvent(trx, deps, batch, "batch.submitted");
     return batch;
   });
-  const presented = await presentBatch(deps.db, row);
-  const newSecret = (webhook as WebhookTarget | null)?.newSecret;
-  // Shown once: the idempotency record keeps this answer without it (CREATE_BATCH_SECRET_FIELDS).
-  return newSecret ? { ...presented, webhook: { ...presented.webhook, secret: newSecret } } : presented;
+  return withShownSecret(await presentBatch(deps.db, row), webhook);
 }
 
 /** Where the create answer (`{batch}`) carries a secret shown once: a webhook signing secret made for it. */

@@ -1,5 +1,6 @@
 import type { Db, Trx } from "../../db/connection.js";
 import { insertItems, type NewBatchItem } from "../../db/queries/batch-items.js";
+import { addRouteEvent } from "../../db/queries/batches.js";
 import { getQuote, type QuoteRow } from "../../db/queries/quotes.js";
 import type { Actor } from "../accounts/actor.js";
 import type { CatalogStore } from "../catalog/store.js";
@@ -15,7 +16,7 @@ import { errors, fail } from "../errors.js";
 import { newId } from "../ids.js";
 import type { PreparedItems } from "../quotes/prepare.js";
 import { customerExplanation, presentLane, type priceTotals } from "../quotes/pricing.js";
-import { routeAndPrice, type resolveConstraints } from "../quotes/service.js";
+import { presentPriceBlock, routeAndPrice, type resolveConstraints } from "../quotes/service.js";
 import { unitLimit } from "./unit-limits.js";
 
 export interface BatchDeps {
@@ -90,17 +91,45 @@ export function planFromQuote(quote: QuoteRow, fingerprint: string): Plan {
   return {
     units: quote.plan,
     prices: quote.locked_lanes,
-    totals: {
-      provider_subtotal: quote.provider_subtotal_micros,
-      fee: quote.fee_micros,
-      discount: quote.discount_micros,
-      total: quote.total_micros,
-      fee_rate_bps: quote.fee_rate_bps,
-    },
+    totals: quoteTotals(quote),
     lanesReport: response.quote_lanes,
     explanation: response.customer_explanation,
     constraints: quote.constraints,
   };
+}
+
+/** The totals a quote locked. */
+export function quoteTotals(quote: QuoteRow): Plan["totals"] {
+  return {
+    provider_subtotal: quote.provider_subtotal_micros,
+    fee: quote.fee_micros,
+    discount: quote.discount_micros,
+    total: quote.total_micros,
+    fee_rate_bps: quote.fee_rate_bps,
+  };
+}
+
+/** The batch columns a plan fills: its price (reserved in full), lanes, explanation and constraints. */
+export function pricedColumns(plan: Plan) {
+  return {
+    fee_rate_bps: plan.totals.fee_rate_bps,
+    quoted_subtotal_micros: plan.totals.provider_subtotal,
+    quoted_fee_micros: plan.totals.fee,
+    quoted_total_micros: plan.totals.total,
+    reserved_micros: plan.totals.total,
+    pricing_estimate: presentPriceBlock(plan.totals),
+    lanes_report: plan.lanesReport,
+    customer_explanation: plan.explanation,
+    constraints: plan.constraints,
+  };
+}
+
+/** The receipt's `routed` event: where the plan sent the items. */
+export async function addRoutedEvent(trx: Trx, batchId: string, quoteId: string | null, plan: Plan): Promise<void> {
+  await addRouteEvent(trx, batchId, "routed", {
+    quote_id: quoteId,
+    work_units: plan.units.map((u) => ({ lane_id: u.lane_id, item_count: u.item_indexes.length, fallback_order: u.fallback_order })),
+  });
 }
 
 /**

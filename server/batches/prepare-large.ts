@@ -11,11 +11,21 @@ import type { PreflightError } from "../files/manifest-parser.js";
 import { jsonPointer } from "../json-pointer.js";
 import { ItemValidator, MAX_LISTED_ERRORS } from "../quotes/item-validator.js";
 import { estimateRouting } from "../quotes/prepare.js";
-import { presentPriceBlock, type resolveConstraints } from "../quotes/service.js";
+import type { resolveConstraints } from "../quotes/service.js";
 import type { RoutingItem } from "../routing/types.js";
 import type { PendingRequest } from "./create-large.js";
 import { failPreparation } from "./lifecycle.js";
-import { planFromQuote, planNow, reserveCredits, writeItems, writeWorkUnits, type BatchDeps, type Placement } from "./plan.js";
+import {
+  addRoutedEvent,
+  planFromQuote,
+  planNow,
+  pricedColumns,
+  reserveCredits,
+  writeItems,
+  writeWorkUnits,
+  type BatchDeps,
+  type Placement,
+} from "./plan.js";
 
 /**
  * `batch.prepare`, a large batch's first step (create-large.ts accepted it as `validating`): reads
@@ -46,25 +56,14 @@ export async function prepareLargeBatch(deps: BatchDeps, batchId: string): Promi
       if (!pending.reserved_at_create) await reserveCredits(trx, batch, batchId, plan.totals.total);
       await batchesQ.updateBatch(trx, batchId, {
         status: "pending",
-        fee_rate_bps: plan.totals.fee_rate_bps,
-        quoted_subtotal_micros: plan.totals.provider_subtotal,
-        quoted_fee_micros: plan.totals.fee,
-        quoted_total_micros: plan.totals.total,
-        reserved_micros: plan.totals.total,
-        pricing_estimate: presentPriceBlock(plan.totals),
-        lanes_report: plan.lanesReport,
-        customer_explanation: plan.explanation,
-        constraints: plan.constraints,
+        ...pricedColumns(plan),
         estimated_input_tokens: scan.tokens.input,
         estimated_output_tokens: scan.tokens.output,
         pending_request: null,
       });
       const placed = await writeWorkUnits(trx, batchId, snapshot, plan, batch.environment, batch.item_count);
       await writeItems(trx, batch.item_count, itemRows(deps, snapshot, batch, pending, placed));
-      await batchesQ.addRouteEvent(trx, batchId, "routed", {
-        quote_id: quote?.id ?? null,
-        work_units: plan.units.map((u) => ({ lane_id: u.lane_id, item_count: u.item_indexes.length, fallback_order: u.fallback_order })),
-      });
+      await addRoutedEvent(trx, batchId, quote?.id ?? null, plan);
       await deps.jobs.send(trx, "dispatch", { batch_id: batchId });
     });
   } catch (err) {

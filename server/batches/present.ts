@@ -1,5 +1,4 @@
 import type { Db } from "../../db/connection.js";
-import { itemCounts, laneSummary } from "../../db/queries/batch-items.js";
 import type { BatchRow } from "../../db/queries/batches.js";
 import { getBatch } from "../../db/queries/batches.js";
 import { getBatchView, getItemTally, type ItemTally } from "../../db/queries/batch-view.js";
@@ -21,8 +20,7 @@ export function legacyState(status: string): string {
 
 /** The public batch object (spec/api.md §5), with live counts and per-lane progress. */
 export async function presentBatch(db: Db, b: BatchRow) {
-  const [counts, lanes] = await Promise.all([itemCounts(db, b.id), laneSummary(db, b.id)]);
-  return presentBatchTally(b, { counts, lanes });
+  return presentBatchTally(b, await getItemTally(db, b.id));
 }
 
 const finishedBatches = new WeakMap<Db, FinishedBatchCache>();

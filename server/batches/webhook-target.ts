@@ -47,3 +47,12 @@ export async function webhookForBatch(trx: Db, platformSecret: Buffer, actor: Ac
     ? { url: requested.url, secretSealed: ensured.secretSealed, newSecret: fresh }
     : { url: requested.url, secretSealed: ensured.secretSealed };
 }
+
+/**
+ * The create answer with the signing secret made for this batch, if one was: shown this once (the
+ * idempotency record keeps the answer without it, CREATE_BATCH_SECRET_FIELDS).
+ */
+export function withShownSecret<T extends { webhook: unknown }>(presented: T, webhook: WebhookTarget | null): T {
+  const secret = webhook?.newSecret;
+  return secret ? { ...presented, webhook: { ...(presented.webhook as object), secret } } : presented;
+}

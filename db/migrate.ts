@@ -14,6 +14,7 @@ import * as m0011 from "./migrations/0011_work_unit_poll_failures.js";
 import * as m0012 from "./migrations/0012_batch_compat_deleted.js";
 import * as m0013 from "./migrations/0013_batch_pending_request.js";
 import * as m0014 from "./migrations/0014_file_expiry.js";
+import * as m0015 from "./migrations/0015_batch_item_storage.js";
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -34,6 +35,7 @@ const MIGRATIONS: [string, Migration][] = [
   ["0012_batch_compat_deleted", m0012],
   ["0013_batch_pending_request", m0013],
   ["0014_file_expiry", m0014],
+  ["0015_batch_item_storage", m0015],
 ];
 
 const source: Knex.MigrationSource<[string, Migration]> = {

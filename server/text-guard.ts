@@ -58,8 +58,11 @@ function findBad(value: unknown, path: (string | number)[], depth: number): stri
 // UTF-8 can't encode a surrogate), and an overflowing number needs an exponent of 3+ digits, 309+
 // digits, or a long mantissa with any exponent (250 digits then e99). A text without any of these
 // holds nothing the walk could find, so this test on the text spares walking almost every body; a
-// match (an escaped surrogate pair, say) is only a reason to walk.
-const SUSPECT_TEXT = /\\u(?:0000|d[89a-f])|[eE][+-]?\d{3}|\d{20}[\d.]*[eE]|\d{309}/i;
+// match (an escaped surrogate pair, say) is only a reason to walk — so the number test is looser than
+// it could be (any 20-digit run): two plain expressions scan a 10 MB body in half the time of one
+// case-insensitive alternation that must be tried at every position.
+const SUSPECT_ESCAPE = /\\u(?:0000|[dD][89a-fA-F])/;
+const SUSPECT_NUMBER = /[eE][+-]?\d{3}|\d{20}/;
 
 /**
  * Whether `value` nests deeper than MAX_NESTING: a walk of containers only, so strings (most of a
@@ -85,6 +88,6 @@ export function unstorableJson(json: string, parsed: unknown): Unstorable | unde
   // nested 5,000 deep reach JSON.stringify in insertQuote — a stack overflow answered as a 500 (fuzz
   // suite, test/fuzz/regressions.test.ts) — and one 300 deep be stored, past the documented limit.
   const deep = parsed !== null && typeof parsed === "object" && nestsTooDeep(parsed, 0);
-  if (!deep && !SUSPECT_TEXT.test(json)) return undefined;
+  if (!deep && !SUSPECT_ESCAPE.test(json) && !SUSPECT_NUMBER.test(json)) return undefined;
   return unstorableValue(parsed);
 }

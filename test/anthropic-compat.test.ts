@@ -1,10 +1,11 @@
-import http from "node:http";
 import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, registerAgent, startTestServer, waitFor, type TestServer } from "./helpers/server.js";
+import { anthropicSdk, anthropicInputFiles as inputFiles, batchRequest, expectBatchShape, untilBatchEnded } from "./helpers/anthropic.js";
+import { call, registerAgent, startTestServer, type TestServer } from "./helpers/server.js";
 
 // The official Anthropic SDK, unchanged, against /v1/anthropic with a BatchRouter test key: the
-// whole Message Batches workflow on the simulator, and its error paths.
+// whole Message Batches workflow on the simulator, and its error paths (what a create can carry:
+// anthropic-compat-create.test.ts).
 
 let srv: TestServer;
 let client: Anthropic;
@@ -21,12 +22,10 @@ beforeAll(async () => {
 });
 afterAll(async () => srv?.close());
 
-const sdk = (apiKey: string) => new Anthropic({ apiKey, baseURL: `${srv.base}/v1/anthropic`, maxRetries: 0 });
-
-const request = (custom_id: string, model = "claude-haiku-4"): Anthropic.Messages.BatchCreateParams.Request => ({
-  custom_id,
-  params: { model, max_tokens: 40, system: "You label tickets.", messages: [{ role: "user", content: `Classify ticket ${custom_id}` }] },
-});
+const sdk = (apiKey: string) => anthropicSdk(srv.base, apiKey);
+const request = batchRequest;
+const untilEnded = (id: string, c = client) => untilBatchEnded(c, id);
+const anthropicInputFiles = () => inputFiles(srv.base, key);
 
 // A custom tool in Anthropic's form, which the create turns into a function tool.
 const withTool = (r: Anthropic.Messages.BatchCreateParams.Request) => ({
@@ -36,38 +35,6 @@ const withTool = (r: Anthropic.Messages.BatchCreateParams.Request) => ({
     tools: [{ name: "label", description: "Labels a ticket.", input_schema: { type: "object" as const, properties: {} } }],
   },
 });
-
-const untilEnded = (id: string, c = client) =>
-  waitFor(
-    async () => {
-      const b = await c.messages.batches.retrieve(id);
-      return b.processing_status === "ended" ? b : undefined;
-    },
-    30_000,
-    `batch ${id} to end`,
-    100,
-  );
-
-const BATCH_FIELDS: Record<keyof Anthropic.Messages.MessageBatch, true> = {
-  id: true,
-  type: true,
-  processing_status: true,
-  request_counts: true,
-  created_at: true,
-  expires_at: true,
-  ended_at: true,
-  cancel_initiated_at: true,
-  archived_at: true,
-  results_url: true,
-};
-
-function expectBatchShape(b: Anthropic.Messages.MessageBatch) {
-  expect(Object.keys(b).sort()).toEqual(Object.keys(BATCH_FIELDS).sort());
-  expect(b.type).toBe("message_batch");
-  expect(b.id).toMatch(/^bat_/);
-  for (const t of [b.created_at, b.expires_at]) expect(new Date(t).toISOString()).toBe(t);
-  expect(Object.keys(b.request_counts).sort()).toEqual(["canceled", "errored", "expired", "processing", "succeeded"]);
-}
 
 describe("the Anthropic Message Batches workflow through the official SDK", () => {
   it("creates, polls, and streams results joined on custom_id; the batch is the native one", async () => {
@@ -172,13 +139,23 @@ describe("the Anthropic Message Batches workflow through the official SDK", () =
       type: "error",
       error: { type: "invalid_request_error", message: expect.stringContaining("custom_id") },
     });
-    const noMax = { custom_id: "x", params: { model: "claude-haiku-4", messages: [{ role: "user", content: "hi" }] } };
-    await expect(
-      client.messages.batches.create({ requests: [noMax as unknown as Anthropic.Messages.BatchCreateParams.Request] }),
-    ).rejects.toBeInstanceOf(Anthropic.BadRequestError);
-    await expect(client.messages.batches.create({ requests: [request("m", "no-such-model")] })).rejects.toBeInstanceOf(
-      Anthropic.BadRequestError,
-    );
+    // The envelope is checked at create, as Anthropic does (params are checked per request, later).
+    const inputsBefore = await anthropicInputFiles();
+    const envelopes = [
+      [request("d"), request("d")],
+      [{ custom_id: "no-params" }],
+      [{ ...request("extra"), extra: true }],
+      [],
+    ] as unknown as Anthropic.Messages.BatchCreateParams.Request[][];
+    for (const requests of envelopes) {
+      await expect(client.messages.batches.create({ requests })).rejects.toBeInstanceOf(Anthropic.BadRequestError);
+    }
+    const dup = await client.messages.batches.create({ requests: [request("d"), request("d")] }).catch((e: unknown) => e);
+    expect((dup as InstanceType<typeof Anthropic.BadRequestError>).error).toMatchObject({
+      error: { message: expect.stringContaining('/requests/1/custom_id (custom_id "d"): duplicate custom_id') },
+    });
+    // Nothing was left behind by the refused creates: no stored input file.
+    expect(await anthropicInputFiles()).toBe(inputsBefore);
 
     const unauth = await new Anthropic({ apiKey: "br_test_nope", baseURL: `${srv.base}/v1/anthropic`, maxRetries: 0 }).messages.batches
       .list()
@@ -187,163 +164,90 @@ describe("the Anthropic Message Batches workflow through the official SDK", () =
   });
 });
 
-describe("what a create can carry, through the official SDK", () => {
-  it("runs tool_use / tool_result turns, images and a forced tool, answering with tool_use blocks", async () => {
-    const png = Buffer.from("89504e470d0a1a0a", "hex").toString("base64");
-    const weather = {
-      name: "weather",
-      description: "Weather in a city.",
-      input_schema: { type: "object" as const, properties: { city: { type: "string" } }, required: ["city"] },
-    };
-    const created = await client.messages.batches.create({
-      requests: [
-        {
-          custom_id: "tools",
-          params: {
-            model: "claude-haiku-4",
-            max_tokens: 60,
-            tools: [weather],
-            tool_choice: { type: "tool", name: "weather", disable_parallel_tool_use: true },
-            messages: [
-              { role: "user", content: "Weather in Paris?" },
-              { role: "assistant", content: [{ type: "tool_use", id: "toolu_1", name: "weather", input: { city: "Paris" } }] },
-              {
-                role: "user",
-                content: [
-                  { type: "tool_result", tool_use_id: "toolu_1", content: "18C" },
-                  { type: "text", text: "And in Rome?" },
-                ],
-              },
-            ],
-          },
-        },
-        {
-          custom_id: "image",
-          params: {
-            model: "claude-haiku-4",
-            max_tokens: 40,
-            output_config: {
-              format: {
-                type: "json_schema",
-                schema: { type: "object", properties: { animal: { type: "string" } }, required: ["animal"], additionalProperties: false },
-              },
-            },
-            messages: [
-              {
-                role: "user",
-                content: [
-                  { type: "image", source: { type: "base64", media_type: "image/png", data: png } },
-                  { type: "image", source: { type: "url", url: "https://example.com/cat.jpg" } },
-                  { type: "text", text: "Which animal?" },
-                ],
-              },
-            ],
-          },
-        },
-      ],
-    });
-    const done = await untilEnded(created.id);
-    expect(done.request_counts).toMatchObject({ succeeded: 2, errored: 0 });
-
-    const results = new Map<string, Anthropic.Messages.MessageBatchResult>();
-    for await (const r of await client.messages.batches.results(created.id)) results.set(r.custom_id, r.result);
-    const tools = results.get("tools");
-    if (tools?.type !== "succeeded") throw new Error(`expected succeeded, got ${tools?.type}`);
-    expect(tools.message.stop_reason).toBe("tool_use");
-    expect(tools.message.content).toEqual([
-      { type: "tool_use", id: expect.any(String), name: "weather", input: { city: expect.any(String) } },
-    ]);
-    const image = results.get("image");
-    if (image?.type !== "succeeded") throw new Error(`expected succeeded, got ${image?.type}`);
-    const text = image.message.content[0];
-    expect(text?.type).toBe("text");
-    // The output format rode along as a JSON-schema response_format: the answer is JSON of that shape.
-    expect(JSON.parse((text as Anthropic.Messages.TextBlock).text)).toEqual({ animal: expect.any(String) });
-  });
-
-  it("refuses what the native item can't carry, naming the custom_id and the JSON path", async () => {
-    const inputsBefore = await anthropicInputFiles();
-    const refused = await client.messages.batches
-      .create({
-        requests: [
-          request("fine"),
+describe("requests whose params can't run: errored results, as at Anthropic", () => {
+  it("runs a batch whose bad requests are errored in their place, billing only the good ones", async () => {
+    const db = srv.database.db;
+    const doc = {
+      custom_id: "doc-1",
+      params: {
+        model: "claude-haiku-4",
+        max_tokens: 10,
+        messages: [
           {
-            custom_id: "doc-1",
-            params: {
-              model: "claude-haiku-4",
-              max_tokens: 10,
-              messages: [{ role: "user", content: [{ type: "document", source: { type: "text", media_type: "text/plain", data: "x" } }] }],
-            },
+            role: "user" as const,
+            content: [{ type: "document" as const, source: { type: "text" as const, media_type: "text/plain" as const, data: "x" } }],
           },
         ],
-      })
-      .catch((e: unknown) => e);
-    expect(refused).toBeInstanceOf(Anthropic.BadRequestError);
-    expect((refused as InstanceType<typeof Anthropic.BadRequestError>).error).toEqual({
-      type: "error",
+      },
+    };
+    const thinking = {
+      ...request("think"),
+      params: { ...request("think").params, thinking: { type: "enabled" as const, budget_tokens: 1024 } },
+    };
+    const noMax = { custom_id: "no-max", params: { model: "claude-haiku-4", messages: [{ role: "user", content: "hi" }] } };
+    const requests = [request("g-0"), doc, request("g-1"), thinking, noMax, request("g-2"), request("unknown", "no-such-model")];
+    const order = requests.map((r) => r.custom_id);
+    const created = await client.messages.batches.create({ requests: requests as Anthropic.Messages.BatchCreateParams.Request[] });
+    expect(created.request_counts).toEqual({ processing: 3, succeeded: 0, errored: 4, canceled: 0, expired: 0 });
+    const done = await untilEnded(created.id);
+    expect(done.request_counts).toEqual({ processing: 0, succeeded: 3, errored: 4, canceled: 0, expired: 0 });
+
+    const results: Anthropic.Messages.MessageBatchIndividualResponse[] = [];
+    for await (const r of await client.messages.batches.results(created.id)) results.push(r);
+    // In request order, each errored request in its own place.
+    expect(results.map((r) => [r.custom_id, r.result.type])).toEqual(
+      order.map((id) => [id, id.startsWith("g-") ? "succeeded" : "errored"]),
+    );
+    const errored = new Map(results.map((r) => [r.custom_id, r.result]));
+    expect(errored.get("doc-1")).toEqual({
+      type: "errored",
       error: {
-        type: "invalid_request_error",
-        message:
-          'Invalid request at /requests/1/params/messages/0/content/0/type (custom_id "doc-1"): a "document" block in a user message is not supported by BatchRouter items.',
+        type: "error",
+        error: {
+          type: "invalid_request_error",
+          message: '/params/messages/0/content/0/type: a "document" block in a user message is not supported by BatchRouter items.',
+        },
       },
     });
-    const thinking = await client.messages.batches
-      .create({
-        requests: [{ ...request("t-1"), params: { ...request("t-1").params, thinking: { type: "enabled", budget_tokens: 1024 } } }],
-      })
-      .catch((e: unknown) => e);
-    expect((thinking as InstanceType<typeof Anthropic.BadRequestError>).error).toMatchObject({
-      error: { message: expect.stringContaining('/requests/0/params/thinking (custom_id "t-1")') },
-    });
-    // Nothing was left behind by the refused creates: no stored input file.
-    expect(await anthropicInputFiles()).toBe(inputsBefore);
-  });
+    expect(errored.get("think")).toMatchObject({ error: { error: { message: expect.stringContaining("/params/thinking: ") } } });
+    expect(errored.get("no-max")).toMatchObject({ error: { error: { message: expect.stringContaining("/params/max_tokens") } } });
+    expect(errored.get("unknown")).toMatchObject({ error: { error: { message: expect.stringContaining("no-such-model") } } });
 
-  it("streams a create of a few thousand requests, the same batch natively", async () => {
-    const n = 3000;
-    const created = await client.messages.batches.create({ requests: Array.from({ length: n }, (_, i) => request(`bulk-${i}`)) });
-    expect(created.request_counts.processing + created.request_counts.succeeded).toBe(n);
+    // Natively the same batch: 7 items, 4 of them failed, completed since some succeeded.
     const native = await call(srv.base, "GET", `/v1/batches/${created.id}`, { key });
-    expect(native.body).toMatchObject({ id: created.id, batch: { item_count: n } });
-    const done = await untilEnded(created.id);
-    expect(done.request_counts).toMatchObject({ succeeded: n, errored: 0 });
-    let count = 0;
-    for await (const r of await client.messages.batches.results(created.id)) if (r.result.type === "succeeded") count++;
-    expect(count).toBe(n);
+    expect(native.body.batch).toMatchObject({ status: "completed", item_count: 7, counts: { total: 7, completed: 3, failed: 4 } });
+    for (const receipt of ["route-receipt", "billing-receipt"])
+      expect((await call(srv.base, "GET", `/v1/batches/${created.id}/${receipt}`, { key })).status).toBe(200);
+    // Money: reserved and settled for the three good requests only, exactly as a batch of just those.
+    const twin = await client.messages.batches.create({ requests: ["g-0", "g-1", "g-2"].map((id) => request(id)) });
+    await untilEnded(twin.id);
+    const [mixed, alone] = await Promise.all([created.id, twin.id].map((id) => db("batches").where({ id }).first()));
+    expect(Number(mixed.reserved_micros)).toBe(Number(alone.reserved_micros));
+    expect(Number(mixed.settled_provider_micros)).toBe(Number(alone.settled_provider_micros));
+    expect(Number(mixed.settled_provider_micros)).toBeGreaterThan(0);
+    const failed = await db("batch_items").where({ batch_id: created.id, status: "failed" });
+    expect(failed.map((i) => [i.customer_item_id, i.work_unit_id, i.cost_micros, i.settled])).toEqual(
+      ["doc-1", "think", "no-max", "unknown"].map((id) => [id, null, null, false]),
+    );
   });
 
-  it("answers a body over 256 MB with 413 in Anthropic's envelope, before reading it", async () => {
-    const res = await rawPost("/v1/anthropic/v1/messages/batches", { "content-length": String(256 * 1024 * 1024 + 1) });
-    expect(res.status).toBe(413);
-    expect(JSON.parse(res.body)).toMatchObject({ type: "error", error: { type: "request_too_large" } });
+  it("ends a create whose every request is errored at once, charging nothing", async () => {
+    const noMax = { custom_id: "z-1", params: { model: "claude-haiku-4", messages: [{ role: "user", content: "hi" }] } };
+    const created = await client.messages.batches.create({
+      requests: [noMax as unknown as Anthropic.Messages.BatchCreateParams.Request, request("z-2", "no-such-model")],
+    });
+    expectBatchShape(created);
+    expect(created.processing_status).toBe("ended");
+    expect(created.request_counts).toEqual({ processing: 0, succeeded: 0, errored: 2, canceled: 0, expired: 0 });
+    expect(created.results_url).not.toBeNull();
+    const results: Anthropic.Messages.MessageBatchIndividualResponse[] = [];
+    for await (const r of await client.messages.batches.results(created.id)) results.push(r);
+    expect(results.map((r) => [r.custom_id, r.result.type])).toEqual([
+      ["z-1", "errored"],
+      ["z-2", "errored"],
+    ]);
+    const native = await call(srv.base, "GET", `/v1/batches/${created.id}`, { key });
+    expect(native.body.batch).toMatchObject({ status: "failed", counts: { total: 2, failed: 2 }, settled_total: { amount: "0.000000" } });
+    expect(await srv.database.db("ledger_entries").where({ batch_id: created.id })).toEqual([]);
   });
 });
-
-/** The input files the Anthropic creates stored (one per batch created on this surface). */
-async function anthropicInputFiles(): Promise<number> {
-  const files = await call(srv.base, "GET", "/v1/files?limit=100", { key });
-  return files.body.data.filter((f: { filename: string }) => f.filename === "anthropic-message-batch.jsonl").length;
-}
-
-/** A POST whose headers promise a body that is never sent: the answer must come from the headers alone. */
-function rawPost(path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
-  const url = new URL(path, srv.base);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method: "POST",
-        headers: { "x-api-key": key, "content-type": "application/json", ...headers },
-      },
-      (res) => {
-        let body = "";
-        res.on("data", (c) => (body += c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on("error", reject);
-    req.flushHeaders();
-  });
-}

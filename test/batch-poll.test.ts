@@ -121,3 +121,30 @@ describe("ETag / If-None-Match on reads", () => {
     expect(post.headers.get("etag")).toBeNull();
   });
 });
+
+describe("the poll's direct match (server/http/hot-routes.ts)", () => {
+  it("answers what the router answers for the same batch", async () => {
+    const batch = await mustCreate(srv.base, key, { items: makeItems(2) });
+    // A trailing slash or another letter case of the prefix goes the generic way, through the router.
+    for (const ended of [false, true]) {
+      if (ended) await call(srv.base, "POST", `/v1/batches/${batch.id}/cancel`, { key });
+      const direct = await get(`/v1/batches/${batch.id}`);
+      const routed = await get(`/V1/batches/${batch.id}/`);
+      expect(direct.status).toBe(200);
+      expect(routed.status).toBe(200);
+      expect(direct.body).toEqual(routed.body);
+      expect(direct.headers.get("etag")).toBe(routed.headers.get("etag"));
+      expect(direct.headers.get("content-type")).toBe(routed.headers.get("content-type"));
+      for (const h of ["ratelimit-limit", "x-request-id"]) expect(direct.headers.get(h)).not.toBeNull();
+      expect((await get(`/v1/batches/${batch.id}`, direct.headers.get("etag")!)).status).toBe(304);
+    }
+    // Literal routes beside the parameter keep theirs; unknown ids and bad keys answer as before.
+    const report = await get("/v1/batches/optimization-report");
+    expect(report.status).toBe(200);
+    expect(report.body.object).not.toBe("batch");
+    expect((await get("/v1/batches/bat_nope")).body.error.code).toBe("not_found");
+    const anonymous = await call(srv.base, "GET", `/v1/batches/${batch.id}`);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.body.error.request_id).toBe(anonymous.headers.get("x-request-id"));
+  });
+});

@@ -91,6 +91,25 @@ describe("large batches are validated by their first job", () => {
     expect((await untilTerminal(srv.base, key, fixed.body.batch.id)).status).toBe("completed");
   });
 
+  it("ends failed with no_eligible_lane naming the manifest's items no lane can serve, by id and place", async () => {
+    const agent = await registerAgent(srv.base);
+    const key = agent.test_api_key;
+    const long = "word ".repeat(40_000); // past the context window of every gemma lane
+    const items = makeItems(5, { prefix: "fits", model: "gemma-4-e4b-it" });
+    items[3] = { customer_item_id: "too-long-3", model: "gemma-4-e4b-it", input: { messages: [{ role: "user", content: long }] } } as never;
+    const fileId = await upload(key, items);
+    const before = await ledgerOf(agent.org_id, "test");
+    const created = await createBatch(srv.base, key, { input_file_id: fileId });
+    expect(created.status, JSON.stringify(created.body)).toBe(202);
+    const done = await untilTerminal(srv.base, key, created.body.batch.id);
+    expect(done.status).toBe("failed");
+    expect(done.batch.error.code).toBe("no_eligible_lane");
+    expect(done.batch.error.message).toContain("e.g. too-long-3:");
+    expect(done.batch.error.details).toMatchObject({ unroutable_count: 1, items: [{ index: 3, customer_item_id: "too-long-3" }] });
+    expect(done.batch.error.details.items[0].reasons.map((r: { code: string }) => r.code)).toContain("context_window_exceeded");
+    expect(await ledgerOf(agent.org_id, "test")).toEqual(before);
+  });
+
   it("ends failed with insufficient_credits when the balance can't cover the price, reserving nothing", async () => {
     const agent = await registerAgent(srv.base);
     const key = agent.api_key; // live: no signup credit

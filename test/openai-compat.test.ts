@@ -291,6 +291,15 @@ describe("the OpenAI Batch workflow through the official SDK", () => {
   it("cancels a batch, and a second cancel is refused", async () => {
     const file = await upload([chatLine("c-1", "gpt-4o"), chatLine("c-2", "gpt-4o")]);
     const b = await client.batches.create({ input_file_id: file.id, endpoint: "/v1/chat/completions", completion_window: "24h" });
+    // Cancel once the items are out of validation and waiting on their (refusing) lane, as a user
+    // who sees in_progress would. A cancel that lands while the batch still validates ends it before
+    // its items are ever written: request_counts {total: 2, failed: 0} and no error file (the flake).
+    await waitFor(
+      async () => ((await client.batches.retrieve(b.id)).status === "in_progress" ? true : undefined),
+      30_000,
+      `batch ${b.id} to be in_progress`,
+      50,
+    );
     const cancelling = await client.batches.cancel(b.id);
     expectBatchShape(cancelling);
     expect(["cancelling", "cancelled"]).toContain(cancelling.status);

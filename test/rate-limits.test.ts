@@ -1,5 +1,12 @@
+import type { AddressInfo, Socket } from "node:net";
+import net from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import knexFactory from "knex";
+import { connect, sidePool, type Db } from "../db/connection.js";
+import { createApp } from "../server/http/app.js";
+import { listen } from "../server/http/listen.js";
 import { SyncedRateLimiter } from "../server/http/synced-rate-limiter.js";
+import { createLogger } from "../server/logger.js";
 import { call, registerAgent, startTestServer, type TestServer } from "./helpers/server.js";
 
 // Two API processes on one database, as behind a load balancer: the limits must hold across both.
@@ -99,5 +106,114 @@ describe("rate limits", () => {
     }
     const [row] = await a.database.db("rate_limits").where({ key: "shared:k" });
     expect(row.points).toBeGreaterThanOrEqual(total);
+  });
+});
+
+const quiet = () => undefined;
+/** A handle on a database that can't be reached; knex's own per-failure console warnings silenced. */
+const unreachable = (url: string): Db =>
+  knexFactory({
+    client: "pg",
+    connection: url,
+    pool: { min: 0, max: 2 },
+    log: { warn: quiet, error: quiet, debug: quiet, deprecate: quiet },
+  });
+
+/** A PostgreSQL address that accepts connections and never answers: every round trip hangs. */
+async function silentDatabase(): Promise<{ db: Db; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = net.createServer((socket) => void sockets.add(socket));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const db = unreachable(`postgresql://nobody@127.0.0.1:${(server.address() as AddressInfo).port}/none`);
+  return {
+    db,
+    async close() {
+      // Ending the hung connection attempts first: the pool's destroy waits for them.
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      for (const s of sockets) s.destroy();
+      await db.destroy();
+      await closed;
+    },
+  };
+}
+
+/** GET /v1/capabilities (rate-limited per IP, no other database work) `n` times; statuses and the slowest answer. */
+async function capabilities(bases: string[], n: number) {
+  const statuses: number[] = [];
+  let slowest = 0;
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    statuses.push((await call(bases[i % bases.length]!, "GET", "/v1/capabilities")).status);
+    slowest = Math.max(slowest, performance.now() - t0);
+  }
+  return { statuses, slowest };
+}
+
+describe("rate limits without the main pool or the database", () => {
+  it("answers promptly, exact, while a batch holds every connection of the main pool", async () => {
+    // Both servers share this pool (as the API and worker of one role-`all` process do).
+    const { db } = a.database;
+    const client = db.client as { acquireConnection(): Promise<unknown>; releaseConnection(c: unknown): Promise<void> };
+    const held = await Promise.all(Array.from({ length: 10 }, () => client.acquireConnection()));
+    try {
+      const { statuses, slowest } = await capabilities([a.base, b.base], 41);
+      // The budget of 40 is within the exact tail: each point was taken in the database, on the limiters' own pool.
+      expect(statuses.slice(0, 40).every((s) => s === 200)).toBe(true);
+      expect(statuses[40]).toBe(429);
+      expect(slowest).toBeLessThan(2_000); // on the main pool each would wait for knex's 60 s acquire timeout
+    } finally {
+      for (const c of held) await client.releaseConnection(c);
+    }
+  });
+
+  it("fails open on its own counts, without 500s, when the limiter's database doesn't answer", async () => {
+    const lines: string[] = [];
+    const logger = createLogger("warn", { write: (line: string) => void lines.push(line) });
+    for (const broken of [
+      await silentDatabase(),
+      { db: unreachable("postgresql://nobody@127.0.0.1:1/none"), close: () => Promise.resolve() },
+    ]) {
+      lines.length = 0;
+      const { app } = createApp({ ...a.platform.appDeps, logger }, undefined, { rateLimitDb: broken.db });
+      const server = await listen(app, 0, "127.0.0.1");
+      try {
+        const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+        const { statuses, slowest } = await capabilities([base], 41);
+        // One process alone still counts exactly: its own 40 points spend the budget.
+        expect(statuses.slice(0, 40).every((s) => s === 200)).toBe(true);
+        expect(statuses[40]).toBe(429);
+        expect(slowest).toBeLessThan(2_000); // a request waits on the database 250 ms at most, then not at all
+        // Warned of, once for the whole run, not per request.
+        expect(lines.filter((l) => l.includes("rate limits decided without the database"))).toHaveLength(1);
+      } finally {
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+        await broken.close();
+      }
+    }
+  });
+
+  it("runs the limiters on a pool of their own, closed with the main one", async () => {
+    const main = connect(a.database.url, { max: 1 });
+    const side = sidePool(main, "rate-limiter", { max: 1, timeoutMs: 1_000 });
+    expect(sidePool(main, "rate-limiter", { max: 1, timeoutMs: 1_000 })).toBe(side);
+    const { rows } = await side.raw("SELECT current_setting('application_name') AS name");
+    expect(rows[0].name).toBe("batchrouter-rate-limiter");
+    await main.destroy(); // what shutdown does (server/database.ts close())
+    expect((side.client as { pool?: unknown }).pool).toBeUndefined();
+  });
+
+  it("decides concurrent requests locally within its bound when the round trip hangs", async () => {
+    const silent = await silentDatabase();
+    try {
+      const limiter = new SyncedRateLimiter(silent.db, { keyPrefix: "hang", points: 120, durationSeconds: 60, maxWaitMs: 100 });
+      const t0 = performance.now();
+      const decisions = await Promise.all(Array.from({ length: 200 }, () => limiter.consume("k")));
+      expect(performance.now() - t0).toBeLessThan(1_500);
+      expect(decisions.filter((d) => d.allowed)).toHaveLength(120);
+      expect(decisions.filter((d) => !d.allowed).every((d) => d.remaining === 0 && d.msBeforeReset > 0)).toBe(true);
+    } finally {
+      await silent.close();
+    }
   });
 });

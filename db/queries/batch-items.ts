@@ -62,50 +62,6 @@ export async function insertItems(trx: Trx, rows: Iterable<NewBatchItem> | Async
   }
 }
 
-/** A result row with its JSON columns as their stored text, for writing result files without a parse. */
-export interface ResultTextRow {
-  idx: number;
-  customer_item_id: string;
-  status: BatchItemRow["status"];
-  output: string | null;
-  error: string | null;
-  input_tokens: number | null;
-  output_tokens: number | null;
-  lane_id: string | null;
-  cost_micros: number | null;
-  metadata: string | null;
-}
-
-/** Up to `limit` items after `afterIdx` in one of `statuses`, in manifest order (keyset on the primary key). */
-export async function resultTextsPage(
-  db: Db,
-  batchId: string,
-  afterIdx: number,
-  limit: number,
-  statuses: readonly string[],
-): Promise<ResultTextRow[]> {
-  return inKeyOrder(db, (trx) =>
-    trx("batch_items")
-      .where({ batch_id: batchId })
-      .andWhere("idx", ">", afterIdx)
-      .whereIn("status", statuses)
-      .orderBy("idx")
-      .limit(limit)
-      .select(
-        "idx",
-        "customer_item_id",
-        "status",
-        trx.raw("output::text AS output"),
-        trx.raw("error::text AS error"),
-        "input_tokens",
-        "output_tokens",
-        "lane_id",
-        "cost_micros",
-        trx.raw("(item -> 'metadata')::text AS metadata"),
-      ),
-  );
-}
-
 /**
  * Runs a keyset page so that it walks the primary key in order and stops at its LIMIT. A batch is
  * usually newer than the table's statistics, so the planner guesses a few hundred rows for it and

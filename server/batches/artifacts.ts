@@ -1,12 +1,12 @@
 import type { Db } from "../../db/connection.js";
-import { laneSummary, resultTextsPage } from "../../db/queries/batch-items.js";
+import { laneSummary } from "../../db/queries/batch-items.js";
+import { resultLineBytes } from "../../db/queries/result-lines.js";
 import { routeEvents, type BatchRow } from "../../db/queries/batches.js";
 import { findBatchFile, insertFile, updateFileContent } from "../../db/queries/files.js";
 import type { ArtifactStore } from "../files/artifact-store.js";
 import { newId } from "../ids.js";
 import { money } from "../money.js";
 import { FAILED_RESULT_STATUSES } from "./lifecycle.js";
-import { resultLine } from "./service.js";
 
 /** What writing a batch's files needs. */
 export interface ArtifactDeps {
@@ -14,17 +14,8 @@ export interface ArtifactDeps {
   artifacts: ArtifactStore;
 }
 
-const PAGE = 5000;
-
-async function* lines(deps: ArtifactDeps, batchId: string, completed: boolean) {
-  const statuses = completed ? (["completed"] as const) : FAILED_RESULT_STATUSES;
-  let after = -1;
-  for (;;) {
-    const rows = await resultTextsPage(deps.db, batchId, after, PAGE, statuses);
-    if (rows.length === 0) return;
-    yield rows.map(resultLine).join("");
-    after = rows[rows.length - 1]!.idx;
-  }
+function lines(deps: ArtifactDeps, batchId: string, completed: boolean) {
+  return resultLineBytes(deps.db, batchId, completed ? ["completed"] : FAILED_RESULT_STATUSES);
 }
 
 async function* receiptLines(deps: ArtifactDeps, batch: BatchRow) {

@@ -1,4 +1,6 @@
+import type { Trx } from "../../db/connection.js";
 import * as batchesQ from "../../db/queries/batches.js";
+import type { BatchRow } from "../../db/queries/batches.js";
 import { getFile } from "../../db/queries/files.js";
 import type { Actor } from "../accounts/actor.js";
 import { errors } from "../errors.js";
@@ -20,6 +22,14 @@ export interface PendingRequest {
   reserved_at_create: boolean;
 }
 
+export interface AcceptOptions {
+  /**
+   * Runs in the create's transaction once the batch row exists: what a compatible surface stores
+   * beside the manifest (the Anthropic surface's rejected requests, as items that already failed).
+   */
+  withBatch?: (trx: Trx, batch: BatchRow) => Promise<void>;
+}
+
 /**
  * POST /v1/batches with an `input_file_id` (spec/api.md §5, large batches): answers at once with
  * the batch `validating`, whatever the file's size. Here only what is cheap is checked — the file is
@@ -28,7 +38,7 @@ export interface PendingRequest {
  * validating, routing and writing the items is the `prepare` job's (prepare-large.ts), which moves
  * the batch on to `pending` or ends it `failed` with line-numbered errors.
  */
-export async function acceptLargeBatch(deps: BatchDeps, actor: Actor, req: CreateBatchRequest) {
+export async function acceptLargeBatch(deps: BatchDeps, actor: Actor, req: CreateBatchRequest, opts: AcceptOptions = {}) {
   const file = await getFile(deps.db, actor.org_id, actor.environment, req.input_file_id!);
   if (file?.purpose !== "batch" || file.item_count === null) throw errors.notFound("file");
   const requested = requestedWebhook(deps.config, req);
@@ -83,6 +93,7 @@ export async function acceptLargeBatch(deps: BatchDeps, actor: Actor, req: Creat
       sla_deadline: slaDeadline,
       pending_request: { ...pending },
     });
+    await opts.withBatch?.(trx, batch);
     await deps.jobs.send(trx, "prepare", { batch_id: batchId });
     await deps.jobs.send(trx, "expire", { batch_id: batchId }, { startAfter: slaDeadline });
     await emitBatchEvent(trx, deps, batch, "batch.submitted");

@@ -3,7 +3,7 @@ import type { Actor } from "../accounts/actor.js";
 import { newId } from "../ids.js";
 import { prepareItems } from "../quotes/prepare.js";
 import { itemsFingerprint, liveRoutesFor, resolveConstraints } from "../quotes/service.js";
-import { acceptLargeBatch } from "./create-large.js";
+import { acceptLargeBatch, type AcceptOptions } from "./create-large.js";
 import { emitBatchEvent } from "./events.js";
 import {
   addRoutedEvent,
@@ -29,8 +29,8 @@ export type { BatchDeps };
  * transaction reserves the credits, writes the batch, its work units and items, and enqueues the
  * first job — so there is never a batch without its job, or a reservation without its batch.
  */
-export async function createBatch(deps: BatchDeps, actor: Actor, req: CreateBatchRequest) {
-  if (req.input_file_id !== undefined) return acceptLargeBatch(deps, actor, req);
+export async function createBatch(deps: BatchDeps, actor: Actor, req: CreateBatchRequest, opts: AcceptOptions = {}) {
+  if (req.input_file_id !== undefined) return acceptLargeBatch(deps, actor, req, opts);
   const snapshot = await deps.catalog.get();
   const prepared = await prepareItems(snapshot, req.items!, { operation: req.operation ?? req.task, model: req.model });
   const requested = requestedWebhook(deps.config, req);

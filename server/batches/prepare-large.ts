@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { NewBatchItem } from "../../db/queries/batch-items.js";
 import * as batchesQ from "../../db/queries/batches.js";
+import { countRejectedItems } from "../../db/queries/rejected-items.js";
 import type { BatchRow } from "../../db/queries/batches.js";
 import { fileItemChunks } from "../../db/queries/files.js";
 import { getQuote, type QuoteRow } from "../../db/queries/quotes.js";
@@ -11,7 +12,8 @@ import type { PreflightError } from "../files/manifest-parser.js";
 import { jsonPointer } from "../json-pointer.js";
 import { ItemValidator, MAX_LISTED_ERRORS } from "../quotes/item-validator.js";
 import { estimateRouting } from "../quotes/prepare.js";
-import type { resolveConstraints } from "../quotes/service.js";
+import { unroutableError, type resolveConstraints, type UnroutableDetail } from "../quotes/service.js";
+import { ItemKinds } from "../routing/packed-item.js";
 import type { RoutingItem } from "../routing/types.js";
 import type { PendingRequest } from "./create-large.js";
 import { failPreparation } from "./lifecycle.js";
@@ -38,6 +40,14 @@ import {
  * Idempotent: a re-run finds the batch past `validating` and returns.
  */
 export async function prepareLargeBatch(deps: BatchDeps, batchId: string): Promise<void> {
+  await prepareManifest(deps, batchId);
+  // Requests a compatible surface rejected at create (stored after the manifest's items, already
+  // failed) join the item count once the manifest's are in — or once it failed. Idempotent, so a
+  // re-run after a crash here still counts them.
+  await countRejectedItems(deps.db, batchId);
+}
+
+async function prepareManifest(deps: BatchDeps, batchId: string): Promise<void> {
   const batch = await batchesQ.getBatchById(deps.db, batchId);
   if (batch?.status !== "validating" || !batch.input_file_id) return;
   const pending = batch.pending_request as unknown as PendingRequest;
@@ -69,9 +79,31 @@ export async function prepareLargeBatch(deps: BatchDeps, batchId: string): Promi
   } catch (err) {
     // The customer's problem (bad items, no lane, no funds, a changed file): the batch ends failed
     // with it. Anything else is ours: the job retries.
-    if (err instanceof AppError) return failPreparation(deps, batchId, { code: err.code, message: err.message, details: err.details });
+    if (err instanceof AppError) {
+      const named = await withItemIds(deps, batch.input_file_id, err);
+      return failPreparation(deps, batchId, { code: named.code, message: named.message, details: named.details });
+    }
     throw err;
   }
+}
+
+/**
+ * The router ran without the items' ids (scanManifest): a 422 naming items it couldn't serve gets
+ * them from the manifest — one more read of it, on this failure path only.
+ */
+async function withItemIds(deps: BatchDeps, fileId: string, err: AppError): Promise<AppError> {
+  const listed = (err.details as { items?: UnroutableDetail[]; unroutable_count?: number } | undefined)?.items;
+  if (err.code !== "no_eligible_lane" || !listed?.length) return err;
+  const wanted = new Map(listed.map((u) => [u.index, u]));
+  for await (const chunk of fileItemChunks(deps.db, fileId)) {
+    for (let j = 0; j < chunk.items.length; j++) {
+      const u = wanted.get(chunk.first_idx + j);
+      const raw = chunk.items[j] as { customer_item_id?: unknown; custom_id?: unknown } | undefined;
+      const id = raw?.customer_item_id ?? raw?.custom_id;
+      if (u && typeof id === "string") u.customer_item_id = id;
+    }
+  }
+  return unroutableError((err.details as { unroutable_count: number }).unroutable_count, listed);
 }
 
 interface Scan {
@@ -95,6 +127,7 @@ async function scanManifest(deps: BatchDeps, snapshot: CatalogSnapshot, batch: B
   const preflight: PreflightError[] = [];
   const hash = fingerprint ? createHash("sha256").update("[") : null;
   const scan: Scan = { routing: [], tokens: { input: 0, output: 0 } };
+  const kinds = new ItemKinds(); // shared by every chunk's items
   let seen = 0;
   for await (const chunk of fileItemChunks(deps.db, batch.input_file_id!)) {
     const accepted = [];
@@ -119,7 +152,7 @@ async function scanManifest(deps: BatchDeps, snapshot: CatalogSnapshot, batch: B
     seen += chunk.items.length;
     if (validator.full) break;
     if (preflight.length > 0) continue; // still looking for problems, no longer sizing
-    const sized = await estimateRouting(snapshot, accepted, chunk.first_idx, chunk.items.length / batch.item_count);
+    const sized = await estimateRouting(snapshot, accepted, chunk.first_idx, chunk.items.length / batch.item_count, kinds, false);
     for (const r of sized.routing) scan.routing.push(r);
     scan.tokens.input += sized.tokens.input;
     scan.tokens.output += sized.tokens.output;

@@ -1,7 +1,7 @@
 import type { Db } from "../../db/connection.js";
 import * as batchesQ from "../../db/queries/batches.js";
 import type { BatchRow } from "../../db/queries/batches.js";
-import { laneSummary, resultsPage, type BatchItemRow, type ResultTextRow } from "../../db/queries/batch-items.js";
+import { laneSummary, resultsPage, type BatchItemRow } from "../../db/queries/batch-items.js";
 import { workUnitsOf } from "../../db/queries/work-units.js";
 import type { Actor } from "../accounts/actor.js";
 import { errors, fail } from "../errors.js";
@@ -26,9 +26,17 @@ export async function ownBatch(db: Db, actor: Actor, id: string): Promise<BatchR
 
 /** GET /v1/batches/{id}: `{batch, id, status, state}` so both old and new clients read it. */
 export async function getBatch(deps: BatchReadDeps, actor: Actor, id: string, withReceipt: boolean) {
+  return (await pollBatch(deps, actor, id, withReceipt)).body;
+}
+
+/**
+ * getBatch's answer with the row it was read from: without the receipt, the answer is a function of
+ * that row (a finished batch's read is reused, row included), so the HTTP layer keeps its bytes by it.
+ */
+export async function pollBatch(deps: BatchReadDeps, actor: Actor, id: string, withReceipt: boolean) {
   const { row: b, batch } = await presentOwnBatch(deps.db, actor, id);
   if (withReceipt && TERMINAL_STATUSES.has(b.status)) batch.billing_receipt = await billingReceipt(deps, actor, id, b);
-  return { batch, id: b.id, object: "batch", status: b.status, state: legacyState(b.status) };
+  return { row: b, body: { batch, id: b.id, object: "batch", status: b.status, state: legacyState(b.status) } };
 }
 
 export async function listBatches(
@@ -69,22 +77,6 @@ export function presentResult(it: BatchItemRow) {
     cost: money(it.cost_micros ?? 0),
     metadata: (it.item as { metadata?: Record<string, string> }).metadata ?? null,
   };
-}
-
-/**
- * `presentResult` as one JSONL line, built from the row's JSON columns as stored text (see
- * `resultTextsPage`): the output files of a 100,000-item batch are written without parsing and
- * re-serialising every output. Same fields, same order; a test holds the two together.
- */
-export function resultLine(r: ResultTextRow): string {
-  const [provider, model] = (r.lane_id ?? "").split("/");
-  const completed = r.status === "completed";
-  const error = completed ? "null" : (r.error ?? JSON.stringify({ code: r.status, message: `item ${r.status}` }));
-  return (
-    `{"customer_item_id":${JSON.stringify(r.customer_item_id)},"status":"${completed ? "completed" : "failed"}","output":${r.output ?? "null"},` +
-    `"error":${error},"usage":{"input_tokens":${r.input_tokens ?? 0},"output_tokens":${r.output_tokens ?? 0}},"lane_id":${JSON.stringify(r.lane_id)},` +
-    `"provider":${JSON.stringify(provider || null)},"model":${JSON.stringify(model || null)},"cost":${JSON.stringify(money(r.cost_micros ?? 0))},"metadata":${r.metadata ?? "null"}}\n`
-  );
 }
 
 /** GET …/results: keyset pages in manifest order; only once the batch has ended. */

@@ -43,7 +43,7 @@ export async function submitFailed(deps: OutcomeDeps, wu: WorkUnitRow, f: Provid
   const error = { code: f.code, message: f.message, provider_status: f.status };
   deps.logger.warn({ work_unit_id: wu.id, lane_id: wu.lane_id, error: f.code, retryable: f.retryable }, "submit failed");
   await deps.db.transaction(async (trx) => {
-    await batchesQ.getBatchById(trx, wu.batch_id, true); // lock order: batch, then unit
+    await batchesQ.getBatchById(trx, wu.batch_id, "no key update"); // lock order: batch, then unit
     const locked = await getWorkUnit(trx, wu.id, true);
     if (locked?.status !== "pending") return;
     const failures = locked.submit_failures + 1;
@@ -87,7 +87,7 @@ export async function closeCollectedUnit(deps: OutcomeDeps, wu: WorkUnitRow, ret
   await deps.db.transaction(async (trx) => {
     // The batch row first, then the unit: the order every other writer locks in (expire, cancel,
     // submit), so none of them deadlocks with this one.
-    const batch = (await batchesQ.getBatchById(trx, wu.batch_id, true)) as BatchRow;
+    const batch = (await batchesQ.getBatchById(trx, wu.batch_id, "no key update")) as BatchRow;
     const locked = await getWorkUnit(trx, wu.id, true);
     if (locked?.status !== "submitted") return;
     const retries = await unitItems(trx, wu.id, ["retry"]);
@@ -151,7 +151,7 @@ export async function readFailed(
   }
   await cancelAtProvider().catch(() => undefined);
   await deps.db.transaction(async (trx) => {
-    await batchesQ.getBatchById(trx, wu.batch_id, true); // lock order: batch, then unit
+    await batchesQ.getBatchById(trx, wu.batch_id, "no key update"); // lock order: batch, then unit
     const locked = await getWorkUnit(trx, wu.id, true);
     if (locked?.status !== "submitted") return;
     await updateWorkUnit(trx, wu.id, { poll_failures: failures, last_error: error });

@@ -1,5 +1,6 @@
 import Router from "@koa/router";
 import Koa from "koa";
+import type { Db } from "../../db/connection.js";
 import type { McpHttpHandler } from "../deps.js";
 import type { AppDeps, AppState, AppContext } from "./context.js";
 import { createScrapeRegistry } from "../metrics/scrape-gauges.js";
@@ -10,6 +11,7 @@ import { etags } from "./middleware/etag.js";
 import { jsonBody } from "./middleware/json-body.js";
 import { consume, createRateLimiters } from "./middleware/rate-limit.js";
 import { requestId } from "./middleware/request-id.js";
+import { hotRoutes } from "./hot-routes.js";
 import { mountRoutes, type RouteSpec } from "./route.js";
 import { accountRoutes } from "./routes/accounts.js";
 import { artifactRoutes } from "./routes/artifacts.js";
@@ -27,17 +29,20 @@ import { openAiCompatRoutes } from "./routes/openai-compat.js";
 import { anthropicCompatRoutes } from "./routes/anthropic-compat.js";
 
 const UNLIMITED_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
+/** Polled in a loop: matched directly after the per-IP limit (see hotRoutes). */
+const HOT_ROUTES = ["/v1/batches/:id"];
 
 /**
  * Builds the Koa application: one middleware chain, every route from its spec. `mcp` answers
  * /mcp (injected by the composition root; without it /mcp is not served). `drain` is the process's
- * shutdown state (server/main.ts flips it on SIGTERM); without it the app never drains.
+ * shutdown state (server/main.ts flips it on SIGTERM); without it the app never drains. `rateLimitDb`
+ * replaces the rate limiters' own pool (a test points it at a database that doesn't answer).
  */
-export function createApp(deps: AppDeps, mcp?: McpHttpHandler, opts: { drain?: DrainState } = {}) {
+export function createApp(deps: AppDeps, mcp?: McpHttpHandler, opts: { drain?: DrainState; rateLimitDb?: Db } = {}) {
   const drain = opts.drain ?? new DrainState();
   const app = new Koa<AppState, AppContext>({ proxy: deps.config.TRUST_PROXY });
   app.silent = true; // errors are logged by the error middleware, with the request id
-  const limiters = createRateLimiters(deps.db, deps.config);
+  const limiters = createRateLimiters(deps, opts.rateLimitDb);
 
   const routes: RouteSpec[] = [];
   routes.push(
@@ -54,9 +59,11 @@ export function createApp(deps: AppDeps, mcp?: McpHttpHandler, opts: { drain?: D
   );
 
   const router = new Router();
-  mountRoutes(router, routes, deps, limiters);
-  mountRoutes(router, openAiCompatRoutes(deps), deps, limiters); // OpenAI's own shapes, outside /v1/openapi.json
-  mountRoutes(router, anthropicCompatRoutes(deps), deps, limiters); // Anthropic's own shapes, likewise
+  // The compatible surfaces answer in their providers' own shapes, outside /v1/openapi.json.
+  const mounted = [...routes, ...openAiCompatRoutes(deps), ...anthropicCompatRoutes(deps)];
+  const runners = mountRoutes(router, mounted, deps, limiters);
+  const paths = mounted.map((r) => r.path);
+  const hot = hotRoutes(HOT_ROUTES, runners, paths);
 
   app.use(timeRequests()); // first: it sees the final status, whatever answered
   app.use(requestId(deps));
@@ -65,8 +72,9 @@ export function createApp(deps: AppDeps, mcp?: McpHttpHandler, opts: { drain?: D
   app.use(async (ctx, next) => {
     // Health probes and the metrics scrape are exempt so monitoring can't starve itself (or
     // customers sharing its address) out of the limit; /metrics has its own guard.
-    if (!UNLIMITED_PATHS.has(ctx.path)) await consume(ctx, limiters.perIp, ctx.ip);
-    await next();
+    const limited = UNLIMITED_PATHS.has(ctx.path) ? undefined : consume(ctx, limiters.perIp, ctx.ip);
+    if (limited) await limited;
+    await hot(ctx, next);
   });
   mountMetrics(app, deps, createScrapeRegistry(deps.db, deps.logger));
   mountMcp(app, deps, limiters, mcp);

@@ -10,6 +10,8 @@ export interface AppState {
   /** The parsed JSON body (set by the body middleware) — undefined when the request had none. */
   body?: unknown;
   rawBody?: Buffer;
+  /** The ETag of a body a handler serialised ahead (a PreparedJson), so the ETag step needn't hash it. */
+  preparedEtag?: string;
   log: Logger;
 }
 

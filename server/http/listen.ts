@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type Koa from "koa";
 import { newId } from "../ids.js";
@@ -38,19 +38,33 @@ export function answerClientError(err: NodeJS.ErrnoException & { bytesParsed?: n
   );
 }
 
+interface InFlight {
+  count: number;
+  onIdle: Set<() => void>;
+}
+
 /** Requests each server is answering now (until their response is sent or the socket dies). */
-const inFlight = new WeakMap<Server, { count: number; onIdle: Set<() => void> }>();
+const inFlight = new WeakMap<Server, InFlight>();
+const TRACKED = Symbol("in-flight tracker");
+type TrackedResponse = ServerResponse & { [TRACKED]?: InFlight };
+
+/** One function for every response rather than a closure per request (this runs on every poll). */
+function responseClosed(this: TrackedResponse): void {
+  const t = this[TRACKED];
+  if (!t) return;
+  this[TRACKED] = undefined;
+  if (--t.count > 0) return;
+  for (const wake of t.onIdle) wake();
+  t.onIdle.clear();
+}
 
 function trackInFlight(server: Server): void {
-  const t = { count: 0, onIdle: new Set<() => void>() };
+  const t: InFlight = { count: 0, onIdle: new Set() };
   inFlight.set(server, t);
-  server.on("request", (_req, res) => {
+  server.on("request", (_req, res: TrackedResponse) => {
     t.count++;
-    res.once("close", () => {
-      if (--t.count > 0) return;
-      for (const wake of t.onIdle) wake();
-      t.onIdle.clear();
-    });
+    res[TRACKED] = t;
+    res.on("close", responseClosed);
   });
 }
 

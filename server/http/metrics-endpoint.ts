@@ -1,3 +1,4 @@
+import type { ServerResponse } from "node:http";
 import type Koa from "koa";
 import type { Registry } from "prom-client";
 import { metricsAccessError } from "../metrics/access.js";
@@ -9,26 +10,37 @@ const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIO
 /** Paths answered outside the router, each its own label. */
 const OWN_LABEL: Record<string, string> = { "/mcp": "/mcp", "/mcp/": "/mcp", "/metrics": "/metrics" };
 
+const TIMED = Symbol("timed request");
+type TimedResponse = ServerResponse & { [TIMED]?: { ctx: AppContext; started: number } };
+
+/** Records a request's time once its response is sent; one function for every request, not a closure each. */
+function observeOnClose(this: TimedResponse): void {
+  const timed = this[TIMED];
+  if (!timed) return;
+  this[TIMED] = undefined;
+  const { ctx, started } = timed;
+  const matched = (ctx as AppContext & { _matchedRoute?: string | RegExp })._matchedRoute;
+  httpRequestSeconds.observe(
+    {
+      method: METHODS.has(ctx.method) ? ctx.method : "OTHER",
+      route: typeof matched === "string" ? matched : (OWN_LABEL[ctx.path] ?? "unmatched"),
+      status_class: `${Math.floor(ctx.status / 100)}xx`,
+    },
+    (performance.now() - started) / 1000,
+  );
+}
+
 /**
  * Times every request until its response is fully sent (a streamed download included), labelled
  * with the router's pattern — `/v1/batches/:id`, never the id — so the series stay bounded whatever
  * URLs clients send; anything no route matched is `unmatched`.
  */
 export function timeRequests(): AppMiddleware {
-  return async (ctx, next) => {
-    const started = performance.now();
-    ctx.res.once("close", () => {
-      const matched = (ctx as AppContext & { _matchedRoute?: string | RegExp })._matchedRoute;
-      httpRequestSeconds.observe(
-        {
-          method: METHODS.has(ctx.method) ? ctx.method : "OTHER",
-          route: typeof matched === "string" ? matched : (OWN_LABEL[ctx.path] ?? "unmatched"),
-          status_class: `${Math.floor(ctx.status / 100)}xx`,
-        },
-        (performance.now() - started) / 1000,
-      );
-    });
-    await next();
+  return (ctx, next) => {
+    const res = ctx.res as TimedResponse;
+    res[TIMED] = { ctx, started: performance.now() };
+    res.on("close", observeOnClose);
+    return next();
   };
 }
 

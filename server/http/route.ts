@@ -11,6 +11,7 @@ import { requireActor } from "./middleware/auth.js";
 import { withIdempotency, type IdempotencyMode } from "./middleware/idempotency.js";
 import { streamsOwnBody } from "./middleware/json-body.js";
 import { consume } from "./middleware/rate-limit.js";
+import { PreparedJson } from "./prepared-json.js";
 
 type Method = "get" | "post" | "put" | "delete";
 
@@ -94,44 +95,65 @@ export function defineRoute<B, Q, P, A extends Auth>(spec: RouteSpec<B, Q, P, A>
   return spec as unknown as RouteSpec;
 }
 
-/** Mounts route specs on a Koa router: auth → limits → idempotency → validation → handler. */
-export function mountRoutes(router: Router, routes: RouteSpec[], deps: AppDeps, limiters: RateLimiters): void {
+/** A route's whole pipeline for a request the router (or a hot-route match) gave it, params set. */
+export type RouteRunner = (ctx: AppContext) => Promise<void>;
+
+/**
+ * Mounts route specs on a Koa router: auth → limits → idempotency → validation → handler. Returns
+ * each route's pipeline by `METHOD path`, for the hot routes app.ts matches before the router.
+ */
+export function mountRoutes(router: Router, routes: RouteSpec[], deps: AppDeps, limiters: RateLimiters): Map<string, RouteRunner> {
+  const runners = new Map<string, RouteRunner>();
   for (const spec of routes) {
     if (Boolean(spec.streamsBody) !== streamsOwnBody(spec.method, spec.path)) {
       throw new Error(`${spec.method.toUpperCase()} ${spec.path}: streamsBody and STREAMED_BODY_ROUTES (json-body.ts) must agree`);
     }
-    router[spec.method](spec.path, async (ctx) => {
-      const c = ctx as unknown as AppContext;
-      if (spec.limiter) await consume(c, limiters[spec.limiter], c.ip);
-      const actor = spec.auth === "none" ? undefined : await requireActor(c, deps, limiters, spec.auth === "any" ? undefined : spec.auth);
-      const execute = async () => {
-        refuseUnstorable(ctx.params, "path");
-        refuseUnstorable(ctx.query, "query");
-        const params = parse(spec.params, ctx.params, "path");
-        const query = parse(spec.query, ctx.query, "query");
-        // No body at all reads as {} (optional bodies); an explicit JSON null is a wrong type.
-        const body = parse(spec.body, c.state.body === undefined ? {} : c.state.body, "body");
-        const result = await spec.handler(c, { body, query, params, actor } as RouteInput<unknown, unknown, unknown>);
-        if (result !== undefined) {
-          c.status = spec.status ?? 200;
-          c.body = result;
-        }
-      };
-      if (spec.idempotency === "none") {
-        await execute();
-      } else if (spec.idempotency === "content-sha256") {
-        const sha = c.get("x-content-sha256").trim().toLowerCase();
-        if (!sha || !c.get("Idempotency-Key")) return execute();
-        // Stands in for the unread body in the fingerprint: the declared hash (checked against the
-        // bytes by the upload), what else shapes the result, and the media type without its boundary.
-        const declared = [sha, c.get("x-batchrouter-item-count").trim(), c.querystring, c.request.type];
-        c.state.rawBody = Buffer.from(`upload ${JSON.stringify(declared)}`);
-        await withIdempotency(c, deps.db, "optional", execute);
-      } else if (spec.method === "post" || spec.idempotency === "required") {
-        await withIdempotency(c, deps.db, spec.idempotency ?? "optional", execute, spec.secretFields);
-      } else {
-        await execute();
-      }
-    });
+    const run = routeRunner(spec, deps, limiters);
+    runners.set(`${spec.method.toUpperCase()} ${spec.path}`, run);
+    router[spec.method](spec.path, (ctx) => run(ctx as unknown as AppContext));
+  }
+  return runners;
+}
+
+function routeRunner(spec: RouteSpec, deps: AppDeps, limiters: RateLimiters): RouteRunner {
+  const scope = spec.auth === "any" || spec.auth === "none" ? undefined : spec.auth;
+  // Idempotency-Key: required where said, honoured on every POST, and on uploads their own way.
+  const mode = spec.idempotency === "none" || spec.idempotency === "content-sha256" ? undefined : (spec.idempotency ?? "optional");
+  const keyed = spec.idempotency === "content-sha256" || (mode !== undefined && (mode === "required" || spec.method === "post"));
+  return async (c) => {
+    if (spec.limiter) await consume(c, limiters[spec.limiter], c.ip);
+    const actor = spec.auth === "none" ? undefined : await requireActor(c, deps, limiters, scope);
+    // No closure for the common case (a GET): every request would make one (tsx also names it).
+    if (!keyed) return execute(spec, c, actor);
+    if (spec.idempotency === "content-sha256") {
+      const sha = c.get("x-content-sha256").trim().toLowerCase();
+      if (!sha || !c.get("Idempotency-Key")) return execute(spec, c, actor);
+      // Stands in for the unread body in the fingerprint: the declared hash (checked against the
+      // bytes by the upload), what else shapes the result, and the media type without its boundary.
+      const declared = [sha, c.get("x-batchrouter-item-count").trim(), c.querystring, c.request.type];
+      c.state.rawBody = Buffer.from(`upload ${JSON.stringify(declared)}`);
+      return withIdempotency(c, deps.db, "optional", () => execute(spec, c, actor));
+    }
+    await withIdempotency(c, deps.db, mode!, () => execute(spec, c, actor), spec.secretFields);
+  };
+}
+
+/** Validation → handler → the answer on the context. */
+async function execute(spec: RouteSpec, c: AppContext, actor: Actor | undefined): Promise<void> {
+  refuseUnstorable(c.params, "path");
+  refuseUnstorable(c.query, "query");
+  const params = parse(spec.params, c.params, "path");
+  const query = parse(spec.query, c.query, "query");
+  // No body at all reads as {} (optional bodies); an explicit JSON null is a wrong type.
+  const body = parse(spec.body, c.state.body === undefined ? {} : c.state.body, "body");
+  const result = await spec.handler(c, { body, query, params, actor } as RouteInput<unknown, unknown, unknown>);
+  if (result instanceof PreparedJson) {
+    c.status = spec.status ?? 200;
+    c.type = "application/json";
+    c.body = result.json;
+    c.state.preparedEtag = result.etag;
+  } else if (result !== undefined) {
+    c.status = spec.status ?? 200;
+    c.body = result;
   }
 }

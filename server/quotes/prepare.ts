@@ -3,6 +3,7 @@ import type { CatalogSnapshot } from "../catalog/store.js";
 import type { Operation } from "../catalog/types.js";
 import { fail } from "../errors.js";
 import { jsonPointer } from "../json-pointer.js";
+import { ItemKinds, PackedRoutingItem } from "../routing/packed-item.js";
 import type { RoutingItem } from "../routing/types.js";
 import { ItemValidator, type AcceptedItem, type ItemDefaults } from "./item-validator.js";
 import { estimateInputTokens, estimateOutputTokens } from "./tokens.js";
@@ -48,9 +49,18 @@ export async function prepareItems(
 
 /**
  * Token estimates of accepted items and what the router needs of each (`first` is the manifest
- * position of the first one). Chunks of a stored manifest go through here one at a time.
+ * position of the first one). Chunks of a stored manifest go through here one at a time, sharing
+ * `kinds`; without `keepIds` the items' ids are left out (a million of them are ~40 MB the router
+ * only needs to name items it can't route — the caller then looks those up).
  */
-export async function estimateRouting(snapshot: CatalogSnapshot, accepted: readonly AcceptedItem[], first: number, budgetShare = 1) {
+export async function estimateRouting(
+  snapshot: CatalogSnapshot,
+  accepted: readonly AcceptedItem[],
+  first: number,
+  budgetShare = 1,
+  kinds = new ItemKinds(),
+  keepIds = true,
+) {
   const { tokens: inputTokens, sampled } = await estimateInputTokens(
     accepted.map((a) => ({ item: a.item, operation: a.operation, family: snapshot.modelBySlug.get(a.models[0]!)!.family })),
     budgetShare,
@@ -63,15 +73,9 @@ export async function estimateRouting(snapshot: CatalogSnapshot, accepted: reado
     const out = estimateOutputTokens(item, operation, snapshot.modelBySlug.get(models[0]!));
     input += inputTokens[i]!;
     output += out;
-    routing.push({
-      index: first + i,
-      customer_item_id: item.customer_item_id,
-      operation,
-      models,
-      input_tokens: inputTokens[i]!,
-      output_tokens: out,
-      ...toolNeeds(item),
-    });
+    const tools = toolNeeds(item);
+    const kind = kinds.of(operation, models, tools.needs_tools, tools.hosted_tools);
+    routing.push(new PackedRoutingItem(first + i, keepIds ? item.customer_item_id : "", kind, inputTokens[i]!, out));
   }
   return { routing, tokens: { input, output }, sampled };
 }

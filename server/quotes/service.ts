@@ -61,16 +61,29 @@ export function itemsFingerprint(items: unknown[]): string {
   return createHash("sha256").update(JSON.stringify(items)).digest("hex");
 }
 
+/** An item no lane can serve, as the 422's `details.items[]` names it: `index` is its place in the manifest. */
+export interface UnroutableDetail {
+  index: number;
+  customer_item_id: string;
+  reasons: { code: string; message: string }[];
+}
+
+/** 422 no_eligible_lane naming the first (up to 100) of `count` items no lane can serve. */
+export function unroutableError(count: number, items: UnroutableDetail[]): AppError {
+  const first = items[0];
+  return fail.noEligibleLane(
+    `${count} item(s) can't be served under these constraints${first ? `; e.g. ${first.customer_item_id}: ${first.reasons.map((r) => r.message).join(" ")}` : ""}`,
+    { unroutable_count: count, items },
+  );
+}
+
 function noEligibleLane(result: RoutingResult): AppError {
   const items = result.unroutable.slice(0, 100).map((u) => ({
+    index: u.index,
     customer_item_id: u.customer_item_id,
     reasons: [...new Map(u.reasons.map((r) => [r.code, { code: r.code, message: r.message }])).values()],
   }));
-  const first = items[0];
-  return fail.noEligibleLane(
-    `${result.unroutable.length} item(s) can't be served under these constraints${first ? `; e.g. ${first.customer_item_id}: ${first.reasons.map((r) => r.message).join(" ")}` : ""}`,
-    { unroutable_count: result.unroutable.length, items },
-  );
+  return unroutableError(result.unroutable.length, items);
 }
 
 export interface PriceInput {

@@ -3,6 +3,8 @@
 // the rules that decide a result are readable on their own and a test can compute the expected numbers.
 // Written from Anthropic's public protocol and the official SDK's types, never from this repo's code.
 
+import { outputSchema, sampleOf, validateOutputConfig } from "./anthropic-fake-json.js";
+
 export type Json = Record<string, unknown>;
 
 /** API versions the fake answers. SDK 1.x sends 2026-10-21; curl examples and older SDKs send 2023-06-01. */
@@ -154,6 +156,8 @@ export function validateParams(p: unknown, o: ValidateOptions): ErrorObject | nu
   } else if (p.temperature !== undefined && (typeof p.temperature !== "number" || p.temperature < 0 || p.temperature > 1)) {
     return bad("temperature: Input should be a number between 0 and 1");
   }
+  const outputConfig = validateOutputConfig(p.output_config);
+  if (outputConfig) return outputConfig;
   if (o.inBatch && p.stream === true) return bad("stream: streaming is not supported for requests in a Message Batch");
   if (o.models && !o.models.includes(p.model)) return { type: "not_found_error", message: `model: ${p.model}` };
   return null;
@@ -183,7 +187,8 @@ export function validateCreate(body: unknown, maxRequests: number): ErrorObject 
 }
 
 /**
- * The deterministic assistant reply: `echo: <first 40 chars of the last user text>`, output tokens
+ * The deterministic assistant reply: `echo: <first 40 chars of the last user text>` (or, with
+ * `output_config.format`, a JSON instance of its schema whose strings are that echo), output tokens
  * ceil(chars / 4), cut at max_tokens (stop_reason "max_tokens"). With `tools` and `[call:NAME]` naming one
  * of them in that text, a tool_use block follows and stop_reason is "tool_use". Call validateParams first.
  */
@@ -193,7 +198,9 @@ export function buildMessage(p: Json, serviceTier: "batch" | "standard", rand: (
   const tools = Array.isArray(p.tools) ? p.tools.filter(isObj) : [];
   const call = /\[call:([A-Za-z0-9_-]{1,128})\]/.exec(last);
   const tool = call ? tools.find((t) => t.name === call[1]) : undefined;
-  let text = `echo: ${last.slice(0, 40)}`;
+  // Structured output: the answer is an instance of the schema (its strings carry the echo).
+  const schema = outputSchema(p);
+  let text = schema ? JSON.stringify(sampleOf(schema, `echo: ${last.slice(0, 40)}`)) : `echo: ${last.slice(0, 40)}`;
   let output = Math.ceil(text.length / 4) + (tool ? Math.ceil(`${tool.name}{}`.length / 4) : 0);
   let stop: "end_turn" | "max_tokens" | "tool_use" = tool ? "tool_use" : "end_turn";
   const content: Json[] = [];

@@ -206,6 +206,22 @@ describe("HTTP faults", () => {
     await expect(ask()).resolves.toMatchObject({ object: "chat.completion" });
   });
 
+  it("loses a create's answer after making the batch: the SDK sees a connection error, the list shows the batch", async () => {
+    const { fake, client } = await setup();
+    const file = await uploadBatchFile(client, [chatLine("a", "hello")]);
+    fake.setFaults({ loseBatchCreates: 1 });
+    const params = {
+      input_file_id: file.id,
+      endpoint: "/v1/chat/completions",
+      completion_window: "24h",
+      metadata: { work_unit_id: "wu_1" },
+    } as const;
+    await expect(client.batches.create(params)).rejects.toBeInstanceOf(OpenAI.APIConnectionError);
+    const listed = await client.batches.list({ limit: 10 });
+    expect(listed.data.map((b) => b.metadata)).toEqual([{ work_unit_id: "wu_1" }]);
+    expect((await client.batches.create(params)).id).not.toBe(listed.data[0]!.id); // once only
+  });
+
   it("answers real-time failure triggers with the matching status", async () => {
     const { client } = await setup();
     const ask = (content: string) => client.chat.completions.create({ model: "m", messages: [{ role: "user", content }] });

@@ -23,6 +23,12 @@ export interface Faults {
   failFiles: number;
   failBatches: number;
   failRealtime: number;
+  /**
+   * The next N batch creates are carried out, then the connection is dropped before the answer:
+   * the batch exists at the provider, but the caller never learns its id (a lost answer, or a
+   * worker that died right after the provider accepted).
+   */
+  loseBatchCreates: number;
   /** Batches created while set fail their validation with `token_limit_exceeded`. */
   tokenLimitExceeded: boolean;
   /** Batches leaving in_progress while set expire instead of finalizing. */
@@ -42,6 +48,7 @@ export const DEFAULT_FAULTS: Faults = {
   failFiles: 0,
   failBatches: 0,
   failRealtime: 0,
+  loseBatchCreates: 0,
   tokenLimitExceeded: false,
   expire: false,
   expireAfterFraction: 0.5,

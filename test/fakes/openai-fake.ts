@@ -60,7 +60,7 @@ export interface RequestLogEntry {
   at: number;
   /** The status answered (unset while in flight or when a timeout fault dropped the request). */
   status?: number;
-  fault?: FaultKind;
+  fault?: FaultKind | "lost_answer";
 }
 
 export interface OpenAiFake {
@@ -181,8 +181,15 @@ export async function startOpenAiFake(opts: OpenAiFakeOptions = {}): Promise<Ope
         Readable.from(chunks(f.content, 64 * 1024)).pipe(res);
         return;
       }
-      case "batches.create":
-        return ok(view(engine.create(await readJsonObject(req))));
+      case "batches.create": {
+        const created = engine.create(await readJsonObject(req));
+        if (injector.faults.loseBatchCreates > 0) {
+          injector.faults.loseBatchCreates -= 1;
+          entry.fault = "lost_answer";
+          return void res.socket?.destroy();
+        }
+        return ok(view(created));
+      }
       case "batches.list": {
         const page = engine.list(url.searchParams);
         return ok({ ...page, data: page.data.map(view) });

@@ -1,5 +1,6 @@
 import { startItemsOfWorkUnit } from "../../db/queries/batch-items.js";
 import * as batchesQ from "../../db/queries/batches.js";
+import { unitItemsStarted } from "../../db/queries/submit-attempts.js";
 import { getWorkUnit, updateWorkUnit, type WorkUnitRow } from "../../db/queries/work-units.js";
 import { abandonUnsentUnit, isStopped } from "../../server/batches/lifecycle.js";
 import { submitFailed } from "../../server/batches/unit-outcomes.js";
@@ -17,6 +18,9 @@ export async function submitWorkUnit(deps: BatchWorkerDeps, workUnitId: string):
   if (!batch) return;
   if (isStopped(batch.status)) return abandonUnit(deps, wu);
 
+  // A failed submit, or items an earlier run started (it died before recording), may mean the
+  // provider already holds this unit's job.
+  const resubmit = wu.submit_failures > 0 || (await unitItemsStarted(deps.db, wu.id));
   // Count this attempt on each item before the provider sees it (once: a re-run after a crash
   // finds them already processing).
   const items = await startItemsOfWorkUnit(deps.db, wu.id);
@@ -33,13 +37,13 @@ export async function submitWorkUnit(deps: BatchWorkerDeps, workUnitId: string):
 
   let ref: Awaited<ReturnType<typeof adapter.submit>>;
   try {
-    ref = await adapter.submit(submitRequest(wu, lane, items));
+    ref = await adapter.submit({ ...submitRequest(wu, lane, items), resubmit });
   } catch (err) {
     return submitFailed(deps, wu, { ...failureOf(err), retryable: adapter.classify(err) === "retryable" });
   }
   const recorded = await deps.db.transaction(async (trx) => {
     // The batch row first, then the unit: the order cancel and expire lock in, so none deadlocks.
-    const lockedBatch = await batchesQ.getBatchById(trx, wu.batch_id, true);
+    const lockedBatch = await batchesQ.getBatchById(trx, wu.batch_id, "no key update");
     const locked = await getWorkUnit(trx, wu.id, true);
     if (locked?.status !== "pending") return false;
     if (!lockedBatch || isStopped(lockedBatch.status)) {
@@ -61,7 +65,7 @@ export async function submitWorkUnit(deps: BatchWorkerDeps, workUnitId: string):
 /** A unit found pending after its batch stopped: closed as never sent (lifecycle.ts). */
 async function abandonUnit(deps: BatchWorkerDeps, wu: WorkUnitRow): Promise<void> {
   await deps.db.transaction(async (trx) => {
-    await batchesQ.getBatchById(trx, wu.batch_id, true);
+    await batchesQ.getBatchById(trx, wu.batch_id, "no key update");
     const locked = await getWorkUnit(trx, wu.id, true);
     if (locked?.status === "pending") await abandonUnsentUnit(trx, deps.jobs, wu);
   });

@@ -1,5 +1,5 @@
 import type { Lane } from "../../server/catalog/types.js";
-import { functionTools, maxOutputTokens, toolChoice } from "./item-text.js";
+import { functionTools, maxOutputTokens, responseFormat, toolChoice } from "./item-text.js";
 import type { WorkUnitItem } from "./types.js";
 
 /**
@@ -92,7 +92,28 @@ export function anthropicParams(item: WorkUnitItem, lane: Pick<Lane, "served_as"
       typeof choice === "object" ? { type: "tool", name: choice.name } : { type: choice === "required" ? "any" : choice };
     if (input.parallel_tool_calls === false && choice !== "none") (params.tool_choice as Json).disable_parallel_tool_use = true;
   }
+  applyResponseFormat(params, item);
   return params;
+}
+
+/** Said in `system` for json_object: the answer must parse, as OpenAI's JSON mode guarantees. */
+export const JSON_OBJECT_INSTRUCTION = "Respond with a single JSON object and nothing else: no prose, no code fences.";
+
+/**
+ * The item's response_format (chat spelling, or the Responses API's `text.format`) in Anthropic's
+ * terms. A JSON schema is Anthropic's structured output, `output_config.format` — the model is held to
+ * the schema, as OpenAI's strict json_schema holds it. `json_object` (any JSON object) has no
+ * counterpart: structured outputs need a schema whose objects list their properties, so an open
+ * `{type: "object"}` would allow only `{}`. It becomes an instruction instead; the caller's prompt
+ * already asks for JSON (OpenAI refuses json_object without "JSON" in the messages).
+ */
+function applyResponseFormat(params: Json, item: WorkUnitItem): void {
+  const format = responseFormat(item.item);
+  if (format?.type === "json_schema" && format.schema) {
+    params.output_config = { format: { type: "json_schema", schema: format.schema } };
+  } else if (format?.type === "json_object") {
+    params.system = typeof params.system === "string" ? `${params.system}\n\n${JSON_OBJECT_INSTRUCTION}` : JSON_OBJECT_INSTRUCTION;
+  }
 }
 
 /**

@@ -45,7 +45,9 @@ function embeddingItem(i: number): WorkUnitItem {
   return { ...chatItem(i), operation: "embeddings", item: { customer_item_id: `c-${i}`, input: { input: [`doc ${i}`] } } };
 }
 
-const request = (items: WorkUnitItem[], l = lane): SubmitRequest => ({ work_unit_id: "wu_test", lane: l, items });
+// Each submit its own unit, as in the worker: a repeated unit id would adopt an earlier test's batches.
+let units = 0;
+const request = (items: WorkUnitItem[], l = lane): SubmitRequest => ({ work_unit_id: `wu_test_${++units}`, lane: l, items });
 
 async function untilDone(adapter: ProviderAdapter, ref: ProviderJobRef) {
   const deadline = Date.now() + 10_000;

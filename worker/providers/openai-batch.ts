@@ -1,10 +1,20 @@
 import type { Lane } from "../../server/catalog/types.js";
 import type { ProviderEndpoint } from "../../server/providers/endpoints.js";
+import { adoptable, findUnitBatches, partTag } from "./openai-batch-adopt.js";
 import { openAiHttp, streamLines, type OpenAiHttp } from "./openai-http.js";
 import { completedResult, failedResult } from "./item-results.js";
 import { itemErrorOf, parseAnswer, requestBody, urlOf, type OpenAiUrl } from "./openai-requests.js";
 import { classifyError } from "./retry-policy.js";
-import type { ItemResult, ProgressReport, ProgressStatus, ProviderAdapter, ProviderJobRef, SubmitRequest, WorkUnitItem } from "./types.js";
+import {
+  ProviderError,
+  type ItemResult,
+  type ProgressReport,
+  type ProgressStatus,
+  type ProviderAdapter,
+  type ProviderJobRef,
+  type SubmitRequest,
+  type WorkUnitItem,
+} from "./types.js";
 
 /**
  * OpenAI's Batch API — also Azure OpenAI, Groq, Together and DeepInfra, which speak it with their
@@ -88,6 +98,12 @@ export function jsonlBlob(lines: readonly string[]): Blob {
 
 const norm = (status: unknown) => String(status ?? "").toLowerCase();
 
+/** A create that got no answer, or a 5xx, may have made the batch all the same. */
+const createMayHaveHappened = (err: unknown) => {
+  const status = err instanceof ProviderError ? err.status : undefined;
+  return status === undefined || status >= 500;
+};
+
 export function openAiBatchAdapter(lane: Lane, endpoint: ProviderEndpoint, http: OpenAiHttp = openAiHttp(endpoint)): ProviderAdapter {
   const retrieve = (id: string) => http.json<Record<string, unknown>>("GET", `/batches/${encodeURIComponent(id)}`);
   return {
@@ -98,14 +114,28 @@ export function openAiBatchAdapter(lane: Lane, endpoint: ProviderEndpoint, http:
       let first = 0;
       let orphanFile: string | null = null;
       try {
+        // A resubmit may find its earlier submit accepted without our knowing (openai-batch-adopt.ts).
+        // A first submit doesn't look: the listing would be one more call that can fail every submit.
+        const earlier = req.resubmit ? await findUnitBatches(http, req.work_unit_id) : new Map();
         for (const slice of plan(req, endpoint)) {
+          const tag = partTag(
+            req.work_unit_id,
+            parts.length,
+            slice.items.map((it) => it.item_id),
+          );
+          const adopted = adoptable(earlier, tag);
+          if (adopted) {
+            parts.push({ batch_id: adopted.id, input_file_id: adopted.input_file_id, url: slice.url, first, count: slice.items.length });
+            first += slice.items.length;
+            continue;
+          }
           const file = await http.upload(`${req.work_unit_id}-${parts.length}.jsonl`, jsonlBlob(slice.lines));
           orphanFile = file.id;
           const batch = await http.json<{ id: string }>("POST", "/batches", {
             input_file_id: file.id,
             endpoint: slice.url,
             completion_window: "24h",
-            metadata: { work_unit_id: req.work_unit_id },
+            metadata: tag,
           });
           orphanFile = null;
           parts.push({ batch_id: batch.id, input_file_id: file.id, url: slice.url, first, count: slice.items.length });
@@ -113,12 +143,15 @@ export function openAiBatchAdapter(lane: Lane, endpoint: ProviderEndpoint, http:
         }
       } catch (err) {
         // The whole unit is submitted again after a failure: stop the parts already created (they
-        // would run, and be paid for, twice) and delete their files and the one left unused.
+        // would run, and be paid for, twice) and delete their files. A file whose batch create failed
+        // is deleted only when the provider clearly refused it (a 4xx): after no answer or a 5xx the
+        // batch may exist, to be adopted by the next submit, and it still reads its file.
         for (const part of parts) {
           await http.json("POST", `/batches/${encodeURIComponent(part.batch_id)}/cancel`).catch(() => undefined);
           await http.json("DELETE", `/files/${encodeURIComponent(part.input_file_id)}`).catch(() => undefined);
         }
-        if (orphanFile) await http.json("DELETE", `/files/${encodeURIComponent(orphanFile)}`).catch(() => undefined);
+        if (orphanFile && !createMayHaveHappened(err))
+          await http.json("DELETE", `/files/${encodeURIComponent(orphanFile)}`).catch(() => undefined);
         throw err;
       }
       const ref: BatchRef = { provider_job_id: parts[0]?.batch_id ?? "", parts };

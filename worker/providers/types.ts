@@ -24,6 +24,12 @@ export interface SubmitRequest {
   work_unit_id: string;
   lane: Lane;
   items: WorkUnitItem[];
+  /**
+   * An earlier submit of this unit may have reached the provider unrecorded (it failed, or its run
+   * died after starting the items): an adapter that can look for that job adopts it rather than
+   * creating a second one.
+   */
+  resubmit?: boolean;
 }
 
 /**

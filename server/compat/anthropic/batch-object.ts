@@ -29,6 +29,16 @@ export function requestCounts(total: number, counts: Record<string, number>) {
   return { processing: Math.max(0, total - succeeded - errored - canceled - expired), succeeded, errored, canceled, expired };
 }
 
+/**
+ * How many requests the batch holds. Requests rejected at create are items from the start, but join
+ * the batch's item count only once its manifest's items are written (the count then covers both):
+ * while it validates, they are on top of it.
+ */
+function requestTotal(row: BatchRow, counts: Record<string, number>): number {
+  const items = Object.values(counts).reduce((a, b) => a + b, 0);
+  return row.status === "validating" ? row.item_count + items : Math.max(row.item_count, items);
+}
+
 const rfc3339 = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
 
 /** The results URL Anthropic's SDK fetches (absolute: the SDK requests it as given). */
@@ -47,7 +57,7 @@ export function toAnthropicBatch(row: BatchRow, counts: Record<string, number>, 
     id: row.id,
     type: "message_batch" as const,
     processing_status: status,
-    request_counts: requestCounts(row.item_count, counts),
+    request_counts: requestCounts(requestTotal(row, counts), counts),
     created_at: rfc3339(row.created_at)!,
     expires_at: rfc3339(row.sla_deadline)!,
     ended_at: ended ? rfc3339(row.completed_at ?? row.failed_at ?? row.expired_at ?? row.updated_at) : null,

@@ -1,11 +1,12 @@
 import { Readable } from "node:stream";
 import type { Db } from "../../../db/connection.js";
-import { itemCounts, resultsPage } from "../../../db/queries/batch-items.js";
+import { itemCounts } from "../../../db/queries/batch-items.js";
 import * as batchesQ from "../../../db/queries/batches.js";
 import type { FileRow } from "../../../db/queries/files.js";
+import { insertRejectedItems } from "../../../db/queries/rejected-items.js";
 import type { Actor } from "../../accounts/actor.js";
 import { createBatch, type BatchDeps } from "../../batches/create.js";
-import { RESULT_STATUSES, TERMINAL_STATUSES } from "../../batches/lifecycle.js";
+import { TERMINAL_STATUSES } from "../../batches/lifecycle.js";
 import { createBatchSchema } from "../../batches/schemas.js";
 import { cancelBatch, ownBatch, type BatchReadDeps } from "../../batches/service.js";
 import { errors, fail, isAppError } from "../../errors.js";
@@ -13,10 +14,11 @@ import { deleteFile } from "../../files/service.js";
 import { uploadManifest } from "../../files/upload.js";
 import { toAnthropicBatch, type AnthropicBatch } from "./batch-object.js";
 import { nativeLinesOf, requestError, type RequestStreamLimits, type RequestStreamState } from "./request-stream.js";
+import { createRejectedBatch, itemsInRequestOrder, nativeItemCheck, rejectedItems } from "./rejected.js";
 import { anthropicResultLine } from "./result-lines.js";
 
-/** Items read per query while streaming results: memory stays flat whatever the batch's size. */
-const RESULTS_PAGE = 500;
+/** Result lines written to the stream at a time. */
+const RESULTS_CHUNK = 500;
 
 export async function presentAnthropicBatch(db: Db, row: batchesQ.BatchRow, origin: string): Promise<AnthropicBatch> {
   return toAnthropicBatch(row, await itemCounts(db, row.id), origin);
@@ -50,24 +52,37 @@ export async function createAnthropicBatch(
 ) {
   const snapshot = await deps.catalog.get();
   const state: RequestStreamState = { customIds: [], bytes: 0 };
+  // An Idempotency-Key is honoured only with the body's declared hash (as for uploads): it must match.
+  const checkHash = async () => {
+    if (opts.declaredSha256 && opts.declaredSha256 !== state.sha256)
+      throw fail.invalidRequest("x-content-sha256 does not match the body's SHA-256.", { sha256: state.sha256 });
+  };
   let file: FileRow;
   try {
     file = await uploadManifest(deps, actor, {
-      source: nativeLinesOf(body, snapshot.modelBySlug, state, opts.limits),
+      source: nativeLinesOf(body, snapshot.modelBySlug, state, opts.limits, nativeItemCheck(snapshot)),
       filename: "anthropic-message-batch.jsonl",
       headers: {},
-      beforeCommit: async () => {
-        // An Idempotency-Key is honoured only with the body's declared hash (as for uploads): it must match.
-        if (opts.declaredSha256 && opts.declaredSha256 !== state.sha256)
-          throw fail.invalidRequest("x-content-sha256 does not match the body's SHA-256.", { sha256: state.sha256 });
-      },
+      beforeCommit: checkHash,
     });
   } catch (err) {
+    // Read to its end with every request rejected: no manifest to store, and a batch all the same.
+    const rejected = state.rejected ?? [];
+    if (state.sha256 !== undefined && rejected.length > 0 && rejected.length === state.customIds.length) {
+      await checkHash();
+      return retrieveAnthropicBatch(deps.db, actor, await createRejectedBatch(deps, actor, rejected), origin);
+    }
     throw asRequestError(err, state);
   }
   let created: { id: string };
   try {
-    created = await createBatch(deps, actor, createBatchSchema.parse({ input_file_id: file.id }));
+    const rejected = state.rejected ?? [];
+    created = await createBatch(deps, actor, createBatchSchema.parse({ input_file_id: file.id }), {
+      // In the create's transaction: the batch never exists without its errored requests.
+      withBatch: rejected.length
+        ? (trx, batch) => insertRejectedItems(trx, batch.id, file.item_count!, rejectedItems(rejected))
+        : undefined,
+    });
   } catch (err) {
     await deleteFile(deps, actor, file.id).catch(() => undefined);
     throw asRequestError(err, state);
@@ -141,16 +156,18 @@ export async function deleteAnthropicBatch(db: Db, actor: Actor, id: string) {
   return { id: b.id, type: "message_batch_deleted" as const };
 }
 
-/** Every finished item as a JSONL line, read page by page in manifest order. */
+/** Every finished item as a JSONL line, in request order (errored requests in their place), in chunks. */
 async function* resultLines(db: Db, batchId: string): AsyncGenerator<string> {
-  let after = -1;
-  for (;;) {
-    const page = await resultsPage(db, batchId, after, RESULTS_PAGE, RESULT_STATUSES);
-    if (page.length === 0) return;
-    yield page.map((it) => `${JSON.stringify(anthropicResultLine(batchId, it))}\n`).join("");
-    if (page.length < RESULTS_PAGE) return;
-    after = page[page.length - 1]!.idx;
+  let chunk = "";
+  let n = 0;
+  for await (const it of itemsInRequestOrder(db, batchId)) {
+    chunk += `${JSON.stringify(anthropicResultLine(batchId, it))}\n`;
+    if (++n % RESULTS_CHUNK === 0) {
+      yield chunk;
+      chunk = "";
+    }
   }
+  if (chunk) yield chunk;
 }
 
 /** The results JSONL as a stream, once the batch has ended (before that, 409 as natively). */

@@ -82,30 +82,57 @@ describe("the streamed Anthropic create body", () => {
     expect(e.message).toContain("at most 3 requests");
   });
 
-  it("names the request's index, custom_id and path for a bad request", async () => {
+  it("rejects a request whose params can't be run alone: no line, its reason kept, the others go on", async () => {
     const bad = {
       custom_id: "r-x",
       params: { ...request("r-x").params, messages: [{ role: "user", content: [{ type: "document", source: {} }] }] },
     };
-    const e = await refused(chunks(JSON.stringify({ requests: [request("a"), bad] })));
-    expect(e.message).toBe(
-      'Invalid request at /requests/1/params/messages/0/content/0/type (custom_id "r-x"): a "document" block in a user message is not supported by BatchRouter items.',
-    );
-    const dup = await refused(chunks(JSON.stringify({ requests: [request("a"), request("a")] })));
-    expect(dup.message).toContain('/requests/1/custom_id (custom_id "a"): duplicate custom_id, already used by requests[0]');
-    const missing = await refused(
-      chunks(JSON.stringify({ requests: [{ custom_id: "m", params: { model: "claude-haiku-4", messages: [] } }] })),
-    );
-    expect(missing.message).toContain("/requests/0/params/max_tokens");
+    const noMax = { custom_id: "m", params: { model: "claude-haiku-4", messages: [{ role: "user", content: "hi" }] } };
+    const { lines, state } = await read(chunks(JSON.stringify({ requests: [request("a"), bad, noMax, request("b")] })));
+    expect(lines.map((l) => JSON.parse(l).customer_item_id)).toEqual(["a", "b"]);
+    expect(state.customIds).toEqual(["a", "r-x", "m", "b"]);
+    expect(state.rejected).toEqual([
+      {
+        index: 1,
+        custom_id: "r-x",
+        message: '/params/messages/0/content/0/type: a "document" block in a user message is not supported by BatchRouter items.',
+      },
+      { index: 2, custom_id: "m", message: expect.stringContaining("/params/max_tokens: ") },
+    ]);
   });
 
-  it("applies the edge guards of JSON bodies: NUL, lone surrogates, overflowing numbers", async () => {
+  it("asks the native item's own checks of each translated request", async () => {
+    const state: RequestStreamState = { customIds: [], bytes: 0 };
+    const seen: number[] = [];
+    const check = (_item: unknown, i: number) => (seen.push(i), i === 1 ? "too long for the model's context" : null);
+    const out: string[] = [];
+    for await (const b of nativeLinesOf(chunks(body(3)), known, state, REQUEST_STREAM_LIMITS, check)) out.push(b.toString());
+    expect(seen).toEqual([0, 1, 2]);
+    expect(out.join("").split("\n").filter(Boolean)).toHaveLength(2);
+    expect(state.rejected).toEqual([{ index: 1, custom_id: "r-1", message: "/params: too long for the model's context." }]);
+  });
+
+  it("refuses the whole create for a problem of the envelope, naming the request", async () => {
+    const dup = await refused(chunks(JSON.stringify({ requests: [request("a"), request("a")] })));
+    expect(dup.message).toContain('/requests/1/custom_id (custom_id "a"): duplicate custom_id, already used by requests[0]');
+    const badId = await refused(chunks(JSON.stringify({ requests: [request("a b")] })));
+    expect(badId.details).toMatchObject({ errors: [{ path: "/requests/0/custom_id" }] });
+    for (const r of [{ custom_id: "p" }, { custom_id: "p", params: [1] }, { ...request("p"), other: 1 }]) {
+      expect((await refused(chunks(JSON.stringify({ requests: [r] })))).status).toBe(400);
+    }
+  });
+
+  it("applies the edge guards of JSON bodies (NUL, lone surrogates, overflowing numbers) to each request", async () => {
     for (const text of ['"a\\u0000b"', '"\\ud800"']) {
       const raw = JSON.stringify({ requests: [request("a", "PLACE")] }).replace('"PLACE"', text);
-      expect((await refused(chunks(raw))).details).toMatchObject({ errors: [{ path: "/requests/0/params/messages/0/content" }] });
+      const { lines, state } = await read(chunks(raw));
+      expect(lines).toEqual([]);
+      expect(state.rejected).toEqual([{ index: 0, custom_id: "a", message: expect.stringMatching(/^\/params\/messages\/0\/content: /) }]);
     }
     const inf = JSON.stringify({ requests: [request("a")] }).replace('"max_tokens":5', '"max_tokens":1e400');
-    expect((await refused(chunks(inf))).details).toMatchObject({ errors: [{ path: "/requests/0/params/max_tokens" }] });
+    expect((await read(chunks(inf))).state.rejected).toEqual([
+      { index: 0, custom_id: "a", message: expect.stringContaining("/params/max_tokens: ") },
+    ]);
   });
 
   it("refuses what isn't {requests: [...]}", async () => {

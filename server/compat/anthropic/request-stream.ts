@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { JSONParser } from "@streamparser/json-node";
+import { z } from "zod";
 import type { AppError } from "../../errors.js";
 import { fail } from "../../errors.js";
 import { MANIFEST_LIMITS } from "../../files/upload.js";
@@ -25,6 +26,15 @@ export const REQUEST_STREAM_LIMITS: RequestStreamLimits = {
   maxRequests: MAX_REQUESTS,
 };
 
+/** A request whose `params` we can't run: it becomes an `errored` result, not a refusal of the batch. */
+export interface RejectedRequest {
+  /** Its position in `requests`. */
+  index: number;
+  custom_id: string;
+  /** Why, naming the field (a JSON pointer from the request). */
+  message: string;
+}
+
 /** What the stream learned, for the caller once it has been read to its end. */
 export interface RequestStreamState {
   /** custom_id of each request, in order: native errors name items by index, Anthropic's users by custom_id. */
@@ -32,7 +42,15 @@ export interface RequestStreamState {
   bytes: number;
   /** Of the body as sent, for a declared `x-content-sha256`. */
   sha256?: string;
+  /** Requests left out of the native lines, in order (absent until one is). */
+  rejected?: RejectedRequest[];
 }
+
+/**
+ * The native item's own checks (the ones the batch's preparation runs), so a request that would fail
+ * them is rejected alone here rather than failing the whole batch later: a problem's message, or null.
+ */
+export type NativeItemCheck = (item: unknown, index: number) => string | null;
 
 /** A refusal of request `index` as Anthropic's invalid_request_error, naming its custom_id and path. */
 export function requestError(state: RequestStreamState, index: number, path: (string | number)[], message: string): AppError {
@@ -45,20 +63,30 @@ export function requestError(state: RequestStreamState, index: number, path: (st
   });
 }
 
+/** The shape every request must have, whatever its params: a problem here refuses the whole create. */
+const envelopeSchema = z.looseObject({
+  custom_id: anthropicRequestSchema.shape.custom_id,
+  params: z.record(z.string(), z.unknown()),
+});
+
 /**
  * Reads Anthropic's create body `{"requests": [...]}` as it streams in and yields the requests as
  * native manifest lines (JSONL bytes), each validated and translated as soon as its JSON has been
  * read: only the request being parsed is ever held, never the body. The edge guards of the JSON body
  * middleware apply — valid UTF-8 (decoded with a fatal decoder, chunk by chunk), no NUL, lone
  * surrogate or overflowing number (text-guard's walk over each request) — plus the limits: the body
- * (413), one request's JSON text, the number of requests. The first problem throws, naming the
- * request's index and custom_id and the JSON path.
+ * (413), one request's JSON text, the number of requests. A problem with the envelope (the body, a
+ * request's `custom_id`, a duplicate, a missing or non-object `params`, the limits) throws, naming
+ * the request's index and custom_id and the JSON path. A problem inside `params` rejects that request
+ * only, as Anthropic validates params per request (its result is `errored`): it is recorded in
+ * `state.rejected` and yields no line.
  */
 export async function* nativeLinesOf(
   body: AsyncIterable<Buffer | Uint8Array>,
   known: ReadonlySet<string> | ReadonlyMap<string, unknown>,
   state: RequestStreamState,
   limits: RequestStreamLimits = REQUEST_STREAM_LIMITS,
+  check?: NativeItemCheck,
 ): AsyncGenerator<Buffer> {
   const decoder = new TextDecoder("utf-8", { fatal: true });
   const hash = createHash("sha256");
@@ -79,24 +107,39 @@ export async function* nativeLinesOf(
     bytesAtLastRequest = state.bytes;
     if (index >= limits.maxRequests)
       throw requestError(state, index, [], `a batch holds at most ${limits.maxRequests} requests; split it into several batches`);
-    const bad = unstorableValue(info.value);
-    if (bad) throw requestError(state, index, bad.path, bad.message);
-    const parsed = anthropicRequestSchema.safeParse(info.value);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
+    const envelope = envelopeSchema.safeParse(info.value);
+    if (!envelope.success) {
+      const issue = envelope.error.issues[0]!;
       throw requestError(state, index, issue.path as (string | number)[], issue.message);
     }
-    const id = parsed.data.custom_id;
+    const extra = Object.keys(envelope.data).find((k) => k !== "custom_id" && k !== "params");
+    if (extra !== undefined) throw requestError(state, index, [extra], "a request holds `custom_id` and `params` only");
+    const id = envelope.data.custom_id;
     state.customIds.push(id);
     const first = seen.get(id);
     if (first !== undefined) throw requestError(state, index, ["custom_id"], `duplicate custom_id, already used by requests[${first}]`);
     seen.set(id, index);
+    const reject = (path: (string | number)[], message: string) => {
+      const end = /[.!?]$/.test(message) ? "" : ".";
+      (state.rejected ??= []).push({ index, custom_id: id, message: `${jsonPointer(path)}: ${message}${end}` });
+    };
+    const bad = unstorableValue(info.value);
+    if (bad) return reject(bad.path, bad.message);
+    const parsed = anthropicRequestSchema.safeParse(info.value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      return reject(issue.path as (string | number)[], issue.message);
+    }
+    let item: ReturnType<typeof toNativeItem>;
     try {
-      out += `${JSON.stringify(toNativeItem(parsed.data, known))}\n`;
+      item = toNativeItem(parsed.data, known);
     } catch (e) {
-      if (e instanceof Refusal) throw requestError(state, index, ["params", ...e.path], e.message);
+      if (e instanceof Refusal) return reject(["params", ...e.path], e.message);
       throw e;
     }
+    const problem = check?.(item, index);
+    if (problem) return reject(["params"], problem);
+    out += `${JSON.stringify(item)}\n`;
   };
 
   const drain = () => {

@@ -4,7 +4,7 @@ import type { Scope } from "../../accounts/schemas.js";
 import { errors } from "../../errors.js";
 import type { AppContext, AppDeps, RateLimiters } from "../context.js";
 import { consume } from "./rate-limit.js";
-import { setLazyLog } from "./request-id.js";
+import { logWithActor } from "./request-id.js";
 
 function bearer(ctx: AppContext): string | null {
   const header = ctx.get("Authorization");
@@ -26,9 +26,9 @@ export async function requireActor(ctx: AppContext, deps: AppDeps, limiters: Rat
   }
   const actor = await authenticate(deps.db, secret);
   ctx.state.actor = actor;
-  const requestId = ctx.state.requestId;
-  setLazyLog(ctx.state, () => deps.logger.child({ request_id: requestId, org_id: actor.org_id }));
-  await consume(ctx, limiters.perKey, actor.key_id);
+  logWithActor(ctx.state);
+  const limited = consume(ctx, limiters.perKey, actor.key_id);
+  if (limited) await limited;
   if (scope) requireScope(actor, scope);
   return actor;
 }

@@ -1,6 +1,6 @@
-import { hash } from "node:crypto";
 import { Stream } from "node:stream";
-import type { AppMiddleware } from "../context.js";
+import type { AppContext, AppMiddleware } from "../context.js";
+import { weakEtag } from "../prepared-json.js";
 
 /** A JSON value Koa would serialise (not bytes, a stream or text a handler set itself). */
 function isJsonValue(body: unknown): body is object {
@@ -19,23 +19,33 @@ export function noneMatch(header: string, etag: string): boolean {
  * A weak ETag on every 200 JSON answer to a GET (a hash of the body), and 304 Not Modified without
  * a body when the client's If-None-Match already holds it — so a poller that sends it back gets a
  * tiny answer while nothing changed. Hashing the body makes it correct for any read, whatever the
- * body depends on; the body is serialised here once, which Koa would otherwise do. Weak, because
- * the same JSON may be sent compressed or not. Headers set before (X-Request-Id, RateLimit-*) stay
- * on the 304: the request was still counted.
+ * body depends on; the body is serialised here once, which Koa would otherwise do (a body a route
+ * serialised ahead, a PreparedJson, brings its ETag along). Headers set before (X-Request-Id,
+ * RateLimit-*) stay on the 304: the request was still counted.
  */
 export function etags(): AppMiddleware {
   return async (ctx, next) => {
     await next();
-    if ((ctx.method !== "GET" && ctx.method !== "HEAD") || ctx.status !== 200 || !isJsonValue(ctx.body)) return;
+    tagAnswer(ctx);
+  };
+}
+
+/** The ETag step on an answered request (etags() runs it after the router; hot routes after their handler). */
+export function tagAnswer(ctx: AppContext): void {
+  if ((ctx.method !== "GET" && ctx.method !== "HEAD") || ctx.status !== 200) return;
+  let etag = ctx.state.preparedEtag;
+  if (etag === undefined) {
+    if (!isJsonValue(ctx.body)) return;
     const json = JSON.stringify(ctx.body);
     ctx.body = json; // the Content-Type stays application/json: Koa set it for the object
-    const etag = `W/"${hash("sha1", json, "base64url")}"`;
-    ctx.set("ETag", etag);
-    // Not ctx.fresh: it ignores If-None-Match when the request says `Cache-Control: no-cache` (as
-    // fetch() does for any conditional request), which is for caches, not for the origin server.
-    if (noneMatch(ctx.get("If-None-Match"), etag)) {
-      ctx.status = 304;
-      ctx.body = null;
-    }
-  };
+    etag = weakEtag(json);
+  }
+  ctx.set("ETag", etag);
+  // Not ctx.fresh: it ignores If-None-Match when the request says `Cache-Control: no-cache` (as
+  // fetch() does for any conditional request), which is for caches, not for the origin server.
+  const ifNoneMatch = ctx.req.headers["if-none-match"];
+  if (ifNoneMatch && noneMatch(ifNoneMatch, etag)) {
+    ctx.status = 304;
+    ctx.body = null;
+  }
 }

@@ -1,21 +1,50 @@
-import type { Db } from "../../../db/connection.js";
-import type { Config } from "../../config.js";
+import { sidePool, type Db } from "../../../db/connection.js";
 import { errors } from "../../errors.js";
-import type { AppContext, RateLimiters } from "../context.js";
+import type { Logger } from "../../logger.js";
+import type { AppContext, AppDeps, RateLimiters } from "../context.js";
 import { SyncedRateLimiter, type LimitDecision } from "../synced-rate-limiter.js";
+
+/** Connections of the limiters' own pool: one flush and a request's exact-tail upsert at a time, plus one. */
+const LIMITER_POOL_MAX = 3;
+/** The side pool's bound on acquiring, connecting and each statement: a sync is retried, not queued. */
+const LIMITER_DB_TIMEOUT_MS = 2_000;
+/** At most one warning this often while decisions are made without the database. */
+const WARN_EVERY_MS = 10_000;
 
 /**
  * Counters live in PostgreSQL (the rate_limits table of migration 0001), so every API process
  * behind a load balancer shares them; each process counts in memory between syncs, so the hot path
- * holds no row lock (see SyncedRateLimiter for the tolerance across processes).
+ * holds no row lock (see SyncedRateLimiter for the tolerance across processes). The syncs run on a
+ * small pool of their own (`db`'s side pool, unless `limiterDb` is given): on the main pool they
+ * would wait behind whatever holds its connections — a big batch can hold all of them for seconds
+ * — and every request needing a fresh view would wait with them.
  */
-export function createRateLimiters(db: Db, config: Config): RateLimiters {
+export function createRateLimiters(deps: Pick<AppDeps, "db" | "config" | "logger">, limiterDb?: Db): RateLimiters {
+  const db = limiterDb ?? sidePool(deps.db, "rate-limiter", { max: LIMITER_POOL_MAX, timeoutMs: LIMITER_DB_TIMEOUT_MS });
+  const onLocalDecision = localDecisionWarner(deps.logger);
   const make = (keyPrefix: string, points: number, durationSeconds: number) =>
-    new SyncedRateLimiter(db, { keyPrefix, points, durationSeconds });
+    new SyncedRateLimiter(db, { keyPrefix, points, durationSeconds, onLocalDecision });
   return {
-    perIp: make("ip", config.RATE_LIMIT_PER_IP_PER_MIN, 60),
-    perKey: make("key", config.RATE_LIMIT_PER_KEY_PER_MIN, 60),
-    agentRegister: make("register", config.AGENT_REGISTER_PER_IP_PER_HOUR, 3600),
+    perIp: make("ip", deps.config.RATE_LIMIT_PER_IP_PER_MIN, 60),
+    perKey: make("key", deps.config.RATE_LIMIT_PER_KEY_PER_MIN, 60),
+    agentRegister: make("register", deps.config.AGENT_REGISTER_PER_IP_PER_HOUR, 3600),
+  };
+}
+
+/** Counts decisions made without the database and warns of them once per WARN_EVERY_MS, never per request. */
+function localDecisionWarner(logger: Logger): (reason: unknown) => void {
+  let warnedAt = Number.NEGATIVE_INFINITY;
+  let since = 0;
+  return (reason) => {
+    since++;
+    const now = Date.now();
+    if (now - warnedAt < WARN_EVERY_MS) return;
+    logger.warn(
+      { err: reason, local_decisions: since, window_ms: Number.isFinite(warnedAt) ? now - warnedAt : undefined },
+      "rate limits decided without the database (its sync failed or was slow): failing open on each process's own counts",
+    );
+    warnedAt = now;
+    since = 0;
   };
 }
 
@@ -29,10 +58,17 @@ function setHeaders(ctx: AppContext, limit: number, d: LimitDecision) {
 
 /**
  * Takes one point for `key`; sets the RateLimit-* headers (the latest, narrowest limiter wins) and
- * throws 429 with Retry-After when the window is spent.
+ * throws 429 with Retry-After when the window is spent. Decided from memory (most requests) it
+ * returns nothing to wait for; await it either way.
  */
-export async function consume(ctx: AppContext, limiter: SyncedRateLimiter, key: string): Promise<void> {
-  const d = await limiter.consume(key);
-  setHeaders(ctx, limiter.points, d);
+export function consume(ctx: AppContext, limiter: SyncedRateLimiter, key: string): Promise<void> | undefined {
+  const quick = limiter.tryConsume(key);
+  if (quick) return apply(ctx, limiter.points, quick);
+  return limiter.consume(key).then((d) => apply(ctx, limiter.points, d));
+}
+
+function apply(ctx: AppContext, limit: number, d: LimitDecision): undefined {
+  setHeaders(ctx, limit, d);
   if (!d.allowed) throw errors.rateLimited(secondsUntil(d.msBeforeReset));
+  return undefined;
 }

@@ -14,10 +14,13 @@ import {
 import { webhookDeliveryList } from "../../webhooks/responses.js";
 import { optimizationQuery, optimizationReport } from "../../batches/optimization.js";
 import { listDeliveries } from "../../webhooks/deliveries.js";
+import type { BatchRow } from "../../../db/queries/batches.js";
 import type { AppDeps } from "../context.js";
+import { PollAnswers } from "../poll-answers.js";
 import { defineRoute } from "../route.js";
 
 export function batchRoutes(deps: AppDeps) {
+  const polls = new PollAnswers<BatchRow>();
   return [
     defineRoute({
       method: "post",
@@ -62,8 +65,13 @@ export function batchRoutes(deps: AppDeps) {
       params: batchIdParams,
       query: getBatchQuery,
       response: batchEnvelope,
-      handler: async (_ctx, { actor, params, query }) =>
-        batches.getBatch(deps, actor, params.id, query.include_billing_receipt === "true" || query.include_billing_receipt === "1"),
+      handler: async (_ctx, { actor, params, query }) => {
+        if (query.include_billing_receipt === "true" || query.include_billing_receipt === "1") {
+          return batches.getBatch(deps, actor, params.id, true);
+        }
+        // Polled in a loop: answered from bytes kept per read (see PollAnswers).
+        return polls.answer(`${actor.org_id}/${actor.environment}/${params.id}`, () => batches.pollBatch(deps, actor, params.id, false));
+      },
     }),
     defineRoute({
       method: "post",

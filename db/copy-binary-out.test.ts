@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import { singleColumnValues } from "./copy-binary-out.js";
+
+/** A binary COPY stream of one-column rows, as the server sends it. */
+function copyStream(values: string[]): Buffer {
+  const parts = [Buffer.from("PGCOPY\n\xff\r\n\0", "latin1"), Buffer.alloc(8)];
+  for (const v of values) {
+    const bytes = Buffer.from(v);
+    const head = Buffer.alloc(6);
+    head.writeInt16BE(1, 0);
+    head.writeInt32BE(bytes.length, 2);
+    parts.push(head, bytes);
+  }
+  parts.push(Buffer.from([0xff, 0xff]));
+  return Buffer.concat(parts);
+}
+
+async function collect(chunks: Buffer[], batchBytes?: number): Promise<string> {
+  async function* source() {
+    yield* chunks;
+  }
+  const out: Buffer[] = [];
+  for await (const b of singleColumnValues(source(), batchBytes)) out.push(b);
+  return Buffer.concat(out).toString();
+}
+
+describe("singleColumnValues", () => {
+  const values = ['{"a":1}\n', "", 'ünïcødé 😊 \\ "q"\n', "x".repeat(3000)];
+  const whole = copyStream(values);
+
+  it("yields every value's bytes in order, however the stream is cut", async () => {
+    expect(await collect([whole])).toBe(values.join(""));
+    for (const size of [1, 2, 5, 7, 19, 20, 64]) {
+      const chunks = [];
+      for (let at = 0; at < whole.length; at += size) chunks.push(whole.subarray(at, at + size));
+      expect(await collect(chunks, 16)).toBe(values.join(""));
+    }
+  });
+
+  it("refuses rows of more than one column and NULL values", async () => {
+    const two = Buffer.concat([whole.subarray(0, 19), Buffer.from([0, 2]), whole.subarray(21)]);
+    await expect(collect([two])).rejects.toThrow("expected 1 column");
+    const nul = Buffer.concat([whole.subarray(0, 21), Buffer.from([0xff, 0xff, 0xff, 0xff]), Buffer.from([0xff, 0xff])]);
+    await expect(collect([nul])).rejects.toThrow("NULL");
+  });
+});

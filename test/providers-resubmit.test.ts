@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { post } from "../server/billing/ledger.js";
+import { allResults, expectBatchSettled, expectLedgerBalanced, makeItems, mustCreate, untilTerminal } from "./helpers/batches.js";
+import { type LiveProviders, liveProviders } from "./helpers/providers.js";
+import { registerAgent, startTestServer, type TestServer } from "./helpers/server.js";
+
+// Issue 12: a work unit the provider accepted but we never recorded (the worker died in between, or
+// the answer was lost) is submitted again; the provider must not get — nor bill — a second batch.
+// Live keys, so the real OpenAI Batch adapter speaks to the loopback fake.
+
+let providers: LiveProviders;
+let srv: TestServer;
+
+beforeAll(async () => {
+  providers = await liveProviders({ turnaroundMs: 20 });
+  srv = await startTestServer(providers.env, { worker: true });
+});
+afterAll(async () => {
+  await srv?.close();
+  await providers?.close();
+});
+
+async function fundedAgent() {
+  const agent = await registerAgent(srv.base);
+  await post(srv.database.db, {
+    org_id: agent.org_id,
+    environment: "live",
+    kind: "promo_grant",
+    available_delta: 20_000_000,
+    posting_key: "grant:live",
+  });
+  return agent;
+}
+
+const batchCreates = () => providers.openai.requests.filter((r) => r.method === "POST" && r.path === "/v1/batches").length;
+
+/** Runs a gpt-4o-mini batch (one OpenAI batch unit) and checks it ends completed, each item once, billed once. */
+async function runOnce(prefix: string) {
+  const agent = await fundedAgent();
+  const before = batchCreates();
+  const batch = await mustCreate(srv.base, agent.api_key, { items: makeItems(3, { prefix, model: "gpt-4o-mini" }) });
+  const done = await untilTerminal(srv.base, agent.api_key, batch.id, 60_000);
+  expect(done.status).toBe("completed");
+  const results = await allResults(srv.base, agent.api_key, batch.id);
+  expect(results.map((r) => [r.customer_item_id, r.status]).sort()).toEqual(
+    Array.from({ length: 3 }, () => [expect.stringContaining(prefix), "completed"]),
+  );
+  expect(batchCreates() - before).toBe(1);
+  const units = await srv.database.db("work_units").where({ batch_id: batch.id });
+  expect(units).toHaveLength(1);
+  expect(units[0].status).toBe("collected");
+  await expectBatchSettled(srv.database.db, batch.id);
+  await expectLedgerBalanced(srv.database.db, agent.org_id, "live");
+  return { batch, unit: units[0] };
+}
+
+describe("a unit submitted again after the provider accepted it", () => {
+  it("adopts the provider batch when the worker failed before recording it (the job is retried)", async () => {
+    const db = srv.database.db;
+    // The first time an OpenAI unit is marked submitted, its transaction fails: the provider holds
+    // the batch, we hold nothing. A sequence, because its nextval survives the rollback.
+    await db.raw("CREATE SEQUENCE crash_once_seq");
+    await db.raw(`
+      CREATE FUNCTION crash_before_record() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.status = 'submitted' AND OLD.status = 'pending' AND NEW.provider = 'openai' AND nextval('crash_once_seq') = 1 THEN
+          RAISE EXCEPTION 'simulated crash between the provider''s accept and our record';
+        END IF;
+        RETURN NEW;
+      END $$`);
+    await db.raw("CREATE TRIGGER crash_before_record BEFORE UPDATE ON work_units FOR EACH ROW EXECUTE FUNCTION crash_before_record()");
+    try {
+      await runOnce("crash");
+      expect(Number((await db.raw("SELECT last_value FROM crash_once_seq")).rows[0].last_value)).toBeGreaterThan(1);
+    } finally {
+      await db.raw("DROP TRIGGER crash_before_record ON work_units");
+      await db.raw("DROP FUNCTION crash_before_record()");
+      await db.raw("DROP SEQUENCE crash_once_seq");
+    }
+  });
+
+  it("adopts the provider batch when the create's answer was lost on the way back", async () => {
+    providers.openai.setFaults({ loseBatchCreates: 1 });
+    const { batch } = await runOnce("lost");
+    expect(providers.openai.requests.filter((r) => r.fault === "lost_answer")).toHaveLength(1);
+    const receipt = await srv.database.db("route_events").where({ batch_id: batch.id, kind: "retry" });
+    expect(receipt.length).toBeGreaterThan(0); // the lost answer was a failed submit, retried
+  });
+});

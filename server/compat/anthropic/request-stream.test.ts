@@ -122,17 +122,27 @@ describe("the streamed Anthropic create body", () => {
     }
   });
 
-  it("applies the edge guards of JSON bodies (NUL, lone surrogates, overflowing numbers) to each request", async () => {
+  it("applies the edge guards of JSON bodies (NUL, lone surrogates, overflowing numbers) to each request: a 400 for the create", async () => {
     for (const text of ['"a\\u0000b"', '"\\ud800"']) {
       const raw = JSON.stringify({ requests: [request("a", "PLACE")] }).replace('"PLACE"', text);
-      const { lines, state } = await read(chunks(raw));
-      expect(lines).toEqual([]);
-      expect(state.rejected).toEqual([{ index: 0, custom_id: "a", message: expect.stringMatching(/^\/params\/messages\/0\/content: /) }]);
+      expect(await refused(chunks(raw))).toMatchObject({ status: 400, message: expect.stringContaining("/params/messages/0/content") });
     }
+    // In a key too: the key can't be quoted in an errored result's message either.
+    const key = JSON.stringify({ requests: [request("a")] }).replace('"max_tokens":5', '"max_tokens":5,"k\\u0000":1');
+    expect((await refused(chunks(key))).status).toBe(400);
     const inf = JSON.stringify({ requests: [request("a")] }).replace('"max_tokens":5', '"max_tokens":1e400');
-    expect((await read(chunks(inf))).state.rejected).toEqual([
-      { index: 0, custom_id: "a", message: expect.stringContaining("/params/max_tokens: ") },
-    ]);
+    expect(await refused(chunks(inf))).toMatchObject({ status: 400, message: expect.stringContaining("/params/max_tokens") });
+  });
+
+  it("refuses a body naming `requests` twice, whatever the second value", async () => {
+    const one = JSON.stringify(request("a"));
+    for (const second of ['"x"', "1e308", `[${JSON.stringify(request("b"))}]`, "[]"]) {
+      const raw = `{"requests": [${one}], "requests": ${second}}`;
+      expect(await refused(chunks(raw))).toMatchObject({ status: 400, message: expect.stringContaining("more than once") });
+    }
+    // A key named so deeper down is just a key.
+    const nested = JSON.stringify({ requests: [request("a")] }).replace('"max_tokens":5', '"max_tokens":5,"metadata":{"requests":1}');
+    expect((await read(chunks(nested))).state.customIds).toEqual(["a"]);
   });
 
   it("refuses what isn't {requests: [...]}", async () => {

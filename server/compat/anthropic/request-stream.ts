@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { JSONParser } from "@streamparser/json-node";
+import { JSONParser, TokenType } from "@streamparser/json-node";
 import { z } from "zod";
 import type { AppError } from "../../errors.js";
 import { fail } from "../../errors.js";
@@ -76,7 +76,8 @@ const envelopeSchema = z.looseObject({
  * middleware apply — valid UTF-8 (decoded with a fatal decoder, chunk by chunk), no NUL, lone
  * surrogate or overflowing number (text-guard's walk over each request) — plus the limits: the body
  * (413), one request's JSON text, the number of requests. A problem with the envelope (the body, a
- * request's `custom_id`, a duplicate, a missing or non-object `params`, the limits) throws, naming
+ * request's `custom_id`, a duplicate, a missing or non-object `params`, text no JSON route takes,
+ * the limits) throws, naming
  * the request's index and custom_id and the JSON path. A problem inside `params` rejects that request
  * only, as Anthropic validates params per request (its result is `errored`): it is recorded in
  * `state.rejected` and yields no line.
@@ -94,6 +95,7 @@ export async function* nativeLinesOf(
   // member). Nothing above them is emitted, so keepStack: false drops each request once handled.
   const parser = new JSONParser({ paths: ["$.*.*"], keepStack: false }, { decodeStrings: false, readableHighWaterMark: 1 << 20 });
   parser.on("error", () => undefined); // read from `errored` after each write
+  const keys = topLevelKeyCounter(parser);
   const seen = new Map<string, number>();
   let bytesAtLastRequest = 0;
   let out = "";
@@ -123,8 +125,10 @@ export async function* nativeLinesOf(
       const end = /[.!?]$/.test(message) ? "" : ".";
       (state.rejected ??= []).push({ index, custom_id: id, message: `${jsonPointer(path)}: ${message}${end}` });
     };
+    // Text nothing can store (a NUL, a lone surrogate, an overflowing number) refuses the whole
+    // body, as on every JSON route — not one result: the error would have to quote it.
     const bad = unstorableValue(info.value);
-    if (bad) return reject(bad.path, bad.message);
+    if (bad) throw requestError(state, index, bad.path, bad.message);
     const parsed = anthropicRequestSchema.safeParse(info.value);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
@@ -144,6 +148,7 @@ export async function* nativeLinesOf(
 
   const drain = () => {
     if (parser.errored) throw fail.invalidJson(`The body is not valid JSON: ${parser.errored.message}`);
+    if (keys.requests > 1) throw fail.invalidRequest("Invalid body: `requests` appears more than once.");
     for (let v = parser.read(); v !== null; v = parser.read()) handle(v);
   };
 
@@ -180,4 +185,29 @@ export async function* nativeLinesOf(
   if (state.customIds.length === 0) throw fail.invalidRequest("Invalid body: /requests: a batch needs at least one request.");
   state.sha256 = hash.digest("hex");
   if (out !== "") yield Buffer.from(out);
+}
+
+/**
+ * Counts the root object's `requests` keys from the parser's tokens. The parser emits members of
+ * `requests` only, so a duplicate `requests` key would otherwise go unseen (a scalar) or add its
+ * requests to the first's (an array), where JSON.parse would keep the last.
+ */
+function topLevelKeyCounter(parser: JSONParser): { requests: number } {
+  const counts = { requests: 0 };
+  let depth = 0;
+  let rootIsObject = false;
+  let keyNext = false;
+  const inner = (parser as unknown as { jsonParser: { onToken: (t: { token: TokenType; value: unknown }) => void } }).jsonParser;
+  inner.onToken = ({ token, value }) => {
+    if (token === TokenType.LEFT_BRACE || token === TokenType.LEFT_BRACKET) {
+      if (depth === 0) rootIsObject = token === TokenType.LEFT_BRACE;
+      keyNext = ++depth === 1 && rootIsObject;
+    } else if (token === TokenType.RIGHT_BRACE || token === TokenType.RIGHT_BRACKET) depth--;
+    else if (depth === 1 && rootIsObject) {
+      if (token === TokenType.COMMA) keyNext = true;
+      else if (keyNext && token === TokenType.STRING && value === "requests") counts.requests++;
+      if (token !== TokenType.COMMA) keyNext = false;
+    }
+  };
+  return counts;
 }

@@ -150,7 +150,7 @@ describe("large batches are validated by their first job", () => {
     await expectLedgerBalanced(srv.database.db, agent.org_id, "live");
   });
 
-  it("a batch cancelled while validating is never prepared: its prepare step finds it cancelling and writes nothing", async () => {
+  it("a batch cancelled while validating is never prepared: its prepare step writes nothing, and its items count as cancelled", async () => {
     const quiet = await startTestServer(); // no worker: nothing runs the jobs
     try {
       const agent = await registerAgent(quiet.base);
@@ -175,6 +175,13 @@ describe("large batches are validated by their first job", () => {
       await prepareLargeBatch(quiet.platform.appDeps, id);
       expect(await quiet.database.db("batch_items").where({ batch_id: id }).count("* as n")).toEqual([{ n: 0 }]);
       expect((await quiet.database.db("batches").where({ id }).first()).status).toBe("cancelling");
+      // Items it will never write count as cancelled on every surface, so the counts add up.
+      const native = await call(quiet.base, "GET", `/v1/batches/${id}`, { key });
+      expect(native.body.batch.counts).toMatchObject({ total: 5, cancelled: 5, queued: 0, processing: 0 });
+      const openai = await call(quiet.base, "GET", `/v1/openai/v1/batches/${id}`, { key });
+      expect(openai.body.request_counts).toEqual({ total: 5, completed: 0, failed: 5 });
+      const anthropic = await call(quiet.base, "GET", `/v1/anthropic/v1/messages/batches/${id}`, { key });
+      expect(anthropic.body.request_counts).toEqual({ processing: 0, succeeded: 0, errored: 0, canceled: 5, expired: 0 });
     } finally {
       await quiet.close();
     }

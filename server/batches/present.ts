@@ -6,7 +6,7 @@ import type { Actor } from "../accounts/actor.js";
 import { errors } from "../errors.js";
 import { FinishedBatchCache } from "./finished-batch-cache.js";
 import { RunningTallyCache, TALLY_CACHE_MIN_ITEMS } from "./running-tally-cache.js";
-import { TERMINAL_STATUSES } from "./statuses.js";
+import { TERMINAL_STATUSES, withUnwrittenItems } from "./statuses.js";
 import { money } from "../money.js";
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -67,7 +67,9 @@ export async function presentOwnBatch(db: Db, actor: Actor, id: string): Promise
   return { row: view.row, batch: { ...batch } };
 }
 
-function presentBatchTally(b: BatchRow, { counts, lanes }: ItemTally) {
+function presentBatchTally(b: BatchRow, tally: ItemTally) {
+  const { lanes } = tally;
+  const counts = withUnwrittenItems(b.status, b.item_count, tally.counts);
   const lanesById = new Map((b.lanes_report as { lane_id: string; provider: string; model: string }[]).map((l) => [l.lane_id, l]));
   return {
     id: b.id,

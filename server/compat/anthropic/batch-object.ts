@@ -1,4 +1,5 @@
 import type { BatchRow, BatchStatus } from "../../../db/queries/batches.js";
+import { withUnwrittenItems } from "../../batches/statuses.js";
 
 export type AnthropicProcessingStatus = "in_progress" | "canceling" | "ended";
 
@@ -39,6 +40,11 @@ function requestTotal(row: BatchRow, counts: Record<string, number>): number {
   return row.status === "validating" ? row.item_count + items : Math.max(row.item_count, items);
 }
 
+function anthropicCounts(row: BatchRow, counts: Record<string, number>) {
+  const total = requestTotal(row, counts);
+  return requestCounts(total, withUnwrittenItems(row.status, total, counts));
+}
+
 const rfc3339 = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
 
 /** The results URL Anthropic's SDK fetches (absolute: the SDK requests it as given). */
@@ -57,7 +63,7 @@ export function toAnthropicBatch(row: BatchRow, counts: Record<string, number>, 
     id: row.id,
     type: "message_batch" as const,
     processing_status: status,
-    request_counts: requestCounts(requestTotal(row, counts), counts),
+    request_counts: anthropicCounts(row, counts),
     created_at: rfc3339(row.created_at)!,
     expires_at: rfc3339(row.sla_deadline)!,
     ended_at: ended ? rfc3339(row.completed_at ?? row.failed_at ?? row.expired_at ?? row.updated_at) : null,

@@ -1,4 +1,5 @@
 import type { BatchRow, BatchStatus } from "../../../db/queries/batches.js";
+import { withUnwrittenItems } from "../../batches/statuses.js";
 
 /** The endpoints an OpenAI batch may target; one batch, one endpoint (every line's `url`). */
 export const OPENAI_ENDPOINTS = ["/v1/chat/completions", "/v1/responses", "/v1/embeddings", "/v1/completions"] as const;
@@ -70,7 +71,7 @@ export function toOpenAiBatch({ row, counts, endpoint, model = null, tokens = { 
   // keeps `failed` for a batch that never ran.
   const allFailed = row.status === "failed" && row.error?.code === "all_items_failed";
   const status = allFailed ? "completed" : openAiStatus(row.status);
-  const rc = requestCounts(row.item_count, counts);
+  const rc = requestCounts(row.item_count, withUnwrittenItems(row.status, row.item_count, counts));
   const ended = status === "completed" || status === "failed" || status === "expired" || status === "cancelled";
   const endedAt = row.completed_at ?? row.failed_at ?? row.expired_at ?? (ended ? row.updated_at : null);
   return {

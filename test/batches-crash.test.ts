@@ -77,8 +77,8 @@ describe("a worker killed with SIGKILL mid-batch", () => {
       .withSchema("pgboss")
       .from("job")
       .where({ state: "active" })
-      .update({ started_on: db.raw("now() - expire_in - interval '1 second'") });
-    await srv.platform.boss.expire();
+      .update({ started_on: db.raw("now() - make_interval(secs => expire_seconds + 1)") });
+    await srv.platform.boss.supervise();
 
     await startWorker();
     const done = await untilTerminal(srv.base, key, batch.id, 45_000);

@@ -1,4 +1,4 @@
-import type PgBoss from "pg-boss";
+import type { PgBoss } from "pg-boss";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeItems, mustCreate, TERMINAL_STATES, untilTerminal } from "../helpers/batches.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
@@ -31,7 +31,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await cluster?.close();
-  await boss?.stop({ graceful: false, wait: true });
+  await boss?.stop({ graceful: false });
   await database?.drop();
 });
 

@@ -1,7 +1,7 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type PgBoss from "pg-boss";
+import type { PgBoss } from "pg-boss";
 import type { Db } from "../../../db/connection.js";
 import { createBoss } from "../../../server/jobs/boss.js";
 import { runTs, type Running, waitForOutput } from "../../helpers/process.js";
@@ -97,8 +97,8 @@ export async function expireDeadWorkersJobs(db: Db, boss: PgBoss): Promise<numbe
     .withSchema("pgboss")
     .from("job")
     .where({ state: "active" })
-    .update({ started_on: db.raw("now() - expire_in - interval '1 second'") });
-  await boss.expire();
+    .update({ started_on: db.raw("now() - make_interval(secs => expire_seconds + 1)") });
+  await boss.supervise(); // pg-boss 12: maintenance (expiry included) on demand
   return aged;
 }
 

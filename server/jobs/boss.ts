@@ -8,6 +8,9 @@ export const sql = {
   queueReady: `SELECT 1 FROM ${BOSS_SCHEMA}.version`,
 };
 
+/** How often a worker's pg-boss sweeps expired jobs (see createBoss). */
+const EXPIRY_SWEEP_SECONDS = 30;
+
 export interface BossOptions {
   /** Run maintenance and cron scheduling in this process (worker role). */
   supervise: boolean;
@@ -24,8 +27,13 @@ export function createBoss(url: string, opts: BossOptions): PgBoss {
     max: 5,
     supervise: opts.supervise,
     schedule: opts.supervise,
-    // Maintenance is what returns an expired job (a dead worker's) to the queue; every 30 s
-    // keeps crash recovery within a minute or two of the queue's expiry.
+    // What returns an expired job (a dead worker's) to the queue is the expiry sweep, which pg-boss
+    // 12 runs in its monitor pass: a supervise tick (superviseIntervalSeconds) that finds a queue's
+    // monitor claim monitorIntervalSeconds old. Both default to 60 s; 30 s keeps crash recovery
+    // within half a minute of the queue's expiry, as pg-boss 10's 30 s maintenance did.
+    // (maintenanceIntervalSeconds, which ran expiry in 10, only drives the retention sweep in 12.)
+    superviseIntervalSeconds: EXPIRY_SWEEP_SECONDS,
+    monitorIntervalSeconds: EXPIRY_SWEEP_SECONDS,
     maintenanceIntervalSeconds: 30,
     migrate: true,
   });

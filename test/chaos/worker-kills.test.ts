@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeItems, mustCreate, TERMINAL_STATES, untilTerminal } from "../helpers/batches.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { registerAgent } from "../helpers/server.js";
-import { Cluster, expireDeadWorkersJobs, type PlatformProcess, testBoss } from "./helpers/cluster.js";
+import { expireDeadWorkersJobs } from "../helpers/dead-workers.js";
+import { Cluster, type PlatformProcess, testBoss } from "./helpers/cluster.js";
 import { expectBatchWhole } from "./helpers/invariants.js";
 import { chaosSeed, seededRandom } from "./helpers/seed.js";
 

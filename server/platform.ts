@@ -1,4 +1,4 @@
-import type PgBoss from "pg-boss";
+import type { PgBoss } from "pg-boss";
 import type { Db } from "../db/connection.js";
 import { executionModes, liveRoutes } from "../worker/providers/registry.js";
 import { simulatorSettingsSchema } from "../worker/providers/simulator.js";
@@ -9,6 +9,7 @@ import { resolvePlatformSecret } from "./crypto.js";
 import { createArtifactStore } from "./files/artifact-stores.js";
 import { createMcpHttpHandler } from "../mcp/http-handler.js";
 import type { AppDeps, McpHttpHandler } from "./deps.js";
+import { carryOverV10Jobs, moveAsideV10Schema } from "./jobs/boss-v10-cutover.js";
 import { createBoss } from "./jobs/boss.js";
 import { createJobSender, createQueues } from "./jobs/sender.js";
 import type { Logger } from "./logger.js";
@@ -51,9 +52,13 @@ export async function startPlatform(opts: {
   boss.on("error", (err) =>
     stopping ? logger.debug({ err }, "job queue error while stopping") : logger.error({ err }, "job queue error"),
   );
+  // A database last run by pg-boss 10 can't be migrated by 12 itself (server/jobs/boss-v10-cutover.ts).
+  if (await moveAsideV10Schema(db)) logger.warn("pg-boss 10 schema found: moved aside, its unfinished jobs will be carried over");
   await boss.start();
   // Queues must exist before anything is sent to them, whichever process sends first.
   await createQueues(boss, { webhook: opts.worker?.webhooks?.retry });
+  const carried = await carryOverV10Jobs(db, boss);
+  if (carried > 0) logger.warn({ jobs: carried }, "carried pg-boss 10 jobs over to pg-boss 12");
   let worker: RunningWorker | null = null;
   const jobs = createJobSender(boss, (queue) => worker?.notify(queue));
   // An empty base makes local download links relative; the API completes them with the request's origin.
@@ -92,7 +97,7 @@ export async function startPlatform(opts: {
     runningJobs: () => worker?.running() ?? 0,
     async stop(timeoutMs = config.SHUTDOWN_TIMEOUT_MS) {
       stopping = true;
-      await boss.stop({ graceful: true, timeout: timeoutMs, wait: true });
+      await boss.stop({ graceful: true, timeout: timeoutMs });
     },
   };
 }

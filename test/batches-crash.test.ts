@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { allResults, expectBatchSettled, expectLedgerBalanced, makeItems, micros, mustCreate, untilTerminal } from "./helpers/batches.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
+import { expireDeadWorkersJobs } from "./helpers/dead-workers.js";
 import { runTs, waitForOutput, type Running } from "./helpers/process.js";
 import { registerAgent, startTestServer, waitFor, type TestServer } from "./helpers/server.js";
 
@@ -71,14 +72,9 @@ describe("a worker killed with SIGKILL mid-batch", () => {
     expect(atKill).toBeLessThan(2000);
     const ledgerAtKill = await db("ledger_entries").where({ batch_id: batch.id }).select("kind", "reserved_delta");
 
-    // pg-boss gives a dead worker's active jobs back only once their expiry (15 min by default) has
-    // passed and a supervisor's maintenance has run: compress that wait rather than sit it out.
-    await db
-      .withSchema("pgboss")
-      .from("job")
-      .where({ state: "active" })
-      .update({ started_on: db.raw("now() - expire_in - interval '1 second'") });
-    await srv.platform.boss.expire();
+    // pg-boss gives a dead worker's active jobs back only once their expiry (minutes) has passed and
+    // a supervisor's expiry sweep has run: compress that wait rather than sit it out.
+    await expireDeadWorkersJobs(db, srv.platform.boss);
 
     await startWorker();
     const done = await untilTerminal(srv.base, key, batch.id, 45_000);

@@ -49,7 +49,7 @@ export async function setup(project: TestProject) {
   // pg-boss creates its schema on first start; do it once here so every clone has it.
   const boss = createBoss(templateUrl, { supervise: false });
   await boss.start();
-  await boss.stop({ graceful: false, wait: true });
+  await boss.stop({ graceful: false });
   project.provide("pgAdminUrl", adminUrl);
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import type PgBoss from "pg-boss";
+import type { PgBoss } from "pg-boss";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deriveKey, encrypt } from "../server/crypto.js";
 import { createBoss } from "../server/jobs/boss.js";
@@ -149,7 +149,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await boss?.stop({ graceful: false, wait: true });
+  await boss?.stop({ graceful: false });
   receiver?.closeAllConnections();
   await new Promise((r) => receiver?.close(r));
   await database?.drop();

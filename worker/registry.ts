@@ -1,4 +1,4 @@
-import type PgBoss from "pg-boss";
+import type { PgBoss } from "pg-boss";
 import type { Db } from "../db/connection.js";
 import type { CatalogStore } from "../server/catalog/store.js";
 import type { Config } from "../server/config.js";

@@ -1,4 +1,4 @@
-import PgBoss from "pg-boss";
+import { type Db as BossDb, fromKnex, PgBoss } from "pg-boss";
 import type { Db } from "../../db/connection.js";
 
 export const BOSS_SCHEMA = "pgboss";
@@ -7,6 +7,9 @@ export const sql = {
   /** Readiness: the queue's tables exist and answer. */
   queueReady: `SELECT 1 FROM ${BOSS_SCHEMA}.version`,
 };
+
+/** How often a worker's pg-boss sweeps expired jobs (see createBoss). */
+const EXPIRY_SWEEP_SECONDS = 30;
 
 export interface BossOptions {
   /** Run maintenance and cron scheduling in this process (worker role). */
@@ -24,8 +27,13 @@ export function createBoss(url: string, opts: BossOptions): PgBoss {
     max: 5,
     supervise: opts.supervise,
     schedule: opts.supervise,
-    // Maintenance is what returns an expired job (a dead worker's) to the queue; every 30 s
-    // keeps crash recovery within a minute or two of the queue's expiry.
+    // What returns an expired job (a dead worker's) to the queue is the expiry sweep, which pg-boss
+    // 12 runs in its monitor pass: a supervise tick (superviseIntervalSeconds) that finds a queue's
+    // monitor claim monitorIntervalSeconds old. Both default to 60 s; 30 s keeps crash recovery
+    // within half a minute of the queue's expiry, as pg-boss 10's 30 s maintenance did.
+    // (maintenanceIntervalSeconds, which ran expiry in 10, only drives the retention sweep in 12.)
+    superviseIntervalSeconds: EXPIRY_SWEEP_SECONDS,
+    monitorIntervalSeconds: EXPIRY_SWEEP_SECONDS,
     maintenanceIntervalSeconds: 30,
     migrate: true,
   });
@@ -45,7 +53,7 @@ const connectionLost = (err: unknown) => {
 const RECONNECT_WINDOW_MS = 120_000;
 
 /**
- * pg-boss 10 settles each job it ran with complete() or fail() without awaiting them (src/manager.js,
+ * pg-boss 10 settled each job it ran with complete() or fail() without awaiting them (src/manager.js,
  * watch → onFetch). If PostgreSQL is restarting at that moment the rejection is unhandled and Node ends
  * the worker process; and even a worker that survives leaves the job `active` until its expiry
  * (minutes) hands it out again, stalling the batch. So every statement of the queue waits out a lost
@@ -77,19 +85,17 @@ function waitOutLostConnections(boss: PgBoss): void {
 
 /**
  * A pg-boss `db` that runs on a knex transaction, so a job is enqueued in the same transaction as
- * the rows it acts on: both commit or neither does.
+ * the rows it acts on: both commit or neither does. pg-boss 12 ships the adapter (`fromKnex`: it
+ * rewrites pg-boss's $n placeholders into knex bindings, as our own helper did for 10).
  */
-export function bossDbFor(trx: Db): PgBoss.Db {
+export function bossDbFor(trx: Db): BossDb {
+  const db = fromKnex(trx);
+  // knex refuses an undefined binding, and pg-boss passes undefined for options left unset.
   return {
-    async executeSql(text: string, values: unknown[] = []) {
-      // pg-boss writes $1..$n (possibly repeating one); knex raw wants one `?` per binding in order.
-      const bindings: unknown[] = [];
-      const rewritten = text.replace(/\?/g, "\\?").replace(/\$(\d+)/g, (_, n: string) => {
-        bindings.push(values[Number(n) - 1] ?? null); // pg-boss passes undefined for unset options
-        return "?";
-      });
-      const result = await trx.raw(rewritten, bindings as never[]);
-      return { rows: result.rows };
-    },
+    executeSql: (text, values) =>
+      db.executeSql(
+        text,
+        values?.map((v) => v ?? null),
+      ),
   };
 }

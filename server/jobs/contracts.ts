@@ -1,4 +1,4 @@
-import type PgBoss from "pg-boss";
+import type { Queue } from "pg-boss";
 import { z } from "zod";
 
 /**
@@ -14,7 +14,7 @@ import { z } from "zod";
 export interface JobContract {
   name: string;
   payload: z.ZodType<Record<string, unknown>>;
-  options: Omit<PgBoss.Queue, "name">;
+  options: Omit<Queue, "name">;
   /** Payload field holding the singleton key: a `short` queue keeps one queued job per key. */
   singletonKey?: string;
   cron?: string;
@@ -78,9 +78,10 @@ export const JOBS = {
    * force when the event happened signs every retry of it, and it is never stored or logged in the
    * clear.
    *
-   * 8 attempts in all (retryLimit 7) with pg-boss's jittered exponential backoff. pg-boss 10.4
-   * schedules the retry after attempt n (n = 1…7) at `retryDelay · 2^(n-1) · (1 + random())`
-   * seconds (plans.js, failJobs), so with retryDelay = 450 s the waits are:
+   * 8 attempts in all (retryLimit 7) with pg-boss's jittered exponential backoff. pg-boss (10.4 and
+   * 12.38 alike; 12 only adds an optional retryDelayMax cap, unset here) schedules the retry after
+   * attempt n (n = 1…7) at `retryDelay · 2^(n-1) · (1 + random())` seconds (plans, failJobs), so
+   * with retryDelay = 450 s the waits are:
    *
    *   after 1: 7.5–15 min   after 2: 15–30 min   after 3: 30–60 min   after 4: 1–2 h
    *   after 5: 2–4 h        after 6: 4–8 h       after 7: 8–16 h      (8th attempt is the last)
@@ -109,9 +110,9 @@ export type PayloadOf<K extends JobKey> = z.infer<(typeof JOBS)[K]["payload"]>;
 export type SentJob = { [K in JobKey]: (typeof JOBS)[K] extends { cron: string } ? never : K }[JobKey];
 
 /** Queue options a test (or an operator) may override per queue; the rest of each policy is fixed. */
-export type QueueOverrides = Partial<Record<JobKey, Partial<Pick<PgBoss.Queue, "retryLimit" | "retryDelay" | "retryBackoff">>>>;
+export type QueueOverrides = Partial<Record<JobKey, Partial<Pick<Queue, "retryLimit" | "retryDelay" | "retryBackoff">>>>;
 
-/** The [earliest, latest] wait in seconds before webhook retry `n` (1…retryLimit) under pg-boss 10's backoff. */
+/** The [earliest, latest] wait in seconds before webhook retry `n` (1…retryLimit) under pg-boss's backoff. */
 export function webhookRetryWait(n: number, retryDelay: number = JOBS.webhook.options.retryDelay): [number, number] {
   const base = retryDelay * 2 ** Math.min(16, n - 1);
   return [base, 2 * base];

@@ -1,9 +1,10 @@
-import type PgBoss from "pg-boss";
+import type { PgBoss } from "pg-boss";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeItems, mustCreate, TERMINAL_STATES, untilTerminal } from "../helpers/batches.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { registerAgent } from "../helpers/server.js";
-import { Cluster, expireDeadWorkersJobs, type PlatformProcess, testBoss } from "./helpers/cluster.js";
+import { expireDeadWorkersJobs } from "../helpers/dead-workers.js";
+import { Cluster, type PlatformProcess, testBoss } from "./helpers/cluster.js";
 import { expectBatchWhole } from "./helpers/invariants.js";
 import { chaosSeed, seededRandom } from "./helpers/seed.js";
 
@@ -31,7 +32,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await cluster?.close();
-  await boss?.stop({ graceful: false, wait: true });
+  await boss?.stop({ graceful: false });
   await database?.drop();
 });
 

@@ -69,7 +69,7 @@ export async function startTestServer(env: Record<string, string> = {}, opts: Te
     async close() {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
-      await platform.boss.stop({ graceful: false, wait: true });
+      await platform.boss.stop({ graceful: false });
       if (ownDatabase) await database.drop();
       await fs.rm(dataDir, { recursive: true, force: true });
     },

@@ -1,8 +1,7 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type PgBoss from "pg-boss";
-import type { Db } from "../../../db/connection.js";
+import type { PgBoss } from "pg-boss";
 import { createBoss } from "../../../server/jobs/boss.js";
 import { runTs, type Running, waitForOutput } from "../../helpers/process.js";
 
@@ -84,22 +83,6 @@ export class Cluster {
     await Promise.all(this.processes.map((p) => this.kill(p)));
     await fs.rm(this.dataDir, { recursive: true, force: true });
   }
-}
-
-/**
- * What pg-boss does for a job whose worker died: once the job's expiry has passed, maintenance
- * fails it and it is retried elsewhere. The queues' expiries are minutes long (server/jobs/
- * contracts.ts), so the test ages the dead worker's jobs past expiry and runs that same maintenance
- * step now, instead of sitting out the wait. Only call this when no live worker holds active jobs.
- */
-export async function expireDeadWorkersJobs(db: Db, boss: PgBoss): Promise<number> {
-  const aged = await db
-    .withSchema("pgboss")
-    .from("job")
-    .where({ state: "active" })
-    .update({ started_on: db.raw("now() - expire_in - interval '1 second'") });
-  await boss.expire();
-  return aged;
 }
 
 /** A pg-boss handle for the test process itself (no workers, no maintenance loop). */

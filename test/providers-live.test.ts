@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { post } from "../server/billing/ledger.js";
 import { type OpenAiFake, startOpenAiFake } from "./fakes/openai-fake.js";
 import { allResults, expectBatchSettled, expectLedgerBalanced, makeItems, micros, mustCreate, untilTerminal } from "./helpers/batches.js";
+import { fundedLiveAgent } from "./helpers/live.js";
 import { type LiveProviders, liveProviders } from "./helpers/providers.js";
-import { call, registerAgent, startTestServer, type TestServer } from "./helpers/server.js";
+import { call, startTestServer, type TestServer } from "./helpers/server.js";
 
 // Issue 11: live keys run only on configured providers, through the real adapters and protocols
 // (loopback fakes here), and a custom OpenAI-compatible endpoint's models become real-time lanes.
@@ -43,17 +43,7 @@ afterAll(async () => {
   await vllm?.close();
 });
 
-async function fundedAgent() {
-  const agent = await registerAgent(srv.base);
-  await post(srv.database.db, {
-    org_id: agent.org_id,
-    environment: "live",
-    kind: "promo_grant",
-    available_delta: 20_000_000,
-    posting_key: "grant:live",
-  });
-  return agent;
-}
+const fundedAgent = () => fundedLiveAgent(srv);
 
 describe("live keys run on configured providers only", () => {
   it("reports each provider live or simulated, and lists the custom endpoint as a provider", async () => {

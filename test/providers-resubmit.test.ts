@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { post } from "../server/billing/ledger.js";
 import { allResults, expectBatchSettled, expectLedgerBalanced, makeItems, mustCreate, untilTerminal } from "./helpers/batches.js";
+import { fundedLiveAgent } from "./helpers/live.js";
 import { type LiveProviders, liveProviders } from "./helpers/providers.js";
-import { registerAgent, startTestServer, type TestServer } from "./helpers/server.js";
+import { startTestServer, type TestServer } from "./helpers/server.js";
 
 // Issue 12: a work unit the provider accepted but we never recorded (the worker died in between, or
 // the answer was lost) is submitted again; the provider must not get — nor bill — a second batch.
@@ -20,17 +20,7 @@ afterAll(async () => {
   await providers?.close();
 });
 
-async function fundedAgent() {
-  const agent = await registerAgent(srv.base);
-  await post(srv.database.db, {
-    org_id: agent.org_id,
-    environment: "live",
-    kind: "promo_grant",
-    available_delta: 20_000_000,
-    posting_key: "grant:live",
-  });
-  return agent;
-}
+const fundedAgent = () => fundedLiveAgent(srv);
 
 const batchCreates = () => providers.openai.requests.filter((r) => r.method === "POST" && r.path === "/v1/batches").length;
 

@@ -3,7 +3,7 @@ import { post } from "../../server/billing/ledger.js";
 import type { Lane } from "../../server/catalog/types.js";
 import { DEFAULT_FAULTS } from "../fakes/openai-fake-faults.js";
 import type { LiveProviders } from "./providers.js";
-import type { TestServer } from "./server.js";
+import { registerAgent, type TestServer } from "./server.js";
 
 /**
  * Helpers of the tests that run live keys against the provider fakes (providers-faults,
@@ -19,6 +19,13 @@ export async function fundLive(srv: TestServer, orgId: string, micros = 20_000_0
     available_delta: micros,
     posting_key: "grant:live",
   });
+}
+
+/** A new agent whose live balance holds `micros` (a live key has no signup credit). */
+export async function fundedLiveAgent(srv: TestServer, micros = 20_000_000) {
+  const agent = await registerAgent(srv.base);
+  await fundLive(srv, agent.org_id, micros);
+  return agent;
 }
 
 /** Both fakes back to no faults (the OpenAI fake merges settings, so the counters must go too). */

@@ -8,7 +8,7 @@ import { benchPoll } from "./poll.js";
 import { benchQuote50k } from "./quote-50k.js";
 
 /**
- * The V8 flags README advises for worker processes. The old-space ceiling makes V8 collect before
+ * The V8 flags README advises for platform processes. The old-space ceiling makes V8 collect before
  * garbage piles up; the young generation is held at Node 20's 16 MB semi-spaces — since Node 22 it
  * grows with the machine's memory (to 64 MB each here), which added ~100 MB to a batch's RSS and
  * nothing to its speed (1M items: 645 → 569 MB peak, 186 s either way).
@@ -32,6 +32,7 @@ export const ENTRIES: BenchEntry[] = [
   {
     name: "upload",
     title: "raw JSONL manifest upload, 1,000,000 lines",
+    nodeFlags: WORKER_FLAGS,
     run: () =>
       withBenchPlatform(async (platform, key) => {
         const r = await benchManifestUpload(platform, key, 1_000_000);

@@ -7,7 +7,7 @@ import { errors } from "../errors.js";
 import { newId } from "../ids.js";
 import { liveRoutesFor, presentPriceBlock, resolveConstraints } from "../quotes/service.js";
 import { emitBatchEvent } from "./events.js";
-import { claimQuote, deadline, openQuote, quoteTotals, reserveCredits, type BatchDeps } from "./plan.js";
+import { claimQuote, deadline, openQuote, quoteTotals, reserveCredits, unpricedColumns, type BatchDeps } from "./plan.js";
 import { presentBatch } from "./present.js";
 import type { CreateBatchRequest } from "./schemas.js";
 import { requestedWebhook, webhookForBatch, withShownSecret, type WebhookTarget } from "./webhook-target.js";
@@ -75,16 +75,16 @@ export async function acceptLargeBatch(deps: BatchDeps, actor: Actor, req: Creat
       sla_tier: constraints.sla_tier,
       privacy_tier: constraints.privacy_tier,
       allowed_regions: constraints.allowed_regions,
-      constraints: { ...constraints },
-      fee_rate_bps: itemsQuote?.fee_rate_bps ?? 0,
-      quoted_subtotal_micros: itemsQuote?.provider_subtotal_micros ?? 0,
-      quoted_fee_micros: itemsQuote?.fee_micros ?? 0,
-      quoted_total_micros: reserved,
-      reserved_micros: reserved,
-      // Priced by the prepare job (an items quote's price is already known).
-      pricing_estimate: itemsQuote ? presentPriceBlock(quoteTotals(itemsQuote)) : {},
-      lanes_report: [],
-      customer_explanation: null,
+      // Priced by the prepare job — but an items quote's price is known already.
+      ...unpricedColumns(constraints),
+      ...(itemsQuote && {
+        fee_rate_bps: itemsQuote.fee_rate_bps,
+        quoted_subtotal_micros: itemsQuote.provider_subtotal_micros,
+        quoted_fee_micros: itemsQuote.fee_micros,
+        quoted_total_micros: reserved,
+        reserved_micros: reserved,
+        pricing_estimate: presentPriceBlock(quoteTotals(itemsQuote)),
+      }),
       webhook_url: webhook?.url ?? null,
       webhook_secret_enc: webhook?.secretSealed ?? null,
       metadata: req.metadata ?? {},

@@ -124,6 +124,24 @@ export function pricedColumns(plan: Plan) {
   };
 }
 
+/**
+ * The same columns for a batch with no price yet (validating) or none ever (every request rejected):
+ * nothing quoted or reserved, the constraints it was asked with.
+ */
+export function unpricedColumns(constraints: Plan["constraints"]) {
+  return {
+    fee_rate_bps: 0,
+    quoted_subtotal_micros: 0,
+    quoted_fee_micros: 0,
+    quoted_total_micros: 0,
+    reserved_micros: 0,
+    pricing_estimate: {},
+    lanes_report: [],
+    customer_explanation: null,
+    constraints: { ...constraints },
+  };
+}
+
 /** The receipt's `routed` event: where the plan sent the items. */
 export async function addRoutedEvent(trx: Trx, batchId: string, quoteId: string | null, plan: Plan): Promise<void> {
   await addRouteEvent(trx, batchId, "routed", {

@@ -4,6 +4,7 @@
 // Written from Anthropic's public protocol and the official SDK's types, never from this repo's code.
 
 import { outputSchema, sampleOf, validateOutputConfig } from "./anthropic-fake-json.js";
+import { mulberry32 } from "../../worker/providers/hash.js";
 
 export type Json = Record<string, unknown>;
 
@@ -24,17 +25,8 @@ export function envelope(type: string, message: string, requestId: string | null
   return { type: "error" as const, error: { type, message }, request_id: requestId };
 }
 
-/** mulberry32: a tiny seeded PRNG, so shuffles, ids and faults repeat run after run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (a tiny seeded PRNG), so a run replays identically for one seed. */
+export const seededRandom = mulberry32;
 
 const B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 /** Ids shaped like the real ones (`msgbatch_01…`, `msg_01…`, `toolu_01…`, `req_01…`). */

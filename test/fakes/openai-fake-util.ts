@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { mulberry32 } from "../../worker/providers/hash.js";
 
 /** OpenAI's control-plane error body: `{error: {message, type, param, code}}`. */
 export interface OpenAiErrorBody {
@@ -36,20 +37,8 @@ export function badRequest(message: string, param: string | null = null, code: s
   return new HttpError(400, errorBody(message, "invalid_request_error", param, code));
 }
 
-/**
- * mulberry32: a tiny seeded PRNG, so "random" faults and shuffles replay identically for one seed
- * (a flaky fake would make adapter tests flaky).
- */
-export function seededRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (a tiny seeded PRNG), so a run replays identically for one seed. */
+export const seededRng = mulberry32;
 
 /** A stable 32-bit number from a string: seeds per-batch shuffles and embedding vectors. */
 export function hash32(s: string): number {

@@ -15,9 +15,9 @@ export function hash01(...parts: (string | number)[]): number {
   return Number.parseInt(hashHex(...parts).slice(0, 12), 16) / 2 ** 48;
 }
 
-/** A small seeded PRNG (mulberry32): fast enough to fill thousands of embedding dimensions. */
-export function seededRandom(seedHex: string): () => number {
-  let state = Number.parseInt(seedHex.slice(0, 8), 16) >>> 0;
+/** mulberry32: a small seeded PRNG returning floats in [0, 1) — fast enough to fill thousands of embedding dimensions. */
+export function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
     let t = state;
@@ -26,3 +26,6 @@ export function seededRandom(seedHex: string): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** mulberry32 seeded by the first 32 bits of a hex hash (hashHex). */
+export const seededRandom = (seedHex: string): (() => number) => mulberry32(Number.parseInt(seedHex.slice(0, 8), 16));

@@ -6,7 +6,7 @@ import type { Actor } from "../../accounts/actor.js";
 import { writeArtifacts } from "../../batches/artifacts.js";
 import { emitBatchEvent } from "../../batches/events.js";
 import { finish, RESULT_STATUSES } from "../../batches/lifecycle.js";
-import { deadline, type BatchDeps } from "../../batches/plan.js";
+import { deadline, unpricedColumns, type BatchDeps } from "../../batches/plan.js";
 import { newId } from "../../ids.js";
 import { ItemValidator } from "../../quotes/item-validator.js";
 import { liveRoutesFor, resolveConstraints } from "../../quotes/service.js";
@@ -66,15 +66,7 @@ export async function createRejectedBatch(deps: BatchDeps, actor: Actor, rejecte
       sla_tier: constraints.sla_tier,
       privacy_tier: constraints.privacy_tier,
       allowed_regions: constraints.allowed_regions,
-      constraints: { ...constraints },
-      fee_rate_bps: 0,
-      quoted_subtotal_micros: 0,
-      quoted_fee_micros: 0,
-      quoted_total_micros: 0,
-      reserved_micros: 0,
-      pricing_estimate: {},
-      lanes_report: [],
-      customer_explanation: null,
+      ...unpricedColumns(constraints),
       webhook_url: null,
       webhook_secret_enc: null,
       metadata: {},

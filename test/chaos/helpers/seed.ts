@@ -1,3 +1,5 @@
+import { mulberry32 } from "../../../worker/providers/hash.js";
+
 /**
  * The chaos suite's randomness: one seed per run, printed so a failing run can be replayed with
  * `CHAOS_SEED=<seed> npm run test:chaos`.
@@ -9,14 +11,5 @@ export function chaosSeed(label: string): number {
   return seed;
 }
 
-/** mulberry32: a small, fast, seedable PRNG returning floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (a tiny seeded PRNG), so a run replays identically for one seed. */
+export const seededRandom = mulberry32;

@@ -15,6 +15,8 @@ import * as m0012 from "./migrations/0012_batch_compat_deleted.js";
 import * as m0013 from "./migrations/0013_batch_pending_request.js";
 import * as m0014 from "./migrations/0014_file_expiry.js";
 import * as m0015 from "./migrations/0015_batch_item_storage.js";
+import * as m0016 from "./migrations/0016_submit_intents.js";
+import * as m0017 from "./migrations/0017_batch_item_output_json.js";
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -36,6 +38,8 @@ const MIGRATIONS: [string, Migration][] = [
   ["0013_batch_pending_request", m0013],
   ["0014_file_expiry", m0014],
   ["0015_batch_item_storage", m0015],
+  ["0016_submit_intents", m0016],
+  ["0017_batch_item_output_json", m0017],
 ];
 
 const source: Knex.MigrationSource<[string, Migration]> = {

@@ -43,6 +43,12 @@ export interface AnthropicFaults {
   malformedResults?: boolean;
   /** Share of requests that had already finished when a cancel lands (default 0: all `canceled`). */
   cancelFinishedFraction?: number;
+  /**
+   * The next N batch creates are carried out, then the connection is dropped before the answer: the
+   * batch exists, but the caller never learns its id (a lost answer, or a worker killed right after
+   * the provider accepted). Counts down in place.
+   */
+  loseCreates?: number;
 }
 
 export interface RequestCounts {

@@ -67,6 +67,24 @@ describe("control-plane faults", () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
+  it("loseCreates: the batch is made, the answer never comes; the list (paged with after_id) shows it", async () => {
+    fake.setFaults({ loseCreates: 1 });
+    const before = fake.state.batches.size;
+    await expect(client.messages.batches.create({ requests: reqs(3) })).rejects.toBeInstanceOf(Anthropic.APIConnectionError);
+    expect(fake.requests.at(-1)).toMatchObject({ op: "create", fault: "lost_answer" });
+    expect(fake.state.batches.size).toBe(before + 1);
+    const next = await client.messages.batches.create({ requests: reqs(2) }); // once only
+    // Newest first, one a page: the lost batch is the second, reached through the SDK's own paging.
+    const first = await client.messages.batches.list({ limit: 1 });
+    expect(first.data.map((b) => b.id)).toEqual([next.id]);
+    expect(first.has_more).toBe(true);
+    const second = await first.getNextPage();
+    const lost = second.data[0]!;
+    expect(lost.id).not.toBe(next.id);
+    expect(Object.values(lost.request_counts).reduce((n, c) => n + c, 0)).toBe(3);
+    expect(Date.parse(lost.created_at)).toBeLessThanOrEqual(Date.parse(next.created_at));
+  });
+
   it("the SDK's retries get through once `count` faults are spent, honouring retry-after", async () => {
     fake.setFaults({ rate: 1, count: 2, kinds: [429], retryAfterSeconds: 0.01 });
     const patient = new Anthropic({ apiKey: fake.apiKey, baseURL: fake.baseUrl, maxRetries: 3 });

@@ -66,7 +66,7 @@ export interface FakeRequestLog {
   auth: "x-api-key" | "bearer" | "none";
   op?: FakeOp;
   status?: number;
-  fault?: FaultKind;
+  fault?: FaultKind | "lost_answer";
 }
 
 export interface AnthropicFake {
@@ -223,7 +223,13 @@ export async function startAnthropicFake(opts: AnthropicFakeOptions = {}): Promi
         const err = validateCreate(json, maxRequests);
         if (err) return fail(400, err.type, err.message);
         const reqs = ((json as Json).requests as BatchRequest[]).map((r) => ({ custom_id: r.custom_id, params: r.params }));
-        return reply(200, store.view(store.create(reqs, version)));
+        const created = store.create(reqs, version);
+        if (faults.loseCreates) {
+          faults.loseCreates -= 1;
+          entry.fault = "lost_answer";
+          return void req.socket.destroy();
+        }
+        return reply(200, store.view(created));
       }
       case "list": {
         const page = store.list(url.searchParams);

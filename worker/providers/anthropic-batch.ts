@@ -1,5 +1,15 @@
 import type { Lane } from "../../server/catalog/types.js";
 import type { ProviderEndpoint } from "../../server/providers/endpoints.js";
+import {
+  abandonIntents,
+  cancelBatch,
+  dropEarlier,
+  earlierBatches,
+  type Earlier,
+  intentKey,
+  partDigest,
+  resultsAre,
+} from "./anthropic-batch-adopt.js";
 import { customIds, resultOf } from "./anthropic-batch-results.js";
 import { failedResult } from "./item-results.js";
 import { anthropicHttp, type AnthropicHttp } from "./anthropic-http.js";
@@ -28,6 +38,8 @@ interface Part {
   batch_id: string;
   first: number;
   count: number;
+  /** Found in the provider's list after a lost create (anthropic-batch-adopt.ts): its results must prove it ours. */
+  provisional?: boolean;
 }
 
 interface AnthropicBatchRef extends ProviderJobRef {
@@ -100,8 +112,8 @@ export function anthropicBatchAdapter(
   async function cancelParts(parts: Part[]): Promise<void> {
     let retry: unknown;
     for (const part of parts) {
-      await http.json("POST", `${batchPath(part.batch_id)}/cancel`).catch((err: unknown) => {
-        if (classifyError(err) === "retryable") retry ??= err;
+      await cancelBatch(http, part.batch_id).catch((err: unknown) => {
+        retry ??= err;
       });
     }
     if (retry !== undefined) throw retry;
@@ -112,22 +124,45 @@ export function anthropicBatchAdapter(
 
     async submit(req, signal) {
       const ids = customIds(req.items);
+      const journal = req.journal;
+      // Batches earlier submits of this unit left (a lost answer, a killed worker): see anthropic-batch-adopt.ts.
+      const earlier = journal ? await earlierBatches(http, journal) : new Map<string, Earlier>();
       const parts: Part[] = [];
+      const created: { part: Part; intent?: string }[] = [];
       try {
         for (const slice of slices(req, ids)) {
           if (signal?.aborted)
             throw new ProviderError({ code: "aborted", message: `${endpoint.slug}: submit of ${req.work_unit_id} aborted` });
+          const n = slice.requests.length;
+          const plan = { part: parts.length, item_count: n, items_digest: partDigest(ids.slice(slice.first, slice.first + n)) };
+          const adopted = earlier.get(intentKey(plan));
+          if (adopted) {
+            earlier.delete(intentKey(plan));
+            parts.push({ batch_id: adopted.batch_id, first: slice.first, count: n, ...(adopted.provisional ? { provisional: true } : {}) });
+            continue;
+          }
+          // Durable before the provider sees the create, so a lost answer can still be found.
+          const intent = journal ? await journal.intend(plan) : undefined;
           const batch = await http.json<Json>("POST", BATCHES, { requests: slice.requests });
           if (typeof batch.id !== "string" || !batch.id)
             throw new ProviderError({ code: "provider_error", message: `${endpoint.slug}: batch create answered no id` });
-          parts.push({ batch_id: batch.id, first: slice.first, count: slice.requests.length });
+          const part = { batch_id: batch.id, first: slice.first, count: n };
+          parts.push(part);
+          created.push({ part, intent: intent?.id });
+          if (journal && intent) await journal.created(intent.id, batch.id);
         }
       } catch (err) {
-        // The caller submits the whole unit again after a failure, so batches already created would
-        // run (and be billed) twice: stop them first, best effort.
-        await cancelParts(parts).catch(() => undefined);
+        // The caller submits the whole unit again after a failure, so batches this attempt created
+        // would run (and be billed) twice: stop them first, best effort. Adopted ones keep their
+        // unsettled intents, so the next submit weighs them again.
+        await cancelParts(created.map((c) => c.part)).then(
+          () => journal?.settle(created.flatMap((c) => (c.intent ? [c.intent] : []))),
+          () => undefined,
+        );
         throw err;
       }
+      // Earlier batches that hold none of the parts now sent: ours by evidence are stopped.
+      for (const e of earlier.values()) if (journal) await dropEarlier(http, journal, e).catch(() => undefined);
       const ref: AnthropicBatchRef = { provider_job_id: parts[0]?.batch_id ?? "", parts };
       return ref;
     },
@@ -187,6 +222,13 @@ export function anthropicBatchAdapter(
               message: `${endpoint.slug}: batch ${part.batch_id} is still ${String(b.processing_status)}`,
             });
           }
+          if (part.provisional && !(await resultsAre(http, part.batch_id, ids.slice(part.first, part.first + part.count)))) {
+            // Not ours after all: another client's batch that looked like our lost one. Left alone;
+            // the items go out again in a batch of their own.
+            const message = `Batch ${part.batch_id} turned out not to hold this item; it is sent again.`;
+            for (const it of pending.values()) yield failedResult(it, { code: "provider_error", message }, true);
+            continue;
+          }
           for await (const text of streamLines(await http.stream(`${batchPath(part.batch_id)}/results`))) {
             const r = resultOf(text, pending, lane.model);
             if (!r) continue; // malformed, unknown or repeated: its item, if any, is settled below
@@ -206,7 +248,13 @@ export function anthropicBatchAdapter(
     },
 
     async cancel(ref) {
-      await cancelParts(partsOf(ref));
+      // A found batch not yet shown ours is not stopped: it may be another client's.
+      await cancelParts(partsOf(ref).filter((p) => !p.provisional));
+    },
+
+    async abandonSubmits(req: SubmitRequest) {
+      const journal = req.journal;
+      if (journal) await abandonIntents(http, journal);
     },
 
     classify: classifyError,

@@ -38,16 +38,18 @@ const MAX_AGE_S = 2 * 24 * 3600;
  * failed submit's own clean-up, say) holds nothing to wait for, so the items go out afresh.
  */
 const ADOPTABLE = new Set(["validating", "in_progress", "finalizing", "completed"]);
+/** A batch that can still be stopped before it does (and bills) more work. */
+const RUNNING = new Set(["validating", "in_progress", "finalizing"]);
 
 const keyOf = (t: Pick<PartTag, "part" | "items">) => `${t.part}:${t.items}`;
 
 /**
- * The unit's batches still worth adopting, by part and items (the newest of each). Listing is best
+ * Every batch tagged with the unit, newest first, within the pages and age looked at. Listing is best
  * effort: a provider that can't list (a clone without GET /batches) is treated as having none, but a
- * retryable failure (429, 5xx) is thrown, so the submit is tried again rather than risking a twin.
+ * retryable failure (429, 5xx) is thrown, so the caller tries again rather than risking a twin.
  */
-export async function findUnitBatches(http: OpenAiHttp, workUnitId: string, nowS = Date.now() / 1000): Promise<Map<string, FoundBatch>> {
-  const found = new Map<string, FoundBatch>();
+async function taggedBatches(http: OpenAiHttp, workUnitId: string, nowS: number): Promise<{ b: Record<string, unknown>; tag: PartTag }[]> {
+  const out: { b: Record<string, unknown>; tag: PartTag }[] = [];
   let after: string | null = null;
   try {
     for (let page = 0; page < MAX_PAGES; page++) {
@@ -55,22 +57,49 @@ export async function findUnitBatches(http: OpenAiHttp, workUnitId: string, nowS
       const list = await http.json<{ data?: Record<string, unknown>[]; has_more?: boolean; last_id?: string | null }>("GET", q);
       const data = Array.isArray(list.data) ? list.data : [];
       for (const b of data) {
-        if (typeof b.created_at === "number" && b.created_at < nowS - MAX_AGE_S) return found;
+        if (typeof b.created_at === "number" && b.created_at < nowS - MAX_AGE_S) return out;
         const tag = (b.metadata ?? {}) as Partial<PartTag>;
         if (tag.work_unit_id !== workUnitId || typeof tag.part !== "string" || typeof tag.items !== "string") continue;
-        if (!ADOPTABLE.has(String(b.status ?? "").toLowerCase()) || typeof b.id !== "string") continue;
-        const key = keyOf(tag as PartTag);
-        if (!found.has(key)) found.set(key, { id: b.id, input_file_id: String(b.input_file_id ?? "") });
+        if (typeof b.id === "string") out.push({ b, tag: tag as PartTag });
       }
       const last = list.last_id ?? (data.at(-1)?.id as string | undefined);
-      if (!list.has_more || !last) return found;
+      if (!list.has_more || !last) return out;
       after = last;
     }
   } catch (err) {
     if (classifyError(err) === "retryable") throw err;
-    return new Map();
+    return [];
+  }
+  return out;
+}
+
+/** The unit's batches still worth adopting, by part and items (the newest of each). */
+export async function findUnitBatches(http: OpenAiHttp, workUnitId: string, nowS = Date.now() / 1000): Promise<Map<string, FoundBatch>> {
+  const found = new Map<string, FoundBatch>();
+  for (const { b, tag } of await taggedBatches(http, workUnitId, nowS)) {
+    if (!ADOPTABLE.has(String(b.status ?? "").toLowerCase())) continue;
+    const key = keyOf(tag);
+    if (!found.has(key)) found.set(key, { id: String(b.id), input_file_id: String(b.input_file_id ?? "") });
   }
   return found;
+}
+
+/**
+ * Stops every batch of the unit that may still run (not only the newest of each part): a unit given
+ * up for good has no submit to come and adopt them, and they would run, and be billed, for nothing.
+ */
+export async function cancelUnitBatches(http: OpenAiHttp, workUnitId: string, nowS = Date.now() / 1000): Promise<void> {
+  for (const { b } of await taggedBatches(http, workUnitId, nowS)) {
+    if (!RUNNING.has(String(b.status ?? "").toLowerCase())) continue;
+    // A batch that ended meanwhile answers an error: nothing left to stop. A retryable refusal is
+    // thrown so the caller tries again.
+    await http.json("POST", `/batches/${encodeURIComponent(String(b.id))}/cancel`).catch((err) => {
+      if (classifyError(err) === "retryable") throw err;
+    });
+    // Its input file too, as a failed submit's clean-up does.
+    if (typeof b.input_file_id === "string" && b.input_file_id)
+      await http.json("DELETE", `/files/${encodeURIComponent(b.input_file_id)}`).catch(() => undefined);
+  }
 }
 
 /** The batch already created for this part, if any. */

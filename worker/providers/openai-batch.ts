@@ -1,6 +1,6 @@
 import type { Lane } from "../../server/catalog/types.js";
 import type { ProviderEndpoint } from "../../server/providers/endpoints.js";
-import { adoptable, findUnitBatches, partTag } from "./openai-batch-adopt.js";
+import { adoptable, cancelUnitBatches, findUnitBatches, partTag } from "./openai-batch-adopt.js";
 import { openAiHttp, streamLines, type OpenAiHttp } from "./openai-http.js";
 import { completedResult, failedResult } from "./item-results.js";
 import { itemErrorOf, parseAnswer, requestBody, urlOf, type OpenAiUrl } from "./openai-requests.js";
@@ -227,6 +227,10 @@ export function openAiBatchAdapter(lane: Lane, endpoint: ProviderEndpoint, http:
           if (classifyError(err) === "retryable") throw err;
         });
       }
+    },
+
+    async abandonSubmits(req) {
+      await cancelUnitBatches(http, req.work_unit_id);
     },
 
     classify: classifyError,

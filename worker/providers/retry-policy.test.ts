@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { backoffMs, classifyError, MAX_ATTEMPTS, parseRetryAfter, shouldRetry } from "./retry-policy.js";
+import { backoffMs, classifyError, MAX_ATTEMPTS, parseRetryAfter, shouldRetry, withRetries } from "./retry-policy.js";
 import { createSimulator } from "./simulator.js";
 import { ProviderError } from "./types.js";
 
@@ -84,5 +84,33 @@ describe("parseRetryAfter", () => {
     expect(parseRetryAfter(new Date(10_000).toUTCString(), 4_000)).toBe(6_000);
     expect(parseRetryAfter("soon")).toBeUndefined();
     expect(parseRetryAfter(null)).toBeUndefined();
+  });
+});
+
+describe("withRetries", () => {
+  const failing = (errors: unknown[]) => {
+    let calls = 0;
+    const fn = async () => {
+      const err = errors[calls++];
+      if (err !== undefined) throw err;
+      return calls;
+    };
+    return { fn, calls: () => calls };
+  };
+  const busy = new ProviderError({ code: "rate_limited", status: 429, message: "busy", retryAfterMs: 1 });
+
+  it("tries a retryable failure again, up to the bound", async () => {
+    const ok = failing([busy, busy]);
+    await expect(withRetries(ok.fn, { attempts: 3, baseMs: 1 })).resolves.toBe(3);
+    const never = failing([busy, busy, busy]);
+    await expect(withRetries(never.fn, { attempts: 3, baseMs: 1 })).rejects.toBe(busy);
+    expect(never.calls()).toBe(3);
+  });
+
+  it("gives up at once on a permanent failure", async () => {
+    const refused = new ProviderError({ code: "invalid_request", status: 400, message: "no" });
+    const once = failing([refused]);
+    await expect(withRetries(once.fn, { attempts: 5, baseMs: 1 })).rejects.toBe(refused);
+    expect(once.calls()).toBe(1);
   });
 });

@@ -1,3 +1,4 @@
+import { backoffMs } from "../../server/batches/backoff.js";
 import { isRetryableStatus, ProviderError } from "./types.js";
 
 export { backoffMs, type BackoffOptions, MAX_ATTEMPTS, shouldRetry } from "../../server/batches/backoff.js";
@@ -53,4 +54,21 @@ export function parseRetryAfter(value: string | null | undefined, now: number = 
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
   const at = Date.parse(trimmed);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/**
+ * Runs `fn`, trying again on a retryable error up to `attempts` times in all, with the pipeline's
+ * jittered backoff (Retry-After honoured, at most 5 s a wait): for clean-ups that have no job of
+ * their own to be retried by.
+ */
+export async function withRetries<T>(fn: () => Promise<T>, opts: { attempts: number; baseMs: number }): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= opts.attempts || classifyError(err) !== "retryable") throw err;
+      const retryAfterMs = err instanceof ProviderError ? err.retryAfterMs : undefined;
+      await new Promise((r) => setTimeout(r, backoffMs(attempt, { baseMs: opts.baseMs, maxMs: 5000, retryAfterMs })));
+    }
+  }
 }

@@ -30,6 +30,37 @@ export interface SubmitRequest {
    * creating a second one.
    */
   resubmit?: boolean;
+  /**
+   * The unit's log of creates, for an adapter whose provider keeps no tag of ours (Anthropic): it
+   * notes each create before sending it, so a lost answer can be found again
+   * (anthropic-batch-adopt.ts). worker/jobs/submit-work-unit.ts passes one.
+   */
+  journal?: SubmitJournal;
+}
+
+/** An intent as the journal stores it (db/queries/submit-attempts.ts). */
+export interface Intent {
+  id: string;
+  part: number;
+  item_count: number;
+  items_digest: string;
+  created_at: Date;
+  provider_batch_id: string | null;
+  /** The batch was found by searching, not named by the create: ours only once its results say so. */
+  found: boolean;
+}
+
+/** The unit's intent log; every write is durable before it returns. */
+export interface SubmitJournal {
+  /** The unit's intents not yet settled, oldest first. */
+  earlier(): Promise<Intent[]>;
+  intend(part: { part: number; item_count: number; items_digest: string }): Promise<Intent>;
+  created(intentId: string, batchId: string): Promise<void>;
+  /** False when another intent already holds the batch. */
+  claim(intentId: string, batchId: string): Promise<boolean>;
+  /** Which of these batches an intent of ours (any unit's) holds. */
+  held(batchIds: readonly string[]): Promise<Set<string>>;
+  settle(intentIds: readonly string[]): Promise<void>;
 }
 
 /**
@@ -134,6 +165,13 @@ export interface ProviderAdapter {
   cancel(ref: ProviderJobRef): Promise<void>;
   /** Frees what the provider keeps for a collected job (its files), once every result is committed. */
   release?(ref: ProviderJobRef): Promise<void>;
+  /**
+   * Stops what the unit's submits may have left at the provider unrecorded — a create whose answer
+   * was lost, a worker killed before recording — once the unit is given up for good (its items
+   * failed or moved to another lane). Without it such a job would run, and be billed, for items
+   * that already ended. Best effort; retryable errors are thrown.
+   */
+  abandonSubmits?(req: SubmitRequest): Promise<void>;
   classify(err: unknown): "retryable" | "permanent";
 }
 

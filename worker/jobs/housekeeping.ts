@@ -2,6 +2,7 @@ import type { Db } from "../../db/connection.js";
 import { takeExpiredFiles } from "../../db/queries/files.js";
 import { IDEMPOTENCY_TTL_HOURS, purgeExpired } from "../../db/queries/idempotency.js";
 import { purgeExpiredRateLimits } from "../../db/queries/rate-limits.js";
+import { purgeOldIntents } from "../../db/queries/submit-attempts.js";
 import type { ArtifactStore } from "../../server/files/artifact-store.js";
 import type { Logger } from "../../server/logger.js";
 
@@ -9,7 +10,8 @@ export async function purgeHousekeeping(db: Db, artifacts: ArtifactStore, log: L
   const idempotency = await purgeExpired(db, IDEMPOTENCY_TTL_HOURS);
   const rateLimits = await purgeExpiredRateLimits(db);
   const files = await purgeExpiredFiles(db, artifacts, log);
-  log.info({ idempotency, rate_limits: rateLimits, expired_files: files }, "housekeeping purge");
+  const intents = await purgeOldIntents(db);
+  log.info({ idempotency, rate_limits: rateLimits, expired_files: files, submit_intents: intents }, "housekeeping purge");
 }
 
 /**

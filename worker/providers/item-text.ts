@@ -1,5 +1,6 @@
 import type { ManifestItem } from "../../server/manifest/item-schema.js";
 import type { Operation } from "../../server/catalog/types.js";
+import { BoundedCache } from "./bounded-cache.js";
 import { o200k } from "./o200k.js";
 
 /**
@@ -17,9 +18,19 @@ const IMAGE_PART_TYPES = new Set(["image_url", "input_image"]);
 // (the tokenizer's default would throw on it).
 const PLAIN = { disallowedSpecial: new Set<string>() };
 
+/**
+ * Counts of texts seen lately, keyed by the text (cost: its length, ~8 MB of keys at most). Items of
+ * a batch share their system prompt and template; only texts up to CACHED_CHARS are kept, since a
+ * long one costs as much to hash as a short one costs to count.
+ */
+const counted = new BoundedCache<string, number>(4_000_000);
+const CACHED_CHARS = 4096;
+
 /** o200k_base token count of a text, special-token markers counted as ordinary text. */
 export function countTokens(text: string): number {
-  return text ? o200k().countTokens(text, PLAIN) : 0;
+  if (!text) return 0;
+  if (text.length > CACHED_CHARS) return o200k().countTokens(text, PLAIN);
+  return counted.get(text, text.length, () => o200k().countTokens(text, PLAIN));
 }
 
 interface Turn {

@@ -1,4 +1,5 @@
 import type { Lane } from "../../server/catalog/types.js";
+import { BoundedCache } from "./bounded-cache.js";
 import { hash01, hashHex, seededRandom } from "./hash.js";
 import { o200k } from "./o200k.js";
 import {
@@ -137,22 +138,45 @@ export function defaultEmbeddingDimensions(model: string): number {
 }
 
 /**
+ * Each word's pseudo-random vector (native width), kept for the words seen lately: a batch's texts
+ * share most of their words, and drawing 1,536–3,072 numbers per word per text was most of an
+ * embedding's cost. Budget in bytes (~16 MB: ~1,300 words of a 1,536-wide model).
+ */
+const wordVectors = new BoundedCache<string, Float64Array>(16 * 1024 * 1024);
+
+function wordVector(model: string, native: number, word: string): Float64Array {
+  return wordVectors.get(`${model}\u0000${native}\u0000${word}`, native * 8, () => {
+    const rnd = seededRandom(hashHex("embed", model, word));
+    const v = new Float64Array(native);
+    for (let i = 0; i < native; i++) v[i] = rnd() * 2 - 1;
+    return v;
+  });
+}
+
+/** 1e-8 steps: as fine as float32 is near the components' size (~0.03), and half the JSON of full doubles. */
+const STEP = 1e8;
+
+/**
  * A unit vector for a text: the sum of a pseudo-random vector per distinct word (feature hashing),
  * so texts sharing words point in similar directions — enough for similarity demos to behave. As with
- * OpenAI's `dimensions`, a shorter vector is the renormalised prefix of the native one.
+ * OpenAI's `dimensions`, a shorter vector is the renormalised prefix of the native one. Components
+ * are rounded to 1e-8, so they print in ~11 characters rather than a double's ~20.
  */
 export function embedText(model: string, text: string, dimensions: number): number[] {
   const native = Math.max(defaultEmbeddingDimensions(model), dimensions);
   const words = [...new Set(text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [])].slice(0, 512);
   const keys = words.length > 0 ? words : [text];
-  const acc = new Float64Array(native);
+  const acc = new Float64Array(dimensions);
   for (const w of keys) {
-    const rnd = seededRandom(hashHex("embed", model, w));
-    for (let i = 0; i < native; i++) acc[i] = (acc[i] as number) + rnd() * 2 - 1;
+    const v = wordVector(model, native, w);
+    for (let i = 0; i < dimensions; i++) acc[i] = (acc[i] as number) + (v[i] as number);
   }
-  const prefix = Array.from(acc.subarray(0, dimensions));
-  const norm = Math.sqrt(prefix.reduce((s, x) => s + x * x, 0)) || 1;
-  return prefix.map((x) => Math.fround(x / norm));
+  let sum = 0;
+  for (let i = 0; i < dimensions; i++) sum += (acc[i] as number) * (acc[i] as number);
+  const norm = Math.sqrt(sum) || 1;
+  const out = new Array<number>(dimensions);
+  for (let i = 0; i < dimensions; i++) out[i] = Math.round(((acc[i] as number) / norm) * STEP) / STEP;
+  return out;
 }
 
 /** Simulated embeddings, one vector per input string (the simulator rejects bad widths before this). */

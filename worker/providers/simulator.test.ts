@@ -1,6 +1,7 @@
 import { countTokens } from "gpt-tokenizer/encoding/o200k_base";
 import { describe, expect, it } from "vitest";
 import { createSimulator } from "./simulator.js";
+import { embedText } from "./simulator-output.js";
 import { chatItem, collectAll, embeddingLane, manualClock, manyChatItems, request, testLane, workItem } from "./test-fixtures.js";
 import { markCancelled, ProviderError, type EmbeddingsOutput, type ItemResult, type TextOutput } from "./types.js";
 
@@ -302,6 +303,19 @@ describe("simulated embeddings", () => {
     const l = (await collectAll(sim, await sim.submit(reqL), reqL))[0]?.output as EmbeddingsOutput;
     expect(l.dimensions).toBe(3072);
     expect(l.embeddings[0]).toHaveLength(3072);
+  });
+
+  it("embeds a text the same whether its words' vectors were kept or drawn again, on a 1e-8 grid", () => {
+    const text = "refund the duplicate charge on order 7919";
+    const first = embedText("text-embedding-3-small", text, 1536);
+    // Words enough to push every kept vector out of the simulator's budget.
+    for (let i = 0; i < 4; i++) embedText("text-embedding-3-small", Array.from({ length: 512 }, (_, j) => `w${i}x${j}`).join(" "), 1536);
+    expect(embedText("text-embedding-3-small", text, 1536)).toEqual(first);
+    for (const x of first) expect(Math.abs(Math.round(x * 1e8) - x * 1e8)).toBeLessThan(1e-6);
+    // A shorter vector is the renormalised prefix of the native one.
+    const short = embedText("text-embedding-3-small", text, 256);
+    const n = Math.sqrt(first.slice(0, 256).reduce((s, x) => s + x * x, 0));
+    short.forEach((x, i) => expect(x).toBeCloseTo((first[i] as number) / n, 6));
   });
 
   it("rejects dimensions above the model's native width as invalid_input", async () => {

@@ -33,6 +33,8 @@ export async function startBenchPlatform(env: Record<string, string> = {}): Prom
           "fsync=off",
           "-c",
           "synchronous_commit=off",
+          // BENCH_PG_STATS=1: pg_stat_statements loaded, for a probe to ask where the database's time went.
+          ...(process.env.BENCH_PG_STATS ? ["-c", "shared_preload_libraries=pg_stat_statements"] : []),
           ...(process.env.BENCH_PG_SLOW
             ? ["-c", "session_preload_libraries=auto_explain", "-c", `auto_explain.log_min_duration=${process.env.BENCH_PG_SLOW}`]
             : []),

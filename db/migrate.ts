@@ -17,6 +17,7 @@ import * as m0014 from "./migrations/0014_file_expiry.js";
 import * as m0015 from "./migrations/0015_batch_item_storage.js";
 import * as m0016 from "./migrations/0016_submit_intents.js";
 import * as m0017 from "./migrations/0017_batch_item_output_json.js";
+import * as m0018 from "./migrations/0018_batch_item_input_json.js";
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -40,6 +41,7 @@ const MIGRATIONS: [string, Migration][] = [
   ["0015_batch_item_storage", m0015],
   ["0016_submit_intents", m0016],
   ["0017_batch_item_output_json", m0017],
+  ["0018_batch_item_input_json", m0018],
 ];
 
 const source: Knex.MigrationSource<[string, Migration]> = {

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { allResults, expectBatchSettled, expectLedgerBalanced, makeItems, micros, mustCreate, untilTerminal } from "./helpers/batches.js";
+import { hasOpenItems } from "../db/queries/batch-items.js";
 import { call, registerAgent, startTestServer, waitFor, type TestServer } from "./helpers/server.js";
 
 let srv: TestServer;
@@ -259,6 +260,25 @@ describe("a 130-item batch over two models, end to end", () => {
     expect(account.body.reserved_balance.amount).toBe("0.000000");
     expect(100 - Number(account.body.credit_balance.amount)).toBeCloseTo(Number(r.settled_total.amount), 6);
   });
+});
+
+describe("whether a batch has open items (asked as each work unit closes)", () => {
+  it("says yes while a unit runs, no once all ended — and still yes for an open item outside any running unit", async () => {
+    const db = srv.database.db;
+    const created = await mustCreate(srv.base, key, { items: makeItems(12, { prefix: "open" }) });
+    await waitFor(
+      async () => ((await db("work_units").where({ batch_id: created.id, status: "submitted" }).first()) ? true : undefined),
+      10_000,
+      "a unit submitted",
+    );
+    expect(await hasOpenItems(db, created.id)).toBe(true);
+    expect((await untilTerminal(srv.base, key, created.id, 30_000)).status).toBe("completed");
+    expect(await hasOpenItems(db, created.id)).toBe(false);
+    // An item left open in a unit that ended (no running unit holds it) is still found.
+    await db("batch_items").where({ batch_id: created.id, idx: 11 }).update({ status: "retry" });
+    expect(await hasOpenItems(db, created.id)).toBe(true);
+    await db("batch_items").where({ batch_id: created.id, idx: 11 }).update({ status: "completed" });
+  }, 40_000);
 });
 
 describe("listing batches", () => {

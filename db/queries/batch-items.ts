@@ -47,7 +47,9 @@ export async function insertItems(trx: Trx, rows: Iterable<NewBatchItem> | Async
   const copy = await BinaryCopy.start(trx, "batch_items", BATCH_ITEM_COLUMNS);
   try {
     for await (const r of rows) {
-      copy.rows.row(9).text(r.batch_id).int4(r.idx).text(r.customer_item_id).text(r.operation).jsonb(json(r.models)).jsonb(json(r.item));
+      copy.rows.row(9).text(r.batch_id).int4(r.idx).text(r.customer_item_id).text(r.operation).jsonb(json(r.models));
+      // `item` is json (migration 0018), whose binary form is its text.
+      copy.rows.text(json(r.item));
       if (r.work_unit_id === null) copy.rows.null();
       else copy.rows.text(r.work_unit_id);
       if (r.lane_id === null) copy.rows.null();
@@ -160,8 +162,22 @@ export async function startItemsOfWorkUnit(db: Db, workUnitId: string): Promise<
   return (rows as BatchItemRow[]).sort((a, b) => a.idx - b.idx);
 }
 
-/** Whether any item of the batch is still open (has work ahead). */
+/**
+ * Whether any item of the batch is still open (has work ahead). Asked each time a work unit closes,
+ * so it must stay cheap on a million items: a scan of the batch in manifest order walks every
+ * finished item before the first open one — late in a big batch, most of it, once per unit
+ * (quadratic: 74 ms a call at 100,000 items). A unit still running almost always holds open items,
+ * found through the work-unit index at its first rows; only when none does is the batch scanned.
+ */
 export async function hasOpenItems(db: Db, batchId: string): Promise<boolean> {
+  const inRunningUnit = await db.raw(
+    `SELECT 1 FROM work_units w
+      WHERE w.batch_id = ? AND w.status IN ('pending', 'submitted')
+        AND EXISTS (SELECT 1 FROM batch_items i WHERE i.work_unit_id = w.id AND i.status = ANY(?::text[]))
+      LIMIT 1`,
+    [batchId, OPEN_ITEM_STATUSES],
+  );
+  if (inRunningUnit.rows.length > 0) return true;
   return Boolean(await db("batch_items").where({ batch_id: batchId }).whereIn("status", OPEN_ITEM_STATUSES).first(db.raw("1 AS one")));
 }
 

@@ -175,7 +175,7 @@ export async function hasOpenItems(db: Db, batchId: string): Promise<boolean> {
       WHERE w.batch_id = ? AND w.status IN ('pending', 'submitted')
         AND EXISTS (SELECT 1 FROM batch_items i WHERE i.work_unit_id = w.id AND i.status = ANY(?::text[]))
       LIMIT 1`,
-    [batchId, OPEN_ITEM_STATUSES],
+    [batchId, [...OPEN_ITEM_STATUSES]],
   );
   if (inRunningUnit.rows.length > 0) return true;
   return Boolean(await db("batch_items").where({ batch_id: batchId }).whereIn("status", OPEN_ITEM_STATUSES).first(db.raw("1 AS one")));

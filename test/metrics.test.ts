@@ -34,6 +34,16 @@ describe("GET /metrics", () => {
     const samples = parseExposition(text);
     const byId = { method: "GET", route: "/v1/batches/:id", status_class: "4xx" };
     expect(sumOf(samples, "batchrouter_http_request_duration_seconds_count", byId)).toBe(1);
+    // A Prometheus histogram: typed so, cumulative buckets ending in +Inf at the count, and a sum.
+    expect(text).toContain("# TYPE batchrouter_http_request_duration_seconds histogram");
+    const buckets = samples.filter(
+      (s) => s.name === "batchrouter_http_request_duration_seconds_bucket" && Object.entries(byId).every(([k, v]) => s.labels[k] === v),
+    );
+    const bounds = ["0.001", "0.0025", "0.005", "0.01", "0.02", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30", "+Inf"];
+    expect(buckets.map((s) => s.labels.le)).toEqual(bounds);
+    expect(buckets.map((s) => s.value)).toEqual([...buckets.map((s) => s.value)].sort((x, y) => x - y));
+    expect(buckets.at(-1)!.value).toBe(1);
+    expect(sumOf(samples, "batchrouter_http_request_duration_seconds_sum", byId)).toBeGreaterThan(0);
     expect(sumOf(samples, "batchrouter_http_request_duration_seconds_count", { route: "unmatched", status_class: "4xx" })).toBe(1);
     expect(
       sumOf(samples, "batchrouter_http_request_duration_seconds_count", { route: "/v1/auth/agent-register", status_class: "2xx" }),

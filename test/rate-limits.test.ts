@@ -44,6 +44,39 @@ describe("rate limits", () => {
     expect((await call(a.base, "GET", "/v1/auth/account", { key: agent.test_api_key })).status).toBe(200);
   });
 
+  it("shows the limit closest to refusing: the address's once it has fewer left than the key's", async () => {
+    const agent = await registerAgent(a.base); // the address's first point (of 40)
+    const limits = (res: { headers: Headers }) => ["limit", "remaining"].map((h) => res.headers.get(`ratelimit-${h}`)).join("/");
+    // The key's budget (5) binds while the address has more left.
+    expect(limits(await call(a.base, "GET", "/v1/auth/account", { key: agent.api_key }))).toBe("5/4");
+    for (let i = 0; i < 37; i++) expect((await call(i % 2 ? a.base : b.base, "GET", "/v1/capabilities")).status).toBe(200);
+    // 39 of the address's 40 spent: this request takes its last, while its key has 4 left.
+    expect(limits(await call(b.base, "GET", "/v1/auth/account", { key: agent.test_api_key }))).toBe("40/0");
+    const refused = await call(a.base, "GET", "/v1/auth/account", { key: agent.test_api_key });
+    expect(refused.status).toBe(429);
+    expect(limits(refused)).toBe("40/0");
+    expect(Number(refused.headers.get("ratelimit-reset"))).toBeGreaterThan(0);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+  });
+
+  it("shows the headers on /mcp answers too, which the MCP transport writes itself", async () => {
+    const agent = await registerAgent(a.base);
+    const initialize = {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+    };
+    const res = await call(a.base, "POST", "/mcp", {
+      key: agent.api_key,
+      body: initialize,
+      headers: { Accept: "application/json, text/event-stream" },
+    });
+    expect(res.status).toBe(200);
+    expect([res.headers.get("ratelimit-limit"), res.headers.get("ratelimit-remaining")]).toEqual(["5", "4"]);
+    expect(Number(res.headers.get("ratelimit-reset"))).toBeGreaterThan(0);
+  });
+
   it("limits agent sign-up per IP, across processes", async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) statuses.push((await call(i % 2 ? a.base : b.base, "POST", "/v1/auth/agent-register")).status);

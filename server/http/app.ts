@@ -9,7 +9,7 @@ import { refuseWhileDraining } from "./middleware/draining.js";
 import { errorEnvelope } from "./middleware/errors.js";
 import { etags } from "./middleware/etag.js";
 import { jsonBody } from "./middleware/json-body.js";
-import { consume, createRateLimiters } from "./middleware/rate-limit.js";
+import { createRateLimiters, limitRequests } from "./middleware/rate-limit.js";
 import { requestId } from "./middleware/request-id.js";
 import { hotRoutes } from "./hot-routes.js";
 import { mountRoutes, type RouteSpec } from "./route.js";
@@ -28,6 +28,10 @@ import { metaRoutes } from "./routes/meta.js";
 import { openAiCompatRoutes } from "./routes/openai-compat.js";
 import { anthropicCompatRoutes } from "./routes/anthropic-compat.js";
 
+/**
+ * Health probes and the metrics scrape are exempt from the per-IP limit so monitoring can't starve
+ * itself (or customers sharing its address) out of it; /metrics has its own guard.
+ */
 const UNLIMITED_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 /** Polled in a loop: matched directly after the per-IP limit (see hotRoutes). */
 const HOT_ROUTES = ["/v1/batches/:id"];
@@ -69,13 +73,7 @@ export function createApp(deps: AppDeps, mcp?: McpHttpHandler, opts: { drain?: D
   app.use(requestId(deps));
   app.use(errorEnvelope());
   app.use(refuseWhileDraining(drain));
-  app.use(async (ctx, next) => {
-    // Health probes and the metrics scrape are exempt so monitoring can't starve itself (or
-    // customers sharing its address) out of the limit; /metrics has its own guard.
-    const limited = UNLIMITED_PATHS.has(ctx.path) ? undefined : consume(ctx, limiters.perIp, ctx.ip);
-    if (limited) await limited;
-    await hot(ctx, next);
-  });
+  app.use(limitRequests(limiters.perIp, UNLIMITED_PATHS, hot));
   mountMetrics(app, deps, createScrapeRegistry(deps.db, deps.logger));
   mountMcp(app, deps, limiters, mcp);
   app.use(jsonBody());

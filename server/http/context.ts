@@ -2,7 +2,7 @@ import type { Context, Middleware } from "koa";
 import type { Actor } from "../accounts/actor.js";
 import type { AppDeps } from "../deps.js";
 import type { Logger } from "../logger.js";
-import type { SyncedRateLimiter } from "./synced-rate-limiter.js";
+import type { LimitDecision, SyncedRateLimiter } from "./synced-rate-limiter.js";
 
 export interface AppState {
   requestId: string;
@@ -12,6 +12,8 @@ export interface AppState {
   rawBody?: Buffer;
   /** The ETag of a body a handler serialised ahead (a PreparedJson), so the ETag step needn't hash it. */
   preparedEtag?: string;
+  /** The binding rate-limit decision so far: what the RateLimit-* headers will show (middleware/rate-limit.ts). */
+  rateLimit?: LimitDecision;
   log: Logger;
 }
 

@@ -1,4 +1,4 @@
-import { createServer, type Server, type ServerResponse } from "node:http";
+import { createServer, type RequestListener, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type Koa from "koa";
 import { newId } from "../ids.js";
@@ -58,14 +58,19 @@ function responseClosed(this: TrackedResponse): void {
   t.onIdle.clear();
 }
 
-function trackInFlight(server: Server): void {
+/**
+ * `handle`, counting each request in flight on `server`. A wrapper rather than a second "request"
+ * listener: Node copies an event's listener array on every emit when it holds more than one.
+ */
+function trackInFlight(server: Server, handle: RequestListener): RequestListener {
   const t: InFlight = { count: 0, onIdle: new Set() };
   inFlight.set(server, t);
-  server.on("request", (_req, res: TrackedResponse) => {
+  return (req, res: TrackedResponse) => {
     t.count++;
     res[TRACKED] = t;
     res.on("close", responseClosed);
-  });
+    return handle(req, res);
+  };
 }
 
 /**
@@ -99,9 +104,9 @@ export async function closeServer(server: Server, force: boolean): Promise<void>
 
 /** An HTTP server for the Koa app, listening, with parser errors answered in the envelope. */
 export async function listen(app: Pick<Koa, "callback">, port: number, host: string): Promise<Server> {
-  const server = createServer(app.callback());
+  const server = createServer();
+  server.on("request", trackInFlight(server, app.callback()));
   server.on("clientError", answerClientError);
-  trackInFlight(server);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {

@@ -5,6 +5,7 @@ import type { McpHttpHandler } from "../deps.js";
 import type { AppContext, AppDeps, AppState, RateLimiters } from "./context.js";
 import { requireActor } from "./middleware/auth.js";
 import { JSON_BODY_LIMIT } from "./middleware/json-body.js";
+import { writeRateLimitHeaders } from "./middleware/rate-limit.js";
 
 const MCP_PATHS = new Set(["/mcp", "/mcp/"]);
 
@@ -41,6 +42,7 @@ export function mountMcp(app: Koa<AppState, AppContext>, deps: AppDeps, limiters
     }
     // From here the handler writes the response itself; headers already set (request id, rate
     // limits) go out with it.
+    writeRateLimitHeaders(ctx);
     ctx.respond = false;
     try {
       await handler({

@@ -3,6 +3,7 @@ import type Koa from "koa";
 import type { Registry } from "prom-client";
 import { metricsAccessError } from "../metrics/access.js";
 import { renderMetrics } from "../metrics/exposition.js";
+import type { HistogramSeries } from "../metrics/bucket-histogram.js";
 import { httpRequestSeconds } from "../metrics/process-metrics.js";
 import type { AppContext, AppDeps, AppMiddleware, AppState } from "./context.js";
 
@@ -13,6 +14,21 @@ const OWN_LABEL: Record<string, string> = { "/mcp": "/mcp", "/mcp/": "/mcp", "/m
 const TIMED = Symbol("timed request");
 type TimedResponse = ServerResponse & { [TIMED]?: { ctx: AppContext; started: number } };
 
+/**
+ * The histogram's series by route, method and status, each resolved once (the labels are bounded,
+ * see timeRequests). Nested rather than one joined key: the route and method are the same string
+ * objects request after request, whose hashes V8 keeps, where a joined key is a new string to hash.
+ */
+const seriesByRoute = new Map<string, Map<string, HistogramSeries[]>>();
+
+function seriesOf(method: string, route: string, status: number): HistogramSeries {
+  let byMethod = seriesByRoute.get(route);
+  if (!byMethod) seriesByRoute.set(route, (byMethod = new Map()));
+  let byStatus = byMethod.get(method);
+  if (!byStatus) byMethod.set(method, (byStatus = []));
+  return (byStatus[status] ??= httpRequestSeconds.seriesOf({ method, route, status_class: `${Math.floor(status / 100)}xx` }));
+}
+
 /** Records a request's time once its response is sent; one function for every request, not a closure each. */
 function observeOnClose(this: TimedResponse): void {
   const timed = this[TIMED];
@@ -20,14 +36,9 @@ function observeOnClose(this: TimedResponse): void {
   this[TIMED] = undefined;
   const { ctx, started } = timed;
   const matched = (ctx as AppContext & { _matchedRoute?: string | RegExp })._matchedRoute;
-  httpRequestSeconds.observe(
-    {
-      method: METHODS.has(ctx.method) ? ctx.method : "OTHER",
-      route: typeof matched === "string" ? matched : (OWN_LABEL[ctx.path] ?? "unmatched"),
-      status_class: `${Math.floor(ctx.status / 100)}xx`,
-    },
-    (performance.now() - started) / 1000,
-  );
+  const method = METHODS.has(ctx.method) ? ctx.method : "OTHER";
+  const route = typeof matched === "string" ? matched : (OWN_LABEL[ctx.path] ?? "unmatched");
+  seriesOf(method, route, ctx.status).observe((performance.now() - started) / 1000);
 }
 
 /**

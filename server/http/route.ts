@@ -124,7 +124,7 @@ function routeRunner(spec: RouteSpec, deps: AppDeps, limiters: RateLimiters): Ro
     if (spec.limiter) await consume(c, limiters[spec.limiter], c.ip);
     const actor = spec.auth === "none" ? undefined : await requireActor(c, deps, limiters, scope);
     // No closure for the common case (a GET): every request would make one (tsx also names it).
-    if (!keyed) return execute(spec, c, actor);
+    if (!keyed) return await execute(spec, c, actor);
     if (spec.idempotency === "content-sha256") {
       const sha = c.get("x-content-sha256").trim().toLowerCase();
       if (!sha || !c.get("Idempotency-Key")) return execute(spec, c, actor);
@@ -138,18 +138,25 @@ function routeRunner(spec: RouteSpec, deps: AppDeps, limiters: RateLimiters): Ro
   };
 }
 
+/** What a request without a query string presents: Koa would parse "" with a URLSearchParams each time. */
+const NO_QUERY: Readonly<Record<string, never>> = Object.freeze({});
+
+/** What mime-types makes of `application/json`, which Koa's ctx.type would look up per request. */
+const JSON_CONTENT_TYPE = "application/json; charset=utf-8";
+
 /** Validation → handler → the answer on the context. */
 async function execute(spec: RouteSpec, c: AppContext, actor: Actor | undefined): Promise<void> {
+  const rawQuery = c.querystring === "" ? NO_QUERY : c.query;
   refuseUnstorable(c.params, "path");
-  refuseUnstorable(c.query, "query");
+  refuseUnstorable(rawQuery, "query");
   const params = parse(spec.params, c.params, "path");
-  const query = parse(spec.query, c.query, "query");
+  const query = parse(spec.query, rawQuery, "query");
   // No body at all reads as {} (optional bodies); an explicit JSON null is a wrong type.
   const body = parse(spec.body, c.state.body === undefined ? {} : c.state.body, "body");
   const result = await spec.handler(c, { body, query, params, actor } as RouteInput<unknown, unknown, unknown>);
   if (result instanceof PreparedJson) {
     c.status = spec.status ?? 200;
-    c.type = "application/json";
+    c.res.setHeader("Content-Type", JSON_CONTENT_TYPE); // before the body, so Koa keeps it
     c.body = result.json;
     c.state.preparedEtag = result.etag;
   } else if (result !== undefined) {

@@ -1,6 +1,7 @@
 import type { Db } from "../../db/connection.js";
-import { addRateLimitPoints, type RateLimitTotal } from "../../db/queries/rate-limits.js";
+import { addRateLimitPoints } from "../../db/queries/rate-limits.js";
 import { settleWithin } from "./settle-within.js";
+import { type CounterView, refreshBy, SharedCounterViews, taken } from "./shared-counter-views.js";
 
 export interface SyncedRateLimiterOptions {
   /** Prefix of the counter rows (`${keyPrefix}:${key}`), one per limiter. */
@@ -22,25 +23,10 @@ export interface SyncedRateLimiterOptions {
 
 export interface LimitDecision {
   allowed: boolean;
+  /** The limiter's points per window: what RateLimit-Limit shows. */
+  limit: number;
   remaining: number;
   msBeforeReset: number;
-}
-
-/** One counter as this process sees it. */
-interface Window {
-  /** End of the window (epoch ms), as the shared row says. */
-  expire: number;
-  /** The shared total at the last answer from the database (ours included). */
-  seen: number;
-  /** Taken here and on their way to the database. */
-  inflight: number;
-  /** Taken here, not yet sent. */
-  pending: number;
-  syncedAt: number;
-  /** A database round trip under way that will refresh this view; stale requests wait for it. */
-  refreshing: Promise<unknown> | null;
-  /** Opened here while the database didn't answer: the shared row's window replaces it once known. */
-  provisional?: true;
 }
 
 export const DEFAULT_SYNC_INTERVAL_MS = 100;
@@ -76,12 +62,11 @@ const PRUNE_ABOVE = 10_000;
  */
 export class SyncedRateLimiter {
   readonly points: number;
-  private readonly prefix: string;
   private readonly durationMs: number;
   private readonly intervalMs: number;
   private readonly exactTail: number;
   private readonly staleAfterMs: number;
-  private readonly windows = new Map<string, Window>();
+  private readonly views: SharedCounterViews;
   private readonly maxWaitMs: number;
   private readonly onLocalDecision: (reason: unknown) => void;
   private timer: NodeJS.Timeout | null = null;
@@ -96,8 +81,8 @@ export class SyncedRateLimiter {
     opts: SyncedRateLimiterOptions,
   ) {
     this.points = opts.points;
-    this.prefix = opts.keyPrefix;
     this.durationMs = opts.durationSeconds * 1000;
+    this.views = new SharedCounterViews(opts.keyPrefix, this.durationMs);
     this.intervalMs = opts.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS;
     this.exactTail = Math.min(opts.points, opts.exactTail ?? DEFAULT_EXACT_TAIL);
     this.staleAfterMs = opts.staleAfterMs ?? 2 * this.intervalMs;
@@ -110,19 +95,14 @@ export class SyncedRateLimiter {
    * promise (this runs twice on every request) — or undefined when it takes the database.
    */
   tryConsume(key: string): LimitDecision | undefined {
-    const id = `${this.prefix}:${key}`;
     const now = Date.now();
-    if (this.windows.size > PRUNE_ABOVE) this.prune(now);
-    let w = this.windows.get(id);
-    if (w && w.expire <= now) {
-      this.windows.delete(id);
-      w = undefined;
-    }
-    if (!w) return this.unreachable ? this.decideLocally(this.viewOf(id, now), now, "the database is not answering") : undefined;
-    const taken = w.seen + w.inflight + w.pending;
-    if (taken >= this.points) return { allowed: false, remaining: 0, msBeforeReset: w.expire - now };
+    if (this.views.size > PRUNE_ABOVE) this.views.prune(now);
+    const w = this.views.current(key, now);
+    if (!w) return this.unreachable ? this.decideLocally(this.views.viewOf(key, now), now, "the database is not answering") : undefined;
+    const used = taken(w);
+    if (used >= this.points) return this.refusal(w, now);
     if (this.unreachable) return this.decideLocally(w, now, "the database is not answering");
-    if (taken + 1 <= this.points - this.exactTail && now - w.syncedAt <= this.staleAfterMs) return this.decideLocally(w, now);
+    if (used + 1 <= this.points - this.exactTail && now - w.syncedAt <= this.staleAfterMs) return this.decideLocally(w, now);
     return undefined;
   }
 
@@ -130,49 +110,30 @@ export class SyncedRateLimiter {
   async consume(key: string): Promise<LimitDecision> {
     const quick = this.tryConsume(key);
     if (quick) return quick;
-    const id = `${this.prefix}:${key}`;
     const now = Date.now();
-    const w = this.windows.get(id);
+    const w = this.views.get(key);
     // A stale view: decide on the fresh one a round trip under way brings, rather than each
     // request going to the row itself (the hot row this class exists to avoid).
-    if (w?.refreshing && w.seen + w.inflight + w.pending + 1 <= this.points - this.exactTail) {
+    if (w?.refreshing && taken(w) + 1 <= this.points - this.exactTail) {
       if (await settleWithin(w.refreshing, this.maxWaitMs)) return this.consume(key);
       this.unreachable = true;
       return this.decideLocally(w, now, new Error(`the rate-limit sync took longer than ${this.maxWaitMs} ms`));
     }
-    return this.consumeInDatabase(id, now);
+    return this.consumeInDatabase(key, now);
+  }
+
+  private refusal(w: CounterView, now: number): LimitDecision {
+    return { allowed: false, limit: this.points, remaining: 0, msBeforeReset: w.expire - now };
   }
 
   /** Takes the point in memory if the view has room; `reason` says why the database wasn't asked. */
-  private decideLocally(w: Window, now: number, reason?: unknown): LimitDecision {
+  private decideLocally(w: CounterView, now: number, reason?: unknown): LimitDecision {
     if (reason !== undefined) this.onLocalDecision(reason);
-    const taken = w.seen + w.inflight + w.pending;
-    if (taken >= this.points) return { allowed: false, remaining: 0, msBeforeReset: w.expire - now };
+    const used = taken(w);
+    if (used >= this.points) return this.refusal(w, now);
     w.pending++;
     this.scheduleFlush();
-    return { allowed: true, remaining: this.points - taken - 1, msBeforeReset: w.expire - now };
-  }
-
-  /** The key's window, or one opened here while the database can't tell; record() replaces it once it can. */
-  private viewOf(id: string, now: number): Window {
-    const known = this.windows.get(id);
-    if (known) return known;
-    const w: Window = { expire: now + this.durationMs, seen: 0, inflight: 0, pending: 0, syncedAt: 0, refreshing: null, provisional: true };
-    this.windows.set(id, w);
-    return w;
-  }
-
-  /** Marks `w` as being refreshed by `op` (unless something else already is). */
-  private refreshBy(w: Window, op: Promise<unknown>): void {
-    if (w.refreshing) return;
-    const settled = op.then(
-      () => undefined,
-      () => undefined,
-    );
-    w.refreshing = settled;
-    void settled.then(() => {
-      if (w.refreshing === settled) w.refreshing = null;
-    });
+    return { allowed: true, limit: this.points, remaining: this.points - used - 1, msBeforeReset: w.expire - now };
   }
 
   /**
@@ -180,20 +141,20 @@ export class SyncedRateLimiter {
    * fail or outlast maxWaitMs, the request is decided on the local view instead; a late answer is
    * still folded in, and a failed one hands its points back to be sent with the next flush.
    */
-  private async consumeInDatabase(id: string, now: number): Promise<LimitDecision> {
-    const w = this.viewOf(id, now);
+  private async consumeInDatabase(key: string, now: number): Promise<LimitDecision> {
+    const w = this.views.viewOf(key, now);
     const carried = w.pending;
     const sent = carried + 1;
     w.pending = 0;
     w.inflight += sent;
-    const current = () => this.windows.get(id) === w;
+    const current = () => this.views.isCurrent(key, w);
     // This request admitted on the local view while its point was on its way: a failure keeps the point.
     let admittedMeanwhile = false;
-    const op = addRateLimitPoints(this.db, [{ key: id, points: sent }], this.durationMs, now).then(
+    const op = addRateLimitPoints(this.db, [{ key: this.views.rowKey(key), points: sent }], this.durationMs, now).then(
       ([total]) => {
         if (current()) w.inflight -= sent;
         this.reachable();
-        return { total: total!, window: this.record(total!, now) };
+        return { total: total!, view: this.views.record(total!, now) };
       },
       (err: unknown) => {
         if (current()) {
@@ -204,23 +165,23 @@ export class SyncedRateLimiter {
         return { err };
       },
     );
-    this.refreshBy(w, op);
+    refreshBy(w, op);
     const answer = await settleWithin(op, this.maxWaitMs);
     if (answer && "total" in answer.value) {
-      const { total, window: v } = answer.value;
-      const remaining = Math.max(0, this.points - (v.seen + v.inflight + v.pending));
-      return { allowed: total.points <= this.points, remaining, msBeforeReset: v.expire - now };
+      const { total, view } = answer.value;
+      const remaining = Math.max(0, this.points - taken(view));
+      return { allowed: total.points <= this.points, limit: this.points, remaining, msBeforeReset: view.expire - now };
     }
     this.unreachable = true;
     const reason = answer
       ? (answer.value as { err: unknown }).err
       : new Error(`the rate-limit round trip took longer than ${this.maxWaitMs} ms`);
-    if (answer || !current()) return this.decideLocally(this.viewOf(id, now), now, reason);
+    if (answer || !current()) return this.decideLocally(this.views.viewOf(key, now), now, reason);
     // Still on its way, this request's point already sits in `inflight`: it fits if the total does.
     this.onLocalDecision(reason);
-    const taken = w.seen + w.inflight + w.pending;
-    admittedMeanwhile = taken <= this.points;
-    return { allowed: admittedMeanwhile, remaining: Math.max(0, this.points - taken), msBeforeReset: w.expire - now };
+    const used = taken(w);
+    admittedMeanwhile = used <= this.points;
+    return { allowed: admittedMeanwhile, limit: this.points, remaining: Math.max(0, this.points - used), msBeforeReset: w.expire - now };
   }
 
   private reachable(): void {
@@ -231,29 +192,6 @@ export class SyncedRateLimiter {
   private failed(): void {
     this.unreachable = true;
     this.failingSince ??= Date.now();
-  }
-
-  /** Folds a total from the database into this process's view; answers can arrive out of order. */
-  private record(total: RateLimitTotal, now: number): Window {
-    const w = this.windows.get(total.key);
-    if (!w || w.provisional || total.expire > w.expire) {
-      // A new window (ours or one another process started): what we hadn't sent still counts in it.
-      const fresh: Window = {
-        expire: total.expire,
-        seen: total.points,
-        inflight: 0,
-        pending: w?.pending ?? 0,
-        syncedAt: now,
-        refreshing: null,
-      };
-      this.windows.set(total.key, fresh);
-      return fresh;
-    }
-    if (total.expire === w.expire) {
-      w.seen = Math.max(w.seen, total.points);
-      w.syncedAt = Math.max(w.syncedAt, now);
-    }
-    return w;
   }
 
   private scheduleFlush(): void {
@@ -270,46 +208,30 @@ export class SyncedRateLimiter {
   async flush(): Promise<void> {
     const now = Date.now();
     // The process is shutting down (knex drops its pool on destroy): nothing left to sync to.
-    if (!(this.db.client as { pool?: unknown }).pool) return void this.windows.clear();
-    const sent: [string, Window, number][] = [];
-    for (const [id, w] of this.windows) {
-      if (w.pending === 0) continue;
-      sent.push([id, w, w.pending]);
-      w.inflight += w.pending;
-      w.pending = 0;
-    }
-    if (sent.length === 0) return this.prune(now);
+    if (!(this.db.client as { pool?: unknown }).pool) return this.views.clear();
+    const sent = this.views.takePending();
+    if (sent.length === 0) return this.views.prune(now);
     this.flushing = true;
     try {
       const op = addRateLimitPoints(
         this.db,
-        sent.map(([key, , points]) => ({ key, points })),
+        sent.map(([key, , points]) => ({ key: this.views.rowKey(key), points })),
         this.durationMs,
         now,
       );
-      for (const [, w] of sent) this.refreshBy(w, op);
+      for (const [, w] of sent) refreshBy(w, op);
       const totals = await op;
-      for (const [id, w, n] of sent) if (this.windows.get(id) === w) w.inflight -= n;
+      this.views.settle(sent, "sent");
       this.reachable();
-      for (const t of totals) this.record(t, now);
+      for (const t of totals) this.views.record(t, now);
     } catch {
       this.failed();
-      const keep = now - this.failingSince! < GIVE_UP_AFTER_MS;
-      for (const [id, w, n] of sent) {
-        if (this.windows.get(id) !== w) continue;
-        w.inflight -= n;
-        // Past the give-up point the counts stop being sent but still count here.
-        if (keep) w.pending += n;
-        else w.seen += n;
-      }
+      // Past the give-up point the counts stop being sent but still count here.
+      this.views.settle(sent, now - this.failingSince! < GIVE_UP_AFTER_MS ? "retry" : "keep-local");
     } finally {
       this.flushing = false;
     }
-    this.prune(Date.now());
-    if ([...this.windows.values()].some((w) => w.pending > 0)) this.scheduleFlush();
-  }
-
-  private prune(now: number): void {
-    for (const [id, w] of this.windows) if (w.expire <= now && w.inflight === 0) this.windows.delete(id);
+    this.views.prune(Date.now());
+    if (this.views.hasPending()) this.scheduleFlush();
   }
 }

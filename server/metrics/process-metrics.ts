@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 import type { Db } from "../../db/connection.js";
+import { BucketHistogram } from "./bucket-histogram.js";
 
 /**
  * The metrics this process records as things happen: HTTP requests, job runs, item outcomes, plus
@@ -11,14 +12,15 @@ import type { Db } from "../../db/connection.js";
 export const processRegistry = new Registry();
 collectDefaultMetrics({ register: processRegistry });
 
-export const httpRequestSeconds = new Histogram({
-  name: "batchrouter_http_request_duration_seconds",
-  help: "HTTP request latency, until the response is fully sent. route is the router's pattern (/v1/batches/:id), or 'unmatched'.",
-  labelNames: ["method", "route", "status_class"] as const,
+/** Observed on every request, polls included: a BucketHistogram, which records for a fraction of prom-client's cost. */
+export const httpRequestSeconds = new BucketHistogram(
+  "batchrouter_http_request_duration_seconds",
+  "HTTP request latency, until the response is fully sent. route is the router's pattern (/v1/batches/:id), or 'unmatched'.",
+  ["method", "route", "status_class"] as const,
   // Dense below 50 ms: the polling hot path targets a p99 of 20 ms.
-  buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-  registers: [processRegistry],
-});
+  [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  [processRegistry],
+);
 
 export const jobWaitSeconds = new Histogram({
   name: "batchrouter_job_wait_seconds",

@@ -7,7 +7,8 @@ import { consume } from "./rate-limit.js";
 import { logWithActor } from "./request-id.js";
 
 function bearer(ctx: AppContext): string | null {
-  const header = ctx.get("Authorization");
+  // What ctx.get("Authorization") reads, without Koa's delegation (every request passes here).
+  const header = ctx.req.headers.authorization ?? "";
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (m) return m[1]!;
   // Anthropic's clients send the key as `x-api-key`; honoured only on the Anthropic-compatible surface.

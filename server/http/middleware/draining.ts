@@ -11,7 +11,8 @@ const ANSWERED_WHILE_DRAINING = new Set(["/healthz", "/readyz", "/metrics"]);
  * reconnect — through the load balancer, to an instance that is staying.
  */
 export function refuseWhileDraining(drain: DrainState): AppMiddleware {
-  return async (ctx, next) => {
+  // Not async: koa-compose turns the throw into a rejection, and every request passes here.
+  return (ctx, next) => {
     if (!drain.draining) return next();
     ctx.set("Connection", "close");
     if (ANSWERED_WHILE_DRAINING.has(ctx.path)) return next();

@@ -20,8 +20,8 @@ export function noneMatch(header: string, etag: string): boolean {
  * a body when the client's If-None-Match already holds it — so a poller that sends it back gets a
  * tiny answer while nothing changed. Hashing the body makes it correct for any read, whatever the
  * body depends on; the body is serialised here once, which Koa would otherwise do (a body a route
- * serialised ahead, a PreparedJson, brings its ETag along). Headers set before (X-Request-Id,
- * RateLimit-*) stay on the 304: the request was still counted.
+ * serialised ahead, a PreparedJson, brings its ETag along). The 304 keeps the other headers
+ * (X-Request-Id, and RateLimit-*, written as the request leaves): the request was still counted.
  */
 export function etags(): AppMiddleware {
   return async (ctx, next) => {
@@ -40,7 +40,7 @@ export function tagAnswer(ctx: AppContext): void {
     ctx.body = json; // the Content-Type stays application/json: Koa set it for the object
     etag = weakEtag(json);
   }
-  ctx.set("ETag", etag);
+  if (!ctx.res.headersSent) ctx.res.setHeader("ETag", etag); // not ctx.set: it allocates per call
   // Not ctx.fresh: it ignores If-None-Match when the request says `Cache-Control: no-cache` (as
   // fetch() does for any conditional request), which is for caches, not for the origin server.
   const ifNoneMatch = ctx.req.headers["if-none-match"];

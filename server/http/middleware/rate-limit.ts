@@ -1,7 +1,7 @@
 import { sidePool, type Db } from "../../../db/connection.js";
 import { errors } from "../../errors.js";
 import type { Logger } from "../../logger.js";
-import type { AppContext, AppDeps, RateLimiters } from "../context.js";
+import type { AppContext, AppDeps, AppMiddleware, RateLimiters } from "../context.js";
 import { SyncedRateLimiter, type LimitDecision } from "../synced-rate-limiter.js";
 
 /** Connections of the limiters' own pool: one flush and a request's exact-tail upsert at a time, plus one. */
@@ -50,25 +50,55 @@ function localDecisionWarner(logger: Logger): (reason: unknown) => void {
 
 const secondsUntil = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
-function setHeaders(ctx: AppContext, limit: number, d: LimitDecision) {
-  ctx.set("RateLimit-Limit", String(limit));
-  ctx.set("RateLimit-Remaining", String(Math.max(0, d.remaining)));
-  ctx.set("RateLimit-Reset", String(secondsUntil(d.msBeforeReset)));
-}
-
 /**
- * Takes one point for `key`; sets the RateLimit-* headers (the latest, narrowest limiter wins) and
- * throws 429 with Retry-After when the window is spent. Decided from memory (most requests) it
- * returns nothing to wait for; await it either way.
+ * Takes one point for `key` and throws 429 with Retry-After when the window is spent. The request
+ * shows the limit closest to refusing it among those it spent a point of (see
+ * writeRateLimitHeaders). Decided from memory (most requests) it returns nothing to wait for; await
+ * it either way.
  */
 export function consume(ctx: AppContext, limiter: SyncedRateLimiter, key: string): Promise<void> | undefined {
   const quick = limiter.tryConsume(key);
-  if (quick) return apply(ctx, limiter.points, quick);
-  return limiter.consume(key).then((d) => apply(ctx, limiter.points, d));
+  if (quick) return apply(ctx, quick);
+  return limiter.consume(key).then((d) => apply(ctx, d));
 }
 
-function apply(ctx: AppContext, limit: number, d: LimitDecision): undefined {
-  setHeaders(ctx, limit, d);
+function apply(ctx: AppContext, d: LimitDecision): undefined {
+  const shown = ctx.state.rateLimit;
+  // The binding limit is the one with the fewest requests left; on a tie the later, narrower one
+  // (the key's over the address's), as before the headers were written once.
+  if (!shown || Math.max(0, d.remaining) <= Math.max(0, shown.remaining)) ctx.state.rateLimit = d;
   if (!d.allowed) throw errors.rateLimited(secondsUntil(d.msBeforeReset));
   return undefined;
+}
+
+/**
+ * Sets RateLimit-Limit, -Remaining and -Reset from the binding decision, once per response, straight
+ * on the Node response (Koa's ctx.set allocates per call; this runs on every poll). Call it after the
+ * limits were taken and before the response goes out; it does nothing once headers are sent.
+ */
+export function writeRateLimitHeaders(ctx: AppContext): void {
+  const d = ctx.state.rateLimit;
+  const res = ctx.res;
+  if (!d || res.headersSent) return;
+  res.setHeader("RateLimit-Limit", String(d.limit));
+  res.setHeader("RateLimit-Remaining", String(Math.max(0, d.remaining)));
+  res.setHeader("RateLimit-Reset", String(secondsUntil(d.msBeforeReset)));
+}
+
+/**
+ * The per-IP limit in front of `rest` (the rest of the chain), and the RateLimit-* headers of
+ * whichever limit binds, written as the request leaves — after the key's limit and any route's own
+ * limiter were taken, whether it was answered or refused. `exempt` paths take no point and show none.
+ */
+export function limitRequests(perIp: SyncedRateLimiter, exempt: ReadonlySet<string>, rest: AppMiddleware): AppMiddleware {
+  return async (ctx, next) => {
+    if (exempt.has(ctx.path)) return rest(ctx, next);
+    try {
+      const limited = consume(ctx, perIp, ctx.ip);
+      if (limited) await limited;
+      await rest(ctx, next);
+    } finally {
+      writeRateLimitHeaders(ctx);
+    }
+  };
 }

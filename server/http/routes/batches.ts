@@ -65,7 +65,8 @@ export function batchRoutes(deps: AppDeps) {
       params: batchIdParams,
       query: getBatchQuery,
       response: batchEnvelope,
-      handler: async (_ctx, { actor, params, query }) => {
+      // Not async: both ways already give a promise, and a poll needn't wait on one more.
+      handler: (_ctx, { actor, params, query }) => {
         if (query.include_billing_receipt === "true" || query.include_billing_receipt === "1") {
           return batches.getBatch(deps, actor, params.id, true);
         }

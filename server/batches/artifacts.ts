@@ -18,10 +18,18 @@ function lines(deps: ArtifactDeps, batchId: string, completed: boolean) {
   return resultLineBytes(deps.db, batchId, completed ? ["completed"] : FAILED_RESULT_STATUSES);
 }
 
-async function* receiptLines(deps: ArtifactDeps, batch: BatchRow) {
-  const lanes = await laneSummary(deps.db, batch.id);
+type Lanes = Awaited<ReturnType<typeof laneSummary>>;
+
+async function* receiptLines(deps: ArtifactDeps, batch: BatchRow, lanes: Lanes) {
   yield `${JSON.stringify({ type: "summary", batch_id: batch.id, quoted_total: money(batch.quoted_total_micros), item_count: batch.item_count, lanes })}\n`;
   for (const e of await routeEvents(deps.db, batch.id)) yield `${JSON.stringify({ type: "route_event", ...e })}\n`;
+}
+
+/** The lines of the errors file — none without reading the items when the lane summary counts no failed result. */
+async function* errorLines(deps: ArtifactDeps, batchId: string, lanes: Promise<Lanes>) {
+  // Every item is completed, open or a failed result (failed, cancelled, expired).
+  const failedResults = (await lanes).reduce((n, l) => n + l.item_count - l.completed - l.open, 0);
+  if (failedResults > 0) yield* lines(deps, batchId, false);
 }
 
 /**
@@ -29,10 +37,17 @@ async function* receiptLines(deps: ArtifactDeps, batch: BatchRow) {
  * Keys are fixed per batch, so a re-run overwrites rather than duplicates.
  */
 export async function writeArtifacts(deps: ArtifactDeps, batch: BatchRow): Promise<NonNullable<BatchRow["artifacts"]>> {
+  // One pass over the items counts them by lane for the receipt, and tells whether an errors file
+  // has any line: a batch without failures is read once for its output, not twice.
+  const lanes = laneSummary(deps.db, batch.id);
+  // Awaited by the errors and receipt writers once they start; a failure before then is theirs to report.
+  lanes.catch(() => undefined);
   const kinds = {
     output: () => lines(deps, batch.id, true),
-    errors: () => lines(deps, batch.id, false),
-    receipt: () => receiptLines(deps, batch),
+    errors: () => errorLines(deps, batch.id, lanes),
+    receipt: async function* () {
+      yield* receiptLines(deps, batch, await lanes);
+    },
   };
   const out: NonNullable<BatchRow["artifacts"]> = {};
   // The three files are independent: write them side by side.

@@ -197,6 +197,16 @@ function handle(
   };
 }
 
+/**
+ * Settings for what the platform writes: every item row is written three times, and a million-item
+ * batch writes ~3 GB of WAL on its own. At the default max_wal_size (1 GB) that forced a checkpoint
+ * every few seconds (22 in one 1M-item run), and after each one the first change to every page
+ * logs the whole 8 kB page again: 12 GB of WAL, 1.7 million page images. Checkpoints at most every
+ * 4 GB or 15 minutes log a page image per page about once a run. The price is disk: up to ~4 GB of
+ * WAL kept under the data directory while busy. Callers' flags come after and win.
+ */
+const WORKLOAD_FLAGS = ["-c", "max_wal_size=4GB", "-c", "checkpoint_timeout=15min"];
+
 /** Spawns postgres; when we picked the port ourselves and lost it to a race, tries another. */
 async function launch(
   nativeDir: string,
@@ -226,7 +236,7 @@ async function startServer(
   log: (l: string) => void,
 ): Promise<ChildProcess> {
   const tail = new OutputTail(log);
-  const args = ["-D", dataDir, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", ...flags];
+  const args = ["-D", dataDir, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", ...WORKLOAD_FLAGS, ...flags];
   // Detached: a Ctrl-C in the terminal reaches only our process, which may still need the
   // database to finish in-flight work before it calls stop().
   const child = spawnPg(pgBin(nativeDir, "postgres"), args, who, dataDir, true);

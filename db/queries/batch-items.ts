@@ -145,21 +145,23 @@ export async function requestItemsOfWorkUnit(db: Db, workUnitId: string): Promis
 /**
  * Marks a work unit's queued items processing, counting the attempt, and returns every item it
  * has processing, in manifest order: those just marked and any marked by an earlier run that
- * crashed before the provider took them. One statement rather than an UPDATE and a SELECT over the
- * same 50,000 rows: the SELECT half reads the table as it was, so nothing comes back twice.
+ * crashed before the provider took them (`startedBefore`: the provider may hold that run's job).
+ * One statement rather than an UPDATE and a SELECT over the same 50,000 rows: the SELECT half reads
+ * the table as it was, so nothing comes back twice.
  */
-export async function startItemsOfWorkUnit(db: Db, workUnitId: string): Promise<BatchItemRow[]> {
+export async function startItemsOfWorkUnit(db: Db, workUnitId: string): Promise<{ items: BatchItemRow[]; startedBefore: boolean }> {
   const { rows } = await db.raw(
     `WITH started AS (
        UPDATE batch_items SET status = 'processing', attempts = attempts + 1
         WHERE work_unit_id = ? AND status = 'queued'
        RETURNING *)
-     SELECT * FROM started
+     SELECT *, false AS earlier FROM started
      UNION ALL
-     SELECT * FROM batch_items WHERE work_unit_id = ? AND status = 'processing'`,
+     SELECT *, true AS earlier FROM batch_items WHERE work_unit_id = ? AND status = 'processing'`,
     [workUnitId, workUnitId],
   );
-  return (rows as BatchItemRow[]).sort((a, b) => a.idx - b.idx);
+  const items = rows as (BatchItemRow & { earlier: boolean })[];
+  return { items: items.sort((a, b) => a.idx - b.idx), startedBefore: items.some((r) => r.earlier) };
 }
 
 /**

@@ -25,13 +25,13 @@ export async function submitWorkUnit(deps: BatchWorkerDeps, workUnitId: string):
     return;
   }
 
-  // A failed submit, or items an earlier run started (it died before recording), may mean the
-  // provider already holds this unit's job.
-  const resubmit = wu.submit_failures > 0 || (await unitItemsStarted(deps.db, wu.id));
   // Count this attempt on each item before the provider sees it (once: a re-run after a crash
   // finds them already processing).
-  const items = await startItemsOfWorkUnit(deps.db, wu.id);
+  const { items, startedBefore } = await startItemsOfWorkUnit(deps.db, wu.id);
   if (items.length === 0) return;
+  // A failed submit, or items an earlier run started (it died before recording), may mean the
+  // provider already holds this unit's job.
+  const resubmit = wu.submit_failures > 0 || startedBefore;
   let unit: Awaited<ReturnType<typeof adapterForUnit>>;
   try {
     unit = await adapterForUnit(deps, wu, batch.environment);

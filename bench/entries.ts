@@ -37,7 +37,9 @@ export const ENTRIES: BenchEntry[] = [
       withBenchPlatform(async (platform, key) => {
         const r = await benchManifestUpload(platform, key, 1_000_000);
         return {
-          detail: `${(r.bytes / 1e6).toFixed(1)} MB in ${r.seconds} s (${r.mb_per_s} MB/s, ${r.cpu_s} s CPU in the server), server RSS ${r.start_rss_mb} MB before`,
+          detail:
+            `${(r.bytes / 1e6).toFixed(1)} MB in ${r.seconds} s (${r.mb_per_s} MB/s, ${r.cpu_s} s CPU in the server), server RSS ${r.start_rss_mb} MB before; ` +
+            `at the peak V8 heap ${r.at_peak.heap_total_mb} MB (${r.at_peak.heap_used_mb} used), ArrayBuffers ${r.at_peak.array_buffers_mb} MB`,
           figures: [
             { name: "throughput", value: r.lines_per_s, unit: "lines/s", target: { op: ">=", value: 100_000 } },
             { name: "server peak RSS", value: r.peak_rss_mb, unit: "MB", target: { op: "<=", value: 256 } },

@@ -4,7 +4,6 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { BenchPlatform } from "./harness.js";
-import { rssSampler } from "./rss-sampler.js";
 
 export interface UploadBench {
   lines: number;
@@ -17,6 +16,8 @@ export interface UploadBench {
   /** Of the server process (API and worker); the client that generates the body runs in its own. */
   peak_rss_mb: number;
   start_rss_mb: number;
+  /** process.memoryUsage() at the peak (MB), to tell V8's heap from buffers and native memory. */
+  at_peak: { heap_total_mb: number; heap_used_mb: number; external_mb: number; array_buffers_mb: number };
 }
 
 /** One upload of `lines` items; throughput is wall time from the first byte sent to the 201. */
@@ -39,7 +40,7 @@ export async function benchManifestUpload(platform: BenchPlatform, key: string, 
   const exited = new Promise<number>((resolve) => client.on("close", (code) => resolve(code ?? 1)));
   await Promise.race([started$, exited]);
   // A busy event loop fires the timer late, but the parse yields at every chunk of the body.
-  const rss = rssSampler(10);
+  const rss = peakSampler(10);
   const started = performance.now();
   const cpu0 = process.cpuUsage();
   try {
@@ -64,4 +65,35 @@ export async function benchManifestUpload(platform: BenchPlatform, key: string, 
   } finally {
     rss.stop();
   }
+}
+
+/**
+ * Like bench/rss-sampler.ts, but keeps all of process.memoryUsage() at the peak: what the RSS is made
+ * of (heap, ArrayBuffers, the rest native) is what points at a cause. Costs ~10 µs a sample.
+ */
+function peakSampler(intervalMs: number) {
+  const start = process.memoryUsage();
+  let peak = start;
+  const sample = (): void => {
+    const m = process.memoryUsage();
+    if (m.rss > peak.rss) peak = m;
+  };
+  const timer = setInterval(sample, intervalMs);
+  const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      return {
+        start_rss_mb: mb(start.rss),
+        peak_rss_mb: mb(peak.rss),
+        at_peak: {
+          heap_total_mb: mb(peak.heapTotal),
+          heap_used_mb: mb(peak.heapUsed),
+          external_mb: mb(peak.external),
+          array_buffers_mb: mb(peak.arrayBuffers),
+        },
+      };
+    },
+  };
 }

@@ -55,7 +55,7 @@ export class LocalArtifactStore implements ArtifactStore {
     const hashing = hashingStream();
     try {
       // flush: fsync before close, so the rename below can never publish a file whose data a power
-      // loss could still take back. A 4 MB buffer: while one write is in the thread pool the next
+      // loss could still take back. A 1 MB buffer: while one write is in the thread pool the next
       // chunks gather and go as one writev. With the default 16 kB every 64 kB chunk waited for the
       // previous write's callback, which a busy event loop (an upload being parsed) runs late.
       const file = createWriteStream(tmp, { flags: "wx", flush: true, highWaterMark: 1024 * 1024 });

@@ -155,4 +155,14 @@ describe("IdTable", () => {
     expect(t.firstLineOf("", 1)).toBe(0);
     expect(t.firstLineOf("id-1 ", 2)).toBe(0);
   });
+
+  it("holds a manifest's worth of ids in well under a power of two's room, and takes more than it was sized for", () => {
+    const t = new IdTable(4, 100_000);
+    for (let i = 1; i <= 100_000; i++) expect(t.firstLineOf(`id-${i}`, i)).toBe(0);
+    // 16 bytes a slot at ≤ 70% load: 2.3 MB, where doubling to 2¹⁸ slots would take 4.2 MB.
+    expect(t.bytes).toBe(16 * Math.ceil(100_000 / 0.7));
+    for (let i = 100_001; i <= 250_000; i++) expect(t.firstLineOf(`id-${i}`, i)).toBe(0);
+    for (let i = 1; i <= 250_000; i += 997) expect(t.firstLineOf(`id-${i}`, 1)).toBe(i);
+    expect(t.firstLineOf("id-0", 1)).toBe(0);
+  });
 });

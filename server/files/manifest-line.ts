@@ -225,20 +225,28 @@ function fastEmbeddingsInput(input: Obj): boolean {
 // ---- duplicate ids ----
 
 /**
- * Remembers which customer ids a manifest has used, and on which line, in 16 bytes per id whatever
- * the id's length: a Map of a million 256-character strings would take ~300 MB, this takes 32 MB.
+ * Remembers which customer ids a manifest has used, and on which line, in 16 bytes per slot whatever
+ * the id's length: a Map of a million 256-character strings would take ~300 MB, this takes 23 MB.
  * Ids are kept as 96-bit hashes (three independent 32-bit lanes), so two different ids are taken for
  * duplicates with probability ~n²/2⁹⁷ (about 1e-17 for a million ids); a deliberate collision would
  * only make a customer's own upload fail.
+ *
+ * Sizing is about the upload's peak memory. The table doubles at half load, but never past what
+ * `maxIds` needs at 70% load: a million ids fit in 1.43M slots (23 MB) rather than the next power of
+ * two (2M slots, 32 MB). Each grow releases the old table at once (ArrayBuffer.transfer): otherwise
+ * it waits for a full collection as garbage, and the 16 MB one left at the last doubling pushed a
+ * million-line upload's peak RSS up by as much.
  */
 export class IdTable {
   private slots: Uint32Array; // [h1, h2, h3, line] per slot; line 0 marks an empty slot (lines are 1-based)
-  private mask: number;
+  private capacity: number;
   private size = 0;
+  private readonly ceiling: number;
 
-  constructor(initialSlots = 4096) {
+  constructor(initialSlots = 4096, maxIds = 1_000_000) {
+    this.ceiling = Math.max(initialSlots, Math.ceil(maxIds / 0.7));
+    this.capacity = initialSlots;
     this.slots = new Uint32Array(initialSlots * 4);
-    this.mask = initialSlots - 1;
   }
 
   /** The line that first used `id`, or 0 after recording `line` as its first use. */
@@ -257,33 +265,51 @@ export class IdTable {
     const h2 = fmix(b ^ h1) >>> 0;
     const h3 = fmix(c ^ h2) >>> 0;
     const s = this.slots;
-    for (let i = h1 & this.mask; ; i = (i + 1) & this.mask) {
+    const cap = this.capacity;
+    for (let i = home(h1, cap); ; i = i + 1 === cap ? 0 : i + 1) {
       const o = i * 4;
       if (s[o + 3] === 0) {
         s[o] = h1;
         s[o + 1] = h2;
         s[o + 2] = h3;
         s[o + 3] = line;
-        if (++this.size * 2 > this.mask + 1) this.grow();
+        this.size++;
+        // Linear probing stays short below half load; at the ceiling up to 70% is allowed (and more
+        // ids than maxIds still get room, by doubling past it, rather than a table that fills up).
+        if (this.size * 2 > cap && cap < this.ceiling) this.grow(Math.min(cap * 2, this.ceiling));
+        else if (this.size * 10 > cap * 9) this.grow(cap * 2);
         return 0;
       }
       if (s[o] === h1 && s[o + 1] === h2 && s[o + 2] === h3) return s[o + 3]!;
     }
   }
 
-  // Linear probing stays short below half load; doubling keeps that true.
-  private grow(): void {
+  /** Memory the table holds. */
+  get bytes(): number {
+    return this.slots.byteLength;
+  }
+
+  private grow(capacity: number): void {
     const old = this.slots;
-    const n = (this.mask + 1) * 2;
-    this.slots = new Uint32Array(n * 4);
-    this.mask = n - 1;
+    const slots = new Uint32Array(capacity * 4);
     for (let o = 0; o < old.length; o += 4) {
       if (old[o + 3] === 0) continue;
-      let i = old[o]! & this.mask;
-      while (this.slots[i * 4 + 3] !== 0) i = (i + 1) & this.mask;
-      this.slots.set(old.subarray(o, o + 4), i * 4);
+      let i = home(old[o]!, capacity);
+      while (slots[i * 4 + 3] !== 0) i = i + 1 === capacity ? 0 : i + 1;
+      slots.set(old.subarray(o, o + 4), i * 4);
     }
+    [this.slots, this.capacity] = [slots, capacity];
+    release(old.buffer);
   }
+}
+
+/** A 32-bit hash mapped onto 0..capacity-1 by scaling (any capacity, not only powers of two). */
+const home = (h: number, capacity: number): number => Math.floor((h / 4294967296) * capacity);
+
+/** Frees a buffer's memory now rather than at the next full collection; it must have no other users. */
+function release(buffer: ArrayBufferLike): void {
+  const b = buffer as ArrayBufferLike & { transfer?: (length: number) => ArrayBuffer };
+  b.transfer?.(0);
 }
 
 const rotl = (x: number, r: number): number => (x << r) | (x >>> (32 - r));

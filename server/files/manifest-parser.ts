@@ -129,7 +129,7 @@ class Scanner {
   private formatLine = 0;
   private mixedReported = false;
   private unchecked = 0;
-  private readonly ids = new IdTable();
+  private readonly ids: IdTable;
   private batch: ParsedItem[] = [];
   private batchBytes = 0;
   private texts = new JoinedTexts();
@@ -144,6 +144,7 @@ class Scanner {
     this.maxLines = opts.maxLines ?? 1_000_000;
     this.maxLineBytes = opts.maxLineBytes ?? 10 * 1024 * 1024;
     this.maxErrors = opts.maxErrors ?? 100;
+    this.ids = new IdTable(4096, this.maxLines);
   }
 
   /** Reads lines from chunk[pos..]; returns where it stopped (early when a batch fills or on abort). */

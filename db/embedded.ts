@@ -236,7 +236,18 @@ async function startServer(
   log: (l: string) => void,
 ): Promise<ChildProcess> {
   const tail = new OutputTail(log);
-  const args = ["-D", dataDir, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", ...WORKLOAD_FLAGS, ...flags];
+  const args = [
+    "-D",
+    dataDir,
+    "-p",
+    String(port),
+    "-c",
+    "listen_addresses=127.0.0.1",
+    "-c",
+    "unix_socket_directories=",
+    ...WORKLOAD_FLAGS,
+    ...flags,
+  ];
   // Detached: a Ctrl-C in the terminal reaches only our process, which may still need the
   // database to finish in-flight work before it calls stop().
   const child = spawnPg(pgBin(nativeDir, "postgres"), args, who, dataDir, true);

@@ -279,6 +279,15 @@ describe("the OpenAI Batch workflow through the official SDK", () => {
       seen.push(b.id);
     }
     expect(seen).toEqual([...made].reverse());
+    // Each batch adds its result files as it ends: list the files once all have ended, so the two
+    // listings below see the same set (a batch ending between them would add files to one only).
+    const ended = ["completed", "failed", "cancelled", "expired"];
+    await waitFor(
+      async () => ((await Promise.all(made.map((id) => c.batches.retrieve(id)))).every((b) => ended.includes(b.status)) ? true : undefined),
+      30_000,
+      "the five batches to end",
+      50,
+    );
     const files: string[] = [];
     for await (const f of c.files.list({ limit: 1 })) files.push(f.id);
     expect(files).toContain(file.id);

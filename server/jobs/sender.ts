@@ -30,17 +30,31 @@ export function createJobSender(boss: PgBoss, afterSend?: (queue: string) => voi
       if (!id && contract.options.policy !== "short")
         throw new Error(`pg-boss did not accept the ${contract.name} job (was createQueues run?)`);
       if (afterSend) {
+        const wake = () => wakeWhenDue(() => afterSend(contract.name), opts.startAfter);
         const committed = trx.isTransaction ? (trx as Db & { executionPromise?: Promise<unknown> }).executionPromise : undefined;
-        if (committed)
-          committed.then(
-            () => afterSend(contract.name),
-            () => undefined,
-          );
-        else afterSend(contract.name);
+        if (committed) committed.then(wake, () => undefined);
+        else wake();
       }
     },
   };
 }
+
+/**
+ * Runs `wake` now, or when a delayed job falls due. An idle pg-boss worker only looks again at its
+ * next poll (0.5 s for batch steps), so a step scheduled 100 ms ahead — a young work unit's next
+ * look at its provider — would wait up to half a second more than asked. The job itself is durable
+ * either way: the timer only saves the wait in the process that sent it (unref'd, so it never holds
+ * a stopping process), and any worker's own polling still finds the job if this process is gone.
+ * `startAfter` is this process's clock and pg-boss compares it with the database's; a timer that
+ * fires early against a skewed database clock finds nothing, and the worker's polling takes over.
+ */
+function wakeWhenDue(wake: () => void, startAfter: Date | undefined): void {
+  const delay = startAfter ? startAfter.getTime() - Date.now() : 0;
+  // Further ahead, half a second of pickup is a small share of the wait: not worth a timer per job.
+  if (delay <= 0) wake();
+  else if (delay <= MAX_WAKE_DELAY_MS) setTimeout(wake, delay + 1).unref();
+}
+const MAX_WAKE_DELAY_MS = 10_000;
 
 /**
  * Creates every queue, and brings an existing one to the current policy (createQueue leaves an

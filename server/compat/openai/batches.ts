@@ -2,6 +2,7 @@ import type { Db } from "../../../db/connection.js";
 import * as batchesQ from "../../../db/queries/batches.js";
 import { firstFileItem } from "../../../db/queries/files.js";
 import type { Actor } from "../../accounts/actor.js";
+import { FinishedBatchCache } from "../../batches/finished-batch-cache.js";
 import { cancelBatch, ownBatch, type BatchReadDeps } from "../../batches/service.js";
 import { splitPage } from "../../pagination.js";
 import { endpointOf } from "./result-lines.js";
@@ -53,13 +54,33 @@ async function itemTotals(db: Db, batchId: string) {
   return { counts, tokens };
 }
 
-export async function presentOpenAiBatch(db: Db, row: batchesQ.BatchRow): Promise<OpenAiBatch> {
+async function presentWithCounts(db: Db, row: batchesQ.BatchRow) {
   const [{ counts, tokens }, { endpoint, model }] = await Promise.all([itemTotals(db, row.id), firstItem(db, row)]);
-  return toOpenAiBatch({ row, counts, endpoint, model, tokens });
+  return { batch: toOpenAiBatch({ row, counts, endpoint, model, tokens }), counts };
 }
 
-export async function retrieveOpenAiBatch(db: Db, actor: Actor, id: string) {
-  return presentOpenAiBatch(db, await ownBatch(db, actor, id));
+export async function presentOpenAiBatch(db: Db, row: batchesQ.BatchRow): Promise<OpenAiBatch> {
+  return (await presentWithCounts(db, row)).batch;
+}
+
+const finishedBatches = new WeakMap<Db, FinishedBatchCache>();
+
+/**
+ * batches.retrieve. A finished batch is answered from the process's FinishedBatchCache for a second
+ * (as the native poll is): an SDK that goes on polling after `completed`, or reads the batch again
+ * for its file ids, costs no query; a batch still running is read fresh every time.
+ */
+export async function retrieveOpenAiBatch(db: Db, actor: Actor, id: string): Promise<OpenAiBatch> {
+  let finished = finishedBatches.get(db);
+  if (!finished) finishedBatches.set(db, (finished = new FinishedBatchCache()));
+  const cached = finished.get(actor.org_id, actor.environment, id);
+  // A copy: the caller owns the object it gets, the cache keeps its own.
+  if (cached) return { ...(cached.batch as OpenAiBatch) };
+  const row = await ownBatch(db, actor, id);
+  const { batch, counts } = await presentWithCounts(db, row);
+  // The cache's test of "finished" reads only the counts by status.
+  finished.offer(row, { counts, lanes: [] }, batch);
+  return { ...batch };
 }
 
 export async function listOpenAiBatches(db: Db, actor: Actor, q: { limit: number; after?: string }) {

@@ -51,16 +51,45 @@ const PAGE = 1000;
 function openAiBatchFileLines(db: Db, file: FileRow): Readable {
   const batchId = file.batch_id!;
   const statuses = file.purpose === "batch_output" ? (["completed"] as const) : FAILED_RESULT_STATUSES;
+  const page = (after: number) => {
+    const rows = resultsPage(db, batchId, after, PAGE, statuses);
+    // Awaited in turn below; a reader that stops early mustn't leave its rejection unhandled.
+    rows.catch(() => undefined);
+    return rows;
+  };
   async function* lines() {
-    let after = -1;
+    let next = page(-1);
     for (;;) {
-      const rows = await resultsPage(db, batchId, after, PAGE, statuses);
+      const rows = await next;
       if (rows.length === 0) return;
+      // The next page is read while this one is rendered: the database and this process work at once.
+      next = rows.length < PAGE ? Promise.resolve([]) : page(rows[rows.length - 1]!.idx);
       yield rows.map((r) => `${JSON.stringify(openAiResultLine(batchId, r))}\n`).join("");
-      after = rows[rows.length - 1]!.idx;
     }
   }
   return Readable.from(lines());
+}
+
+/** Where the OpenAI rendering of a batch's output or error file is kept. */
+const renderedKey = (file: FileRow) => `${file.org_id}/${file.batch_id}/openai-${file.purpose}.jsonl`;
+
+/**
+ * Renderings being written by this process, by key: a reader arriving meanwhile (an SDK's
+ * files.retrieve and files.content of a fresh output file at once) waits for that one.
+ */
+const rendering = new Map<string, Promise<unknown>>();
+
+/** Writes the rendering: one write per key at a time in this process, whoever asks. */
+function render(deps: BatchFileDeps, file: FileRow): Promise<unknown> {
+  const key = renderedKey(file);
+  let writing = rendering.get(key);
+  if (!writing) {
+    writing = deps.artifacts
+      .put(key, openAiBatchFileLines(deps.db, file), { contentType: "application/x-ndjson" })
+      .finally(() => rendering.delete(key));
+    rendering.set(key, writing);
+  }
+  return writing;
 }
 
 /**
@@ -70,14 +99,16 @@ function openAiBatchFileLines(db: Db, file: FileRow): Readable {
  * Content-Length agree with what the client reads. The native files stay as they are.
  */
 export async function openRendered(deps: BatchFileDeps, file: FileRow): Promise<OpenedArtifact> {
-  const key = `${file.org_id}/${file.batch_id}/openai-${file.purpose}.jsonl`;
+  const key = renderedKey(file);
+  // The stores never show a half-written object, but waiting for the write under way beats a second one.
+  await rendering.get(key)?.catch(() => undefined);
   try {
     return await deps.artifacts.open(key);
   } catch (err) {
     if (!(isAppError(err) && err.code === "not_found")) throw err;
   }
-  // Two first readers at once both write the same bytes; the store replaces an object whole.
-  await deps.artifacts.put(key, openAiBatchFileLines(deps.db, file), { contentType: "application/x-ndjson" });
+  // Two first readers in different processes both write the same bytes.
+  await render(deps, file);
   return deps.artifacts.open(key);
 }
 

@@ -36,9 +36,9 @@ export async function benchBatch100k(platform: BenchPlatform, key: string, items
     state = (await json(await fetch(`${platform.base}/v1/batches/${id}`, { headers: auth }))).status;
   }
   const link = await json(await fetch(`${platform.base}/v1/batches/${id}/artifact-url?kind=output`, { headers: auth }));
-  const file = await fetch(link.url);
-  let bytes = 0;
-  for await (const c of file.body as unknown as AsyncIterable<Uint8Array>) bytes += c.length;
+  // Downloaded by a process of its own, as a customer would: the client's buffers for the whole
+  // file would otherwise count in the platform's peak RSS (as the upload's do not).
+  const bytes = await downloadFromChild(link.url);
   const totalMs = performance.now() - t0;
   const memory = rss.stop();
   // A results page deep in the batch (keyset pagination: as fast at the end as at the start).
@@ -77,4 +77,17 @@ async function uploadFromChild(base: string, key: string, lines: number): Promis
   const res = JSON.parse(out.slice(out.indexOf("\n") + 1)) as { status: number; body: any };
   if (code !== 0 || res.status !== 201) throw new Error(`upload failed: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
   return res.body;
+}
+
+/** GETs `url` in a child Node process, reading the body as it streams; answers its length. */
+async function downloadFromChild(url: string): Promise<number> {
+  const script =
+    "const r = await fetch(process.argv[1]); if (!r.ok) process.exit(2); let n = 0;" +
+    " for await (const c of r.body) n += c.length; process.stdout.write(String(n));";
+  const client = spawn(process.execPath, ["--input-type=module", "-e", script, url], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  client.stdout.on("data", (c: Buffer) => (out += c.toString()));
+  const code = await new Promise<number>((resolve) => client.on("close", (c) => resolve(c ?? 1)));
+  if (code !== 0) throw new Error(`download failed (exit ${code})`);
+  return Number(out);
 }

@@ -78,7 +78,10 @@ export function contentTypeFor(key: string): string {
 export function toReadable(body: ArtifactBody): Readable {
   if (typeof body === "string" || Buffer.isBuffer(body)) return Readable.from([body]);
   if (body instanceof Readable) return body;
-  return Readable.from(body as AsyncIterable<Buffer | string>);
+  // One chunk read ahead, not Readable.from's default sixteen: a file's chunks are ~1 MB, and the
+  // ones queued behind a busy writer lived long enough to reach V8's old generation, where their
+  // memory waited for a full collection — tens of MB of a million-result file's peak.
+  return Readable.from(body as AsyncIterable<Buffer | string>, { highWaterMark: 1 });
 }
 
 /** A pass-through that counts and hashes what flows through it; `result()` is valid once it has finished. */

@@ -5,7 +5,8 @@ import type { ItemStatus } from "./batch-items.js";
 /**
  * One result as its JSONL line, built by PostgreSQL: the same fields in the same order as
  * `presentResult` (server/batches/service.ts) — test/batches-failures.test.ts holds the output and
- * errors files to the results endpoint. The JSON columns go in as their stored text, never parsed.
+ * errors files to the results endpoint. The JSON columns go in as their stored text, never parsed —
+ * but for `metadata`, looked up in the item (json: parsed up to the key) only when its text names it.
  */
 const LINE = `'{"customer_item_id":' || to_json(customer_item_id)::text
   || ',"status":' || CASE WHEN status = 'completed' THEN '"completed"' ELSE '"failed"' END
@@ -17,7 +18,7 @@ const LINE = `'{"customer_item_id":' || to_json(customer_item_id)::text
   || ',"provider":' || coalesce(to_json(nullif(split_part(lane_id, '/', 1), ''))::text, 'null')
   || ',"model":' || coalesce(to_json(nullif(split_part(lane_id, '/', 2), ''))::text, 'null')
   || ',"cost":{"amount":"' || (coalesce(cost_micros, 0)::numeric / 1000000)::numeric(30, 6)::text || '","currency":"usd"}'
-  || ',"metadata":' || coalesce((item -> 'metadata')::text, 'null')
+  || ',"metadata":' || CASE WHEN strpos(item::text, '"metadata"') = 0 THEN 'null' ELSE coalesce((item -> 'metadata')::text, 'null') END
   || E'}\\n'`;
 
 /**

@@ -143,14 +143,17 @@ function toOutcome(r: ItemResult, attempts: number): ItemOutcome {
   return { idx, status: "failed", output: null, error, ...usage };
 }
 
-/** Sends the unit's retries out, marks it collected, and finalizes the batch if nothing is left open. */
-
-/** About how long `v` is as JSON: strings by length, numbers as 8, containers as their parts. */
+/**
+ * About how long `v` is as JSON: strings by length, numbers as 8, containers as their parts. An
+ * array that starts with a number is taken for a vector of them (an embedding: thousands, not
+ * worth walking one by one).
+ */
 export function approxJsonBytes(v: unknown): number {
   if (typeof v === "string") return v.length + 2;
   if (typeof v === "number") return 8;
   if (v === null || typeof v !== "object") return 5;
   let n = 2;
+  if (Array.isArray(v) && typeof v[0] === "number") return n + 9 * v.length;
   if (Array.isArray(v)) for (const x of v) n += approxJsonBytes(x) + 1;
   else for (const k in v) n += k.length + 4 + approxJsonBytes((v as Record<string, unknown>)[k]);
   return n;

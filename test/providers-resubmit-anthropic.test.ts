@@ -1,7 +1,14 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { allResults, expectBatchSettled, expectLedgerBalanced, makeItems, mustCreate, untilTerminal } from "./helpers/batches.js";
-import { expectNothingTwice, expectOneResultEach, fundedLiveAgent, providerRuns, resetFaults } from "./helpers/live.js";
+import {
+  crashOnceBeforeRecord,
+  expectNothingTwice,
+  expectOneResultEach,
+  fundedLiveAgent,
+  providerRuns,
+  resetFaults,
+} from "./helpers/live.js";
 import { type LiveProviders, liveProviders } from "./helpers/providers.js";
 import { startTestServer, type TestServer, waitFor } from "./helpers/server.js";
 import { purgeOldIntents } from "../db/queries/submit-attempts.js";
@@ -49,28 +56,7 @@ async function runToEnd(items: ReturnType<typeof AN>) {
 }
 
 /** The first time an Anthropic unit is marked submitted, its transaction fails: the worker "dies" after the create answered. */
-async function crashOnceBeforeRecord<T>(fn: () => Promise<T>): Promise<T> {
-  const db = srv.database.db;
-  await db.raw("CREATE SEQUENCE an_crash_seq");
-  await db.raw(`
-    CREATE FUNCTION an_crash_before_record() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      IF NEW.status = 'submitted' AND OLD.status = 'pending' AND NEW.provider = 'anthropic' AND nextval('an_crash_seq') = 1 THEN
-        RAISE EXCEPTION 'simulated crash between the provider''s accept and our record';
-      END IF;
-      RETURN NEW;
-    END $$`);
-  await db.raw("CREATE TRIGGER an_crash_before_record BEFORE UPDATE ON work_units FOR EACH ROW EXECUTE FUNCTION an_crash_before_record()");
-  try {
-    const out = await fn();
-    expect(Number((await db.raw("SELECT last_value FROM an_crash_seq")).rows[0].last_value)).toBeGreaterThan(1);
-    return out;
-  } finally {
-    await db.raw("DROP TRIGGER an_crash_before_record ON work_units");
-    await db.raw("DROP FUNCTION an_crash_before_record()");
-    await db.raw("DROP SEQUENCE an_crash_seq");
-  }
-}
+const crashOnce = <T>(fn: () => Promise<T>) => crashOnceBeforeRecord(srv.database.db, "anthropic", fn);
 
 describe("an Anthropic unit submitted again after the provider accepted it", () => {
   it("adopts the batch whose create answer was lost, found in the provider's list", async () => {
@@ -86,7 +72,7 @@ describe("an Anthropic unit submitted again after the provider accepted it", () 
 
   it("adopts the batch whose create answered when the worker died before recording it", async () => {
     const before = creates();
-    const { runs } = await crashOnceBeforeRecord(() => runToEnd(AN(4, "akill")));
+    const { runs } = await crashOnce(() => runToEnd(AN(4, "akill")));
     expect(runs.size).toBe(4);
     expect(creates() - before).toBe(1);
   }, 60_000);
@@ -145,7 +131,7 @@ describe("an Anthropic unit submitted again after the provider accepted it", () 
     providers.anthropic.hold();
     providers.anthropic.setFaults({ rate: 1, kinds: [500], ops: ["retrieve"] });
     const before = creates();
-    const { batch } = await crashOnceBeforeRecord(() => runToEnd(AN(6, "agiveup")));
+    const { batch } = await crashOnce(() => runToEnd(AN(6, "agiveup")));
     expect(creates() - before).toBe(1);
     const ours = [...providers.anthropic.state.batches.values()].filter((b) =>
       b.requests.some((r) => r.custom_id.startsWith(`${batch.id}_`)),

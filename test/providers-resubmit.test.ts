@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { allResults, expectBatchSettled, expectLedgerBalanced, makeItems, mustCreate, untilTerminal } from "./helpers/batches.js";
-import { expectNothingTwice, fundedLiveAgent, providerRuns, resetFaults } from "./helpers/live.js";
+import { crashOnceBeforeRecord, expectNothingTwice, fundedLiveAgent, providerRuns, resetFaults } from "./helpers/live.js";
 import { type LiveProviders, liveProviders } from "./helpers/providers.js";
 import { startTestServer, type TestServer, waitFor } from "./helpers/server.js";
 
@@ -48,27 +48,9 @@ async function runOnce(prefix: string) {
 
 describe("a unit submitted again after the provider accepted it", () => {
   it("adopts the provider batch when the worker failed before recording it (the job is retried)", async () => {
-    const db = srv.database.db;
     // The first time an OpenAI unit is marked submitted, its transaction fails: the provider holds
-    // the batch, we hold nothing. A sequence, because its nextval survives the rollback.
-    await db.raw("CREATE SEQUENCE crash_once_seq");
-    await db.raw(`
-      CREATE FUNCTION crash_before_record() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF NEW.status = 'submitted' AND OLD.status = 'pending' AND NEW.provider = 'openai' AND nextval('crash_once_seq') = 1 THEN
-          RAISE EXCEPTION 'simulated crash between the provider''s accept and our record';
-        END IF;
-        RETURN NEW;
-      END $$`);
-    await db.raw("CREATE TRIGGER crash_before_record BEFORE UPDATE ON work_units FOR EACH ROW EXECUTE FUNCTION crash_before_record()");
-    try {
-      await runOnce("crash");
-      expect(Number((await db.raw("SELECT last_value FROM crash_once_seq")).rows[0].last_value)).toBeGreaterThan(1);
-    } finally {
-      await db.raw("DROP TRIGGER crash_before_record ON work_units");
-      await db.raw("DROP FUNCTION crash_before_record()");
-      await db.raw("DROP SEQUENCE crash_once_seq");
-    }
+    // the batch, we hold nothing.
+    await crashOnceBeforeRecord(srv.database.db, "openai", () => runOnce("crash"));
   });
 
   it("adopts the provider batch when the create's answer was lost on the way back", async () => {

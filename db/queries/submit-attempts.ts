@@ -18,6 +18,7 @@ export interface SubmitIntentRow {
   items_digest: string;
   created_at: Date;
   provider_batch_id: string | null;
+  /** The batch was found by searching, not named by the create: ours only once its results say so. */
   found: boolean;
   settled_at: Date | null;
 }

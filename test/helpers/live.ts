@@ -1,4 +1,5 @@
 import { expect } from "vitest";
+import type { Db } from "../../db/connection.js";
 import { post } from "../../server/billing/ledger.js";
 import type { Lane } from "../../server/catalog/types.js";
 import { DEFAULT_FAULTS } from "../fakes/openai-fake-faults.js";
@@ -87,4 +88,32 @@ export function providerRuns(p: LiveProviders, batchId: string): Map<string, num
   for (const b of p.anthropic.state.batches.values())
     for (const r of b.results ?? []) if ((r.result as { type?: string }).type === "succeeded") add(r.custom_id);
   return runs;
+}
+
+/**
+ * Runs `fn` while the first transaction that marks a `provider` unit submitted fails: the worker
+ * "dies" after the provider accepted the job and before we recorded it (the job is retried). A
+ * sequence counts the attempts, since its nextval survives the rollback; checks the crash happened.
+ */
+export async function crashOnceBeforeRecord<T>(db: Db, provider: "openai" | "anthropic", fn: () => Promise<T>): Promise<T> {
+  const name = `crash_before_record_${provider}`;
+  await db.raw(`CREATE SEQUENCE ${name}_seq`);
+  await db.raw(`
+    CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.status = 'submitted' AND OLD.status = 'pending' AND NEW.provider = '${provider}' AND nextval('${name}_seq') = 1 THEN
+        RAISE EXCEPTION 'simulated crash between the provider''s accept and our record';
+      END IF;
+      RETURN NEW;
+    END $$`);
+  await db.raw(`CREATE TRIGGER ${name} BEFORE UPDATE ON work_units FOR EACH ROW EXECUTE FUNCTION ${name}()`);
+  try {
+    const out = await fn();
+    expect(Number((await db.raw(`SELECT last_value FROM ${name}_seq`)).rows[0].last_value)).toBeGreaterThan(1);
+    return out;
+  } finally {
+    await db.raw(`DROP TRIGGER ${name} ON work_units`);
+    await db.raw(`DROP FUNCTION ${name}()`);
+    await db.raw(`DROP SEQUENCE ${name}_seq`);
+  }
 }

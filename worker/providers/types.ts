@@ -1,5 +1,6 @@
 import type { ManifestItem } from "../../server/manifest/item-schema.js";
 import type { Lane, Operation, ProviderMode } from "../../server/catalog/types.js";
+import type { SubmitIntentRow } from "../../db/queries/submit-attempts.js";
 
 /**
  * The one interface every provider adapter implements (design.md §4). It is shaped like the real
@@ -38,17 +39,8 @@ export interface SubmitRequest {
   journal?: SubmitJournal;
 }
 
-/** An intent as the journal stores it (db/queries/submit-attempts.ts). */
-export interface Intent {
-  id: string;
-  part: number;
-  item_count: number;
-  items_digest: string;
-  created_at: Date;
-  provider_batch_id: string | null;
-  /** The batch was found by searching, not named by the create: ours only once its results say so. */
-  found: boolean;
-}
+/** An intent as the journal stores it (db/queries/submit-attempts.ts), as an adapter sees it. */
+export type Intent = Omit<SubmitIntentRow, "work_unit_id" | "settled_at">;
 
 /** The unit's intent log; every write is durable before it returns. */
 export interface SubmitJournal {

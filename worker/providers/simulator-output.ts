@@ -145,7 +145,9 @@ export function defaultEmbeddingDimensions(model: string): number {
 const wordVectors = new BoundedCache<string, Float64Array>(16 * 1024 * 1024);
 
 function wordVector(model: string, native: number, word: string): Float64Array {
-  return wordVectors.get(`${model}\u0000${native}\u0000${word}`, native * 8, () => {
+  const key = `${model}\u0000${native}\u0000${word}`;
+  // The key counts too: a text without words is its own key, however long.
+  return wordVectors.get(key, native * 8 + key.length * 2, () => {
     const rnd = seededRandom(hashHex("embed", model, word));
     const v = new Float64Array(native);
     for (let i = 0; i < native; i++) v[i] = rnd() * 2 - 1;

@@ -64,6 +64,9 @@ export const configSchema = z
         "must be JSON",
       ),
     BATCHROUTER_RETRY_BASE_MS: z.coerce.number().int().min(1).default(1000),
+    // Manifests of at most this many items are held in memory between the two passes of a large
+    // batch's preparation (server/batches/prepare-large.ts): faster, at a few KB an item.
+    BATCHROUTER_PREPARE_KEEP_ITEMS: z.coerce.number().int().min(0).default(20_000),
     BATCHROUTER_SECRET: z.string().min(32, "at least 32 characters").optional(),
     S3_BUCKET: z.string().min(3).optional(),
     S3_ENDPOINT: z.string().url().optional(),

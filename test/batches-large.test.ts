@@ -187,3 +187,39 @@ describe("large batches are validated by their first job", () => {
     }
   });
 });
+
+describe("preparing with or without the manifest kept in memory (BATCHROUTER_PREPARE_KEEP_ITEMS)", () => {
+  it("stores the same items, placed the same way, and runs them to the same results", async () => {
+    const reread = await startTestServer({ ...providers.env, BATCHROUTER_PREPARE_KEEP_ITEMS: "0" }, { worker: true });
+    try {
+      const items = makeItems(300, { prefix: "twice" }).map((it, i) => (i % 7 === 0 ? { ...it, metadata: { n: `#${i}` } } : it));
+      const runOn = async (server: TestServer) => {
+        const agent = await registerAgent(server.base);
+        const res = await fetch(`${server.base}/v1/batches/input-manifests`, {
+          method: "POST",
+          headers: { Authorization: `Bearer ${agent.test_api_key}`, "Content-Type": "application/x-ndjson" },
+          body: jsonl(items),
+        });
+        const fileId = ((await res.json()) as any).id as string;
+        const created = await createBatch(server.base, agent.test_api_key, { input_file_id: fileId, sla_tier: "flex" });
+        expect(created.status, JSON.stringify(created.body)).toBe(202);
+        const done = await untilTerminal(server.base, agent.test_api_key, created.body.batch.id, 60_000);
+        expect(done.status).toBe("completed");
+        const rows = await server.database
+          .db("batch_items")
+          .where({ batch_id: done.id })
+          .orderBy("idx")
+          .select("idx", "customer_item_id", "operation", "models", "item", "lane_id");
+        const results = await allResults(server.base, agent.test_api_key, done.id);
+        return { rows, results: results.map((r) => [r.customer_item_id, r.status, r.metadata ?? null]) };
+      };
+      const kept = await runOn(srv);
+      const readTwice = await runOn(reread);
+      expect(kept.rows).toHaveLength(300);
+      expect(readTwice.rows).toEqual(kept.rows);
+      expect(readTwice.results).toEqual(kept.results);
+    } finally {
+      await reread.close();
+    }
+  }, 90_000);
+});

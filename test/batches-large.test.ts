@@ -22,8 +22,8 @@ afterAll(async () => {
 
 const jsonl = (items: unknown[]) => `${items.map((i) => JSON.stringify(i)).join("\n")}\n`;
 
-async function upload(key: string, items: unknown[]): Promise<string> {
-  const res = await fetch(`${srv.base}/v1/batches/input-manifests`, {
+async function upload(key: string, items: unknown[], server: TestServer = srv): Promise<string> {
+  const res = await fetch(`${server.base}/v1/batches/input-manifests`, {
     method: "POST",
     headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/x-ndjson" },
     body: jsonl(items),
@@ -195,12 +195,7 @@ describe("preparing with or without the manifest kept in memory (BATCHROUTER_PRE
       const items = makeItems(300, { prefix: "twice" }).map((it, i) => (i % 7 === 0 ? { ...it, metadata: { n: `#${i}` } } : it));
       const runOn = async (server: TestServer) => {
         const agent = await registerAgent(server.base);
-        const res = await fetch(`${server.base}/v1/batches/input-manifests`, {
-          method: "POST",
-          headers: { Authorization: `Bearer ${agent.test_api_key}`, "Content-Type": "application/x-ndjson" },
-          body: jsonl(items),
-        });
-        const fileId = ((await res.json()) as any).id as string;
+        const fileId = await upload(agent.test_api_key, items, server);
         const created = await createBatch(server.base, agent.test_api_key, { input_file_id: fileId, sla_tier: "flex" });
         expect(created.status, JSON.stringify(created.body)).toBe(202);
         const done = await untilTerminal(server.base, agent.test_api_key, created.body.batch.id, 60_000);

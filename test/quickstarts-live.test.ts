@@ -3,7 +3,7 @@ import { expectBatchSettled, expectLedgerBalanced, untilTerminal } from "./helpe
 import { fundLive } from "./helpers/live.js";
 import { type LiveProviders, liveProviders } from "./helpers/providers.js";
 import { runFlowB } from "./helpers/quickstarts.js";
-import { call, registerAgent, startTestServer, type TestServer, waitFor } from "./helpers/server.js";
+import { call, registerAgent, startTestServer, type TestServer } from "./helpers/server.js";
 
 // The two customer quickstarts of /work/shared/spec/quickstarts.md, run as written but with the LIVE
 // key an agent gets at sign-up: the work goes through the real adapters to the provider fakes (never

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AnthropicFake, startAnthropicFake } from "../../test/fakes/anthropic-fake.js";
 import type { ProviderEndpoint } from "../../server/providers/endpoints.js";
-import { earlierBatches, type Intent, partDigest, type SubmitJournal } from "./anthropic-batch-adopt.js";
+import { earlierBatches, partDigest } from "./anthropic-batch-adopt.js";
 import { anthropicBatchAdapter } from "./anthropic-batch.js";
 import { anthropicHttp } from "./anthropic-http.js";
 import { customIds } from "./anthropic-batch-results.js";
 import { chatItem, request, testLane } from "./test-fixtures.js";
-import type { SubmitRequest } from "./types.js";
+import type { Intent, SubmitJournal, SubmitRequest } from "./types.js";
 
 // Which earlier batch a resubmit may take for a part (anthropic-batch-adopt.ts), against the loopback
 // fake and an in-memory journal: the database's side is covered by test/providers-resubmit-anthropic.

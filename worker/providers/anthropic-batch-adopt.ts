@@ -1,10 +1,8 @@
 import { hashHex } from "./hash.js";
-import type { AnthropicHttp } from "./anthropic-http.js";
+import { type AnthropicHttp, BATCHES, batchPath } from "./anthropic-http.js";
 import { streamLines } from "./openai-http.js";
 import { classifyError } from "./retry-policy.js";
-import type { Intent, SubmitJournal, SubmitRequest } from "./types.js";
-
-export type { Intent, SubmitJournal } from "./types.js";
+import type { Intent, SubmitJournal } from "./types.js";
 
 /**
  * Crash-safe resubmits of Anthropic Message Batches. A create can be accepted by Anthropic while we
@@ -42,8 +40,6 @@ export interface Earlier {
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : 0);
-const BATCHES = "/v1/messages/batches";
-const batchPath = (id: string) => `${BATCHES}/${encodeURIComponent(id)}`;
 
 /** Our clock (the database's) and Anthropic's may disagree by this much. */
 const SKEW_MS = 5 * 60_000;

@@ -12,7 +12,7 @@ import {
 } from "./anthropic-batch-adopt.js";
 import { customIds, resultOf } from "./anthropic-batch-results.js";
 import { failedResult } from "./item-results.js";
-import { anthropicHttp, type AnthropicHttp } from "./anthropic-http.js";
+import { anthropicHttp, BATCHES, batchPath, type AnthropicHttp } from "./anthropic-http.js";
 import { anthropicParams } from "./anthropic-requests.js";
 import { streamLines } from "./openai-http.js";
 import { classifyError } from "./retry-policy.js";
@@ -48,14 +48,12 @@ interface AnthropicBatchRef extends ProviderJobRef {
 
 /** Anthropic's own per-batch limits (spec/providers.md), when the catalog gives none. */
 const DEFAULT_LIMITS = { max_requests: 100_000, max_bytes: 256 * 1024 * 1024 };
-const BATCHES = "/v1/messages/batches";
 /** `{"requests":[]}`: what the body weighs around its requests. */
 const ENVELOPE_BYTES = 15;
 
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 const count = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) ? v : 0);
-const batchPath = (id: string) => `${BATCHES}/${encodeURIComponent(id)}`;
 
 /**
  * The unit's items, in order, cut into create bodies that fit the limits, measured on the request as
@@ -125,8 +123,9 @@ export function anthropicBatchAdapter(
     async submit(req, signal) {
       const ids = customIds(req.items);
       const journal = req.journal;
-      // Batches earlier submits of this unit left (a lost answer, a killed worker): see anthropic-batch-adopt.ts.
-      const earlier = journal ? await earlierBatches(http, journal) : new Map<string, Earlier>();
+      // Batches earlier submits of this unit left (a lost answer, a killed worker): see
+      // anthropic-batch-adopt.ts. A first submit has none (intents are written after its items start).
+      const earlier = journal && req.resubmit ? await earlierBatches(http, journal) : new Map<string, Earlier>();
       const parts: Part[] = [];
       const created: { part: Part; intent?: string }[] = [];
       try {
@@ -149,7 +148,7 @@ export function anthropicBatchAdapter(
           const part = { batch_id: batch.id, first: slice.first, count: n };
           parts.push(part);
           created.push({ part, intent: intent?.id });
-          if (journal && intent) await journal.created(intent.id, batch.id);
+          if (intent) await journal?.created(intent.id, batch.id);
         }
       } catch (err) {
         // The caller submits the whole unit again after a failure, so batches this attempt created

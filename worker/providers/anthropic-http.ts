@@ -15,6 +15,9 @@ export interface AnthropicHttp {
 }
 
 export const ANTHROPIC_VERSION = "2023-06-01";
+/** The Message Batches collection, and one batch in it. */
+export const BATCHES = "/v1/messages/batches";
+export const batchPath = (id: string) => `${BATCHES}/${encodeURIComponent(id)}`;
 const TIMEOUT_MS = 60_000;
 const STREAM_TIMEOUT_MS = 10 * 60_000;
 

@@ -8,7 +8,7 @@ import { type LiveProviders, liveProviders } from "../helpers/providers.js";
 import { registerAgent } from "../helpers/server.js";
 import { Cluster } from "./helpers/cluster.js";
 import { expectBatchWhole } from "./helpers/invariants.js";
-import { chaosSeed } from "./helpers/seed.js";
+import { chaosSeed, seedMeetingFault } from "./helpers/seed.js";
 
 // Issue 13 part 5, provider faults at 30 %: test/providers-faults.test.ts runs the same faults on
 // one in-process server; here live keys drive the real adapters against the loopback OpenAI and
@@ -35,9 +35,16 @@ describe("provider faults at 30 % across processes", () => {
     const seed = chaosSeed("provider faults");
     const api = await cluster.start("api");
     await Promise.all([cluster.start("worker"), cluster.start("worker")]);
-    // Every transient kind, on every call of both providers (submit, poll, results, real-time).
+    // Every transient kind, on every call of both providers (submit, poll, results, real-time). The
+    // Anthropic draw is seeded so one of its first two calls faults: see seedMeetingFault.
     providers.openai.setFaults({ rate: 0.3, kinds: ["timeout", "503", "429", "500"], timeoutMs: 150, retryAfterSeconds: 0 });
-    providers.anthropic.setFaults({ rate: 0.3, kinds: [429, 500, 529, "timeout"], timeoutMs: 150, retryAfterSeconds: 0.05, seed });
+    providers.anthropic.setFaults({
+      rate: 0.3,
+      kinds: [429, 500, 529, "timeout"],
+      timeoutMs: 150,
+      retryAfterSeconds: 0.05,
+      seed: seedMeetingFault(seed, 0.3, 2),
+    });
 
     const runs = await Promise.all(
       ["a", "b"].map(async (org) => {

@@ -9,11 +9,23 @@ import { benchQuote50k } from "./quote-50k.js";
 
 /**
  * The V8 flags README advises for platform processes. The old-space ceiling makes V8 collect before
- * garbage piles up; the young generation is held at Node 20's 16 MB semi-spaces — since Node 22 it
- * grows with the machine's memory (to 64 MB each here), which added ~100 MB to a batch's RSS and
- * nothing to its speed (1M items: 645 → 569 MB peak, 186 s either way).
+ * garbage piles up. The young generation is held at 8 MB semi-spaces: since Node 22 it grows with
+ * the machine's memory (to 64 MB each here), which added ~100 MB to a batch's RSS and nothing to its
+ * speed (1M items: 645 → 569 MB peak, 186 s either way); at 16 MB the buffers a result file streams
+ * through still piled up between scavenges (a 1M batch's highest point, while its files are
+ * written); at 8 MB the 1M peak is ~490 MB, as fast (twice the scavenges, same total GC time).
  */
-const WORKER_FLAGS = ["--max-old-space-size=384", "--max-semi-space-size=16"];
+const WORKER_FLAGS = ["--max-old-space-size=384", "--max-semi-space-size=8"];
+
+/**
+ * The allocator setting README advises for platform processes on Linux (glibc). By default glibc
+ * raises its mmap threshold to the size of the largest block freed so far (up to 32 MB): after the
+ * first multi-MB buffer (a results chunk, a file chunk) every later one is carved from the heap
+ * proper, where freed space between live blocks is never given back — +60–130 MB of a 1M batch's
+ * RSS, measured in /proc/self/smaps. A fixed threshold keeps blocks ≥ 256 kB in their own mappings,
+ * returned to the system when freed.
+ */
+const WORKER_ENV = { GLIBC_TUNABLES: "glibc.malloc.mmap_threshold=262144" };
 
 /** Every entry of `npm run bench`, in the order the table shows them. */
 export const ENTRIES: BenchEntry[] = [
@@ -33,6 +45,7 @@ export const ENTRIES: BenchEntry[] = [
     name: "upload",
     title: "raw JSONL manifest upload, 1,000,000 lines",
     nodeFlags: WORKER_FLAGS,
+    env: WORKER_ENV,
     run: () =>
       withBenchPlatform(async (platform, key) => {
         const r = await benchManifestUpload(platform, key, 1_000_000);
@@ -52,6 +65,7 @@ export const ENTRIES: BenchEntry[] = [
     title: "100,000-item batch, zero-latency simulator lanes",
     // As README advises for worker processes; the same as batch-1m, so their peaks compare.
     nodeFlags: WORKER_FLAGS,
+    env: WORKER_ENV,
     run: () =>
       withBenchPlatform(async (platform, key) => {
         const r = await benchBatch100k(platform, key);
@@ -69,6 +83,7 @@ export const ENTRIES: BenchEntry[] = [
     name: "batch-1m",
     title: "1,000,000-item batch, zero-latency simulator lanes",
     nodeFlags: WORKER_FLAGS,
+    env: WORKER_ENV,
     run: () =>
       withBenchPlatform(async (platform, key) => {
         const r = await benchBatch100k(platform, key, 1_000_000);

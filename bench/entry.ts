@@ -28,6 +28,8 @@ export interface BenchEntry {
    * table shows them beside the entry, since they are part of what was measured.
    */
   nodeFlags?: string[];
+  /** Environment of the entry's process beyond the bench's own (e.g. allocator settings); shown beside it too. */
+  env?: Record<string, string>;
 }
 
 export function meets(f: Figure): boolean | null {

@@ -14,6 +14,7 @@ interface Saved {
   measured_at: string;
   node: string;
   node_flags: string[];
+  env?: Record<string, string>;
   outcome?: BenchOutcome;
   error?: string;
 }
@@ -43,6 +44,7 @@ async function main() {
       [...(entry.nodeFlags ?? []), ...process.execArgv, process.argv[1]!, "--child", entry.name, outFile],
       {
         stdio: ["ignore", "inherit", "inherit"],
+        env: { ...process.env, ...entry.env },
       },
     );
     const base = {
@@ -51,6 +53,7 @@ async function main() {
       measured_at: new Date().toISOString(),
       node: process.version,
       node_flags: entry.nodeFlags ?? [],
+      ...(entry.env ? { env: entry.env } : {}),
     };
     if (r.status === 0 && fs.existsSync(outFile)) saved.push({ ...base, outcome: JSON.parse(fs.readFileSync(outFile, "utf8")) });
     else saved.push({ ...base, error: `exited ${r.status ?? r.signal}` });
@@ -95,8 +98,11 @@ function printTable(saved: Saved[]) {
   for (const r of rows.slice(1)) console.log(line(r));
   console.log("");
   for (const s of saved) {
-    const flags = ENTRIES.find((e) => e.name === s.name)?.nodeFlags;
-    if (s.outcome) console.log(`${s.name}: ${s.outcome.detail}${flags?.length ? ` [node ${flags.join(" ")}]` : ""}`);
+    const entry = ENTRIES.find((e) => e.name === s.name);
+    const flags = entry?.nodeFlags ?? [];
+    const env = Object.entries(entry?.env ?? {}).map(([k, v]) => `${k}=${v}`);
+    const how = [...env, ...(flags.length ? [`node ${flags.join(" ")}`] : [])];
+    if (s.outcome) console.log(`${s.name}: ${s.outcome.detail}${how.length ? ` [${how.join(" ")}]` : ""}`);
   }
 }
 

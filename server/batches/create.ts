@@ -80,13 +80,13 @@ export async function createBatch(deps: BatchDeps, actor: Actor, req: CreateBatc
     await writeItems(
       trx,
       prepared.items.length,
-      prepared.routing.map((r, idx) => ({
+      prepared.items.map((item, idx) => ({
         batch_id: batchId,
         idx,
-        customer_item_id: r.customer_item_id,
-        operation: r.operation,
-        models: r.models,
-        item: prepared.items[idx]! as unknown as Record<string, unknown>,
+        customer_item_id: item.customer_item_id,
+        operation: prepared.routing.kind(idx).operation,
+        models: prepared.routing.kind(idx).models,
+        item: item as unknown as Record<string, unknown>,
         ...placed(idx),
         status: "queued" as const,
       })),

@@ -13,8 +13,7 @@ import { jsonPointer } from "../json-pointer.js";
 import { type AcceptedItem, ItemValidator, MAX_LISTED_ERRORS } from "../quotes/item-validator.js";
 import { estimateRouting } from "../quotes/prepare.js";
 import { unroutableError, type resolveConstraints, type UnroutableDetail } from "../quotes/service.js";
-import { ItemKinds } from "../routing/packed-item.js";
-import type { RoutingItem } from "../routing/types.js";
+import { ItemKinds, RoutingColumns } from "../routing/packed-item.js";
 import type { PendingRequest } from "./create-large.js";
 import { failPreparation } from "./lifecycle.js";
 import {
@@ -59,7 +58,7 @@ async function prepareManifest(deps: BatchDeps, batchId: string): Promise<void> 
     const plan = itemsQuote
       ? planFromQuote(itemsQuote, scan.fingerprint!)
       : planNow(snapshot, scan, batch.constraints as ReturnType<typeof resolveConstraints>, pending.max_price, quote as QuoteRow);
-    scan.routing.length = 0; // the plan has what it needs; let the million small objects go before pass two
+    scan.routing.clear(); // the plan has what it needs; let the columns go before pass two
     await deps.db.transaction(async (trx) => {
       const locked = await batchesQ.getBatchById(trx, batchId, true);
       if (locked?.status !== "validating") return; // cancelled or expired meanwhile: that path released everything
@@ -107,7 +106,8 @@ async function withItemIds(deps: BatchDeps, fileId: string, err: AppError): Prom
 }
 
 interface Scan {
-  routing: RoutingItem[];
+  /** Without the items' ids: a million are ~40 MB the router only needs to name items it can't route. */
+  routing: RoutingColumns;
   /**
    * The validated items in manifest order, when the manifest has at most
    * BATCHROUTER_PREPARE_KEEP_ITEMS: pass two then writes them without reading and checking the
@@ -133,7 +133,7 @@ async function scanManifest(deps: BatchDeps, snapshot: CatalogSnapshot, batch: B
   const preflight: PreflightError[] = [];
   const hash = fingerprint ? createHash("sha256").update("[") : null;
   const scan: Scan = {
-    routing: [],
+    routing: new RoutingColumns(batch.item_count, false),
     tokens: { input: 0, output: 0 },
     kept: batch.item_count <= deps.config.BATCHROUTER_PREPARE_KEEP_ITEMS ? [] : undefined,
   };
@@ -163,8 +163,7 @@ async function scanManifest(deps: BatchDeps, snapshot: CatalogSnapshot, batch: B
     if (validator.full) break;
     if (preflight.length > 0) continue; // still looking for problems, no longer sizing
     if (scan.kept) for (const ok of accepted) scan.kept.push(ok);
-    const sized = await estimateRouting(snapshot, accepted, chunk.first_idx, chunk.items.length / batch.item_count, kinds, false);
-    for (const r of sized.routing) scan.routing.push(r);
+    const sized = await estimateRouting(snapshot, accepted, chunk.first_idx, scan.routing, chunk.items.length / batch.item_count, kinds);
     scan.tokens.input += sized.tokens.input;
     scan.tokens.output += sized.tokens.output;
   }

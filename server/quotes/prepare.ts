@@ -3,8 +3,8 @@ import type { CatalogSnapshot } from "../catalog/store.js";
 import type { Operation } from "../catalog/types.js";
 import { fail } from "../errors.js";
 import { jsonPointer } from "../json-pointer.js";
-import { ItemKinds, PackedRoutingItem } from "../routing/packed-item.js";
-import type { RoutingItem } from "../routing/types.js";
+import { ItemKinds, RoutingColumns, UniformRoutingItems } from "../routing/packed-item.js";
+import type { RoutingItems } from "../routing/types.js";
 import { ItemValidator, type AcceptedItem, type ItemDefaults } from "./item-validator.js";
 import { estimateInputTokens, estimateOutputTokens } from "./tokens.js";
 
@@ -12,7 +12,7 @@ export type { ItemDefaults };
 
 export interface PreparedItems {
   items: ManifestItem[];
-  routing: RoutingItem[];
+  routing: RoutingItems;
   tokens: { input: number; output: number };
   sampled: boolean;
 }
@@ -43,29 +43,28 @@ export async function prepareItems(
       { location: "body", errors: errs },
     );
   }
-  const { routing, tokens, sampled } = await estimateRouting(snapshot, accepted, 0);
+  const routing = new RoutingColumns(accepted.length);
+  const { tokens, sampled } = await estimateRouting(snapshot, accepted, 0, routing);
   return { items: accepted.map((a) => a.item), routing, tokens, sampled };
 }
 
 /**
- * Token estimates of accepted items and what the router needs of each (`first` is the manifest
- * position of the first one). Chunks of a stored manifest go through here one at a time, sharing
- * `kinds`; without `keepIds` the items' ids are left out (a million of them are ~40 MB the router
- * only needs to name items it can't route — the caller then looks those up).
+ * Token estimates of accepted items, and what the router needs of each appended to `routing`
+ * (`first` is the manifest position of the first one). Chunks of a stored manifest go through here
+ * one at a time, sharing `routing` and `kinds`.
  */
 export async function estimateRouting(
   snapshot: CatalogSnapshot,
   accepted: readonly AcceptedItem[],
   first: number,
+  routing: RoutingColumns,
   budgetShare = 1,
   kinds = new ItemKinds(),
-  keepIds = true,
 ) {
   const { tokens: inputTokens, sampled } = await estimateInputTokens(
     accepted.map((a) => ({ item: a.item, operation: a.operation, family: snapshot.modelBySlug.get(a.models[0]!)!.family })),
     budgetShare,
   );
-  const routing: RoutingItem[] = [];
   let input = 0;
   let output = 0;
   for (let i = 0; i < accepted.length; i++) {
@@ -75,9 +74,9 @@ export async function estimateRouting(
     output += out;
     const tools = toolNeeds(item);
     const kind = kinds.of(operation, models, tools.needs_tools, tools.hosted_tools);
-    routing.push(new PackedRoutingItem(first + i, keepIds ? item.customer_item_id : "", kind, inputTokens[i]!, out));
+    routing.push(first + i, item.customer_item_id, kind, inputTokens[i]!, out);
   }
-  return { routing, tokens: { input, output }, sampled };
+  return { tokens: { input, output }, sampled };
 }
 
 /**
@@ -107,23 +106,16 @@ export async function prepareVolume(
     const sample = await prepareItems(snapshot, samples, { operation, model: models[0] }, "sample_items");
     perItemIn = Math.ceil(sample.tokens.input / sample.items.length);
     perItemOut = Math.ceil(sample.tokens.output / sample.items.length);
+    const kinds = Array.from({ length: sample.routing.length }, (_, pos) => sample.routing.kind(pos));
     needs = {
-      needs_tools: sample.routing.some((r) => r.needs_tools),
-      hosted_tools: [...new Set(sample.routing.flatMap((r) => r.hosted_tools))],
+      needs_tools: kinds.some((k) => k.needs_tools),
+      hosted_tools: [...new Set(kinds.flatMap((k) => k.hosted_tools))],
     };
   } else {
     // Without samples: a typical short prompt, and the first model's typical reply.
     perItemIn = operation === "embeddings" ? 256 : 500;
     perItemOut = operation === "embeddings" ? 0 : (snapshot.modelBySlug.get(models[0]!)!.typical_output_tokens ?? 400);
   }
-  const routing: RoutingItem[] = Array.from({ length: count }, (_, i) => ({
-    index: i,
-    customer_item_id: `estimated-${i + 1}`,
-    operation,
-    models,
-    input_tokens: perItemIn,
-    output_tokens: perItemOut,
-    ...needs,
-  }));
+  const routing = new UniformRoutingItems(count, { operation, models, ...needs }, perItemIn, perItemOut);
   return { items: [], routing, tokens: { input: perItemIn * count, output: perItemOut * count }, sampled: true };
 }

@@ -2,7 +2,6 @@ import type { RoutingMode } from "../catalog/types.js";
 import { itemCostPico, sumCostPico } from "./cost.js";
 import { priceFactor, slaScore } from "./score.js";
 import { tally, type LaneState, type RouteState, type Subgroup } from "./state.js";
-import type { RoutingItem } from "./types.js";
 
 function place(state: RouteState, sg: Subgroup, ls: LaneState, positions: readonly number[]) {
   for (const pos of positions) {
@@ -47,7 +46,7 @@ function assignByPrice(state: RouteState, sg: Subgroup, split: boolean) {
     const outPrice = open.map((ls) => ls.lane.output_per_mtok_micros);
     const buckets: number[][] = open.map(() => []);
     for (const pos of pending) {
-      const best = cheapestOpen(state.items[pos]!, open, inPrice, outPrice);
+      const best = cheapestOpen(state.items.inputTokens(pos), state.items.outputTokens(pos), open, inPrice, outPrice);
       if (best < 0) state.unroutable.push({ pos, sg });
       else buckets[best]!.push(pos);
     }
@@ -72,12 +71,12 @@ function assignByPrice(state: RouteState, sg: Subgroup, split: boolean) {
  * integer — the usual case, and the hot loop of a 50,000-item quote; otherwise costs are recomputed
  * exactly.
  */
-function cheapestOpen(it: RoutingItem, open: LaneState[], inPrice: number[], outPrice: number[]): number {
+function cheapestOpen(inputTokens: number, outputTokens: number, open: LaneState[], inPrice: number[], outPrice: number[]): number {
   let best = -1;
   let bestCost = Infinity;
   let exact = true;
   for (let k = 0; k < open.length; k++) {
-    const cost = it.input_tokens * inPrice[k]! + it.output_tokens * outPrice[k]!;
+    const cost = inputTokens * inPrice[k]! + outputTokens * outPrice[k]!;
     if (cost > Number.MAX_SAFE_INTEGER) exact = false;
     if (cost < bestCost) {
       best = k;
@@ -87,7 +86,7 @@ function cheapestOpen(it: RoutingItem, open: LaneState[], inPrice: number[], out
   if (exact) return best;
   let bestExact: number | bigint = 0;
   for (let k = 0; k < open.length; k++) {
-    const cost = itemCostPico(it.input_tokens, it.output_tokens, open[k]!.lane);
+    const cost = itemCostPico(inputTokens, outputTokens, open[k]!.lane);
     if (k === 0 || cost < bestExact) {
       best = k;
       bestExact = cost;

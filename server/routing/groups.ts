@@ -1,29 +1,38 @@
 import { fitsTokens, itemKindChecks, type Check } from "./eligibility.js";
 import { tally, type LaneState, type Subgroup } from "./state.js";
-import type { RoutingItem } from "./types.js";
+import type { ItemKind, RoutingItems } from "./types.js";
 
 interface Group {
   models: string[];
-  operation: RoutingItem["operation"];
+  operation: ItemKind["operation"];
   needsTools: boolean;
   hostedTools: string[];
   positions: number[];
 }
 
+const MAX_REMEMBERED_KINDS = 256;
+
 /**
  * Groups items with identical routing-relevant attributes, so constraints are checked per group ×
- * lane instead of per item × lane (50,000 items usually fall into a handful of groups).
+ * lane instead of per item × lane (50,000 items usually fall into a handful of groups). Items of one
+ * shared kind object go to its group without building their key again.
  */
-function groupItems(items: readonly RoutingItem[]): Group[] {
+function groupItems(items: RoutingItems): Group[] {
   const groups = new Map<string, Group>();
+  const byKind = new Map<ItemKind, Group>();
   for (let pos = 0; pos < items.length; pos++) {
-    const it = items[pos]!;
-    const tools = it.hosted_tools.length > 0 ? [...new Set(it.hosted_tools)].sort() : [];
-    const needsTools = it.needs_tools || tools.length > 0;
-    const key = `${it.operation}\0${needsTools ? 1 : 0}\0${tools.join(",")}\0${it.models.join("\u0001")}`;
-    let g = groups.get(key);
-    if (!g)
-      groups.set(key, (g = { models: [...new Set(it.models)], operation: it.operation, needsTools, hostedTools: tools, positions: [] }));
+    const it = items.kind(pos);
+    let g = byKind.get(it);
+    if (!g) {
+      const tools = it.hosted_tools.length > 0 ? [...new Set(it.hosted_tools)].sort() : [];
+      const needsTools = it.needs_tools || tools.length > 0;
+      const key = `${it.operation}\0${needsTools ? 1 : 0}\0${tools.join(",")}\0${it.models.join("\u0001")}`;
+      g = groups.get(key);
+      if (!g)
+        groups.set(key, (g = { models: [...new Set(it.models)], operation: it.operation, needsTools, hostedTools: tools, positions: [] }));
+      // Shared kinds are a handful; plain item objects are each their own, not worth remembering.
+      if (byKind.size < MAX_REMEMBERED_KINDS) byKind.set(it, g);
+    }
     g.positions.push(pos);
   }
   return [...groups.values()];
@@ -33,17 +42,17 @@ function groupItems(items: readonly RoutingItem[]): Group[] {
  * Splits one group by which lanes its items fit (context window, output cap). Items land in the same
  * bucket when they clear the same distinct limits, so every lane fits all of a bucket or none of it.
  */
-function splitByFit(g: Group, items: readonly RoutingItem[], lanes: LaneState[]): number[][] {
+function splitByFit(g: Group, items: RoutingItems, lanes: LaneState[]): number[][] {
   const ctx = [...new Set(lanes.map((l) => l.lane.context_window))].sort((a, b) => a - b);
   const out = [...new Set(lanes.map((l) => l.lane.max_output_tokens))].sort((a, b) => a - b);
   const buckets = new Map<number, number[]>();
   for (const pos of g.positions) {
-    const it = items[pos]!;
-    const need = it.input_tokens + it.output_tokens;
+    const output = items.outputTokens(pos);
+    const need = items.inputTokens(pos) + output;
     let ci = 0;
     while (ci < ctx.length && ctx[ci]! < need) ci++;
     let oi = 0;
-    while (oi < out.length && out[oi]! < it.output_tokens) oi++;
+    while (oi < out.length && out[oi]! < output) oi++;
     const key = ci * (out.length + 1) + oi;
     let b = buckets.get(key);
     if (!b) buckets.set(key, (b = []));
@@ -53,7 +62,7 @@ function splitByFit(g: Group, items: readonly RoutingItem[], lanes: LaneState[])
 }
 
 /** Builds the subgroups of every item, tallying each lane's constraint failures as it goes. */
-export function buildSubgroups(items: readonly RoutingItem[], lanesByModel: Map<string, LaneState[]>): Subgroup[] {
+export function buildSubgroups(items: RoutingItems, lanesByModel: Map<string, LaneState[]>): Subgroup[] {
   const subgroups: Subgroup[] = [];
   for (const g of groupItems(items)) {
     const n = g.positions.length;
@@ -85,14 +94,14 @@ export function buildSubgroups(items: readonly RoutingItem[], lanesByModel: Map<
     );
     const buckets = pass.length > 0 ? splitByFit(g, items, pass) : [g.positions];
     for (const positions of buckets) {
-      const rep = items[positions[0]!]!;
-      const eligible = pass.filter((ls) => fitsTokens(ls.lane, rep.input_tokens, rep.output_tokens));
+      const rep = positions[0]!;
+      const eligible = pass.filter((ls) => fitsTokens(ls.lane, items.inputTokens(rep), items.outputTokens(rep)));
       const misfits = pass.filter((ls) => !eligible.includes(ls));
       let inputTokens = 0;
       let outputTokens = 0;
       for (const pos of positions) {
-        inputTokens += items[pos]!.input_tokens;
-        outputTokens += items[pos]!.output_tokens;
+        inputTokens += items.inputTokens(pos);
+        outputTokens += items.outputTokens(pos);
       }
       for (const ls of misfits) tally(ls, "context_window_exceeded", positions.length);
       for (const ls of eligible) {

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { SLA_DEADLINE_HOURS, type Lane, type Operation, type Region } from "../catalog/types.js";
+import { ItemKinds, RoutingColumns } from "./packed-item.js";
 import { route } from "./route.js";
 import { makeLane } from "./test-fixtures.js";
 import type { RoutingConstraints, RoutingItem, RoutingResult } from "./types.js";
@@ -238,6 +239,26 @@ describe("route (properties)", () => {
       const total = r.work_units.reduce((s, u) => s + u.estimated_cost_micros, 0);
       expect(r.decision.total_estimated_cost_micros).toBe(total);
       expect(r.price_above_max).toBe(c.max_price_micros !== null && total > c.max_price_micros);
+    });
+  });
+
+  it("routes a manifest's columns (kinds shared, as the batch path builds them) exactly as the same items one object each", () => {
+    check((items, c, lanes, r) => {
+      const kinds = new ItemKinds();
+      const shared = new Map<string, string[]>(); // the validator shares each distinct models list
+      const columns = new RoutingColumns(1);
+      for (const it of items) {
+        const key = it.models.join(",");
+        if (!shared.has(key)) shared.set(key, it.models);
+        const kind = kinds.of(it.operation, shared.get(key)!, it.needs_tools, it.hosted_tools);
+        columns.push(it.index, it.customer_item_id, kind, it.input_tokens, it.output_tokens);
+      }
+      const fromColumns = route(columns, c, lanes);
+      expect(fromColumns.assignments).toEqual(r.assignments);
+      expect(fromColumns.work_units).toEqual(r.work_units);
+      expect(fromColumns.unroutable).toEqual(r.unroutable);
+      expect(fromColumns.lanes).toEqual(r.lanes);
+      expect(fromColumns.decision).toEqual(r.decision);
     });
   });
 });

@@ -3,6 +3,7 @@ import { assignSubgroup } from "./assign.js";
 import { formatUsd } from "./cost.js";
 import { laneChecks } from "./eligibility.js";
 import { buildSubgroups } from "./groups.js";
+import { RoutingItemArray } from "./packed-item.js";
 import { laneReports, unroutableReasons } from "./report.js";
 import type { LaneState, RouteState, Subgroup } from "./state.js";
 import type {
@@ -10,20 +11,13 @@ import type {
   RoutingConstraints,
   RoutingDecision,
   RoutingItem,
+  RoutingItems,
   RoutingResult,
   UnroutableItem,
   UnroutableReason,
   WorkUnit,
 } from "./types.js";
 import { buildWorkUnits } from "./work-units.js";
-
-function assertTokens(items: readonly RoutingItem[]) {
-  for (const it of items) {
-    if (!Number.isSafeInteger(it.input_tokens) || it.input_tokens < 0 || !Number.isSafeInteger(it.output_tokens) || it.output_tokens < 0) {
-      throw new RangeError(`item ${it.index}: token estimates must be non-negative integers`);
-    }
-  }
-}
 
 function laneStates(lanes: readonly Lane[], c: RoutingConstraints, deadlineHours: number): LaneState[] {
   const order = c.provider_preferences.order ?? [];
@@ -52,7 +46,7 @@ function laneStates(lanes: readonly Lane[], c: RoutingConstraints, deadlineHours
   });
 }
 
-function decide(items: readonly RoutingItem[], units: WorkUnit[], reports: RoutingResult["lanes"], unroutable: number): RoutingDecision {
+function decide(items: RoutingItems, units: WorkUnit[], reports: RoutingResult["lanes"], unroutable: number): RoutingDecision {
   const largest = units.reduce<WorkUnit | undefined>(
     (best, u) =>
       !best || u.item_count > best.item_count || (u.item_count === best.item_count && u.estimated_cost_micros < best.estimated_cost_micros)
@@ -79,9 +73,10 @@ function decide(items: readonly RoutingItem[], units: WorkUnit[], reports: Routi
 /**
  * Routes items to lanes under the constraints. Pure: the caller supplies the lanes with their
  * current observed statistics and health, and turns `unroutable` or `price_above_max` into errors.
+ * Token estimates must be non-negative integers (RangeError otherwise).
  */
-export function route(items: readonly RoutingItem[], c: RoutingConstraints, lanes: readonly Lane[]): RoutingResult {
-  assertTokens(items);
+export function route(given: RoutingItems | readonly RoutingItem[], c: RoutingConstraints, lanes: readonly Lane[]): RoutingResult {
+  const items = Array.isArray(given) ? new RoutingItemArray(given) : (given as RoutingItems);
   const deadlineHours = SLA_DEADLINE_HOURS[c.sla_tier];
   const states = laneStates(lanes, c, deadlineHours);
   const byModel = new Map<string, LaneState[]>();
@@ -106,8 +101,7 @@ export function route(items: readonly RoutingItem[], c: RoutingConstraints, lane
     .map(({ pos, sg }) => {
       let reasons = reasonCache.get(sg);
       if (!reasons) reasonCache.set(sg, (reasons = unroutableReasons(sg, c, deadlineHours)));
-      const it = items[pos]!;
-      return { index: it.index, customer_item_id: it.customer_item_id, reasons };
+      return { index: items.index(pos), customer_item_id: items.customerItemId(pos), reasons };
     })
     .sort((a, b) => a.index - b.index);
   // Built when read: a batch's plan needs only the work units, and a million assignment objects
@@ -119,9 +113,9 @@ export function route(items: readonly RoutingItem[], c: RoutingConstraints, lane
     sla_tier: c.sla_tier,
     deadline_hours: deadlineHours,
     get assignments(): ItemAssignment[] {
-      assignments ??= items.map((it, pos) => ({
-        index: it.index,
-        customer_item_id: it.customer_item_id,
+      assignments ??= Array.from({ length: items.length }, (_, pos) => ({
+        index: items.index(pos),
+        customer_item_id: items.customerItemId(pos),
         lane_id: state.laneOf[pos]?.lane.lane_id ?? null,
       }));
       return assignments;

@@ -1,6 +1,6 @@
 import type { Lane } from "../catalog/types.js";
 import type { Check } from "./eligibility.js";
-import type { ConstraintCode, RoutingItem } from "./types.js";
+import type { ConstraintCode, RoutingItems } from "./types.js";
 
 // Working state of one route() call. Internal: nothing here leaves the module except via reports.
 
@@ -49,7 +49,7 @@ export interface Subgroup {
 }
 
 export interface RouteState {
-  items: readonly RoutingItem[];
+  items: RoutingItems;
   laneOf: (LaneState | undefined)[];
   unroutable: { pos: number; sg: Subgroup }[];
 }

@@ -16,6 +16,22 @@ export interface RoutingItem {
   hosted_tools: string[];
 }
 
+/** What the router groups items by: the items of a manifest share a handful of these. */
+export type ItemKind = Pick<RoutingItem, "operation" | "models" | "needs_tools" | "hosted_tools">;
+
+/**
+ * The items to route, by position (0..length-1): columns for a manifest (packed-item.ts), or a
+ * view of RoutingItem objects. `index` is the item's manifest position, which work units name.
+ */
+export interface RoutingItems {
+  readonly length: number;
+  index(pos: number): number;
+  customerItemId(pos: number): string;
+  inputTokens(pos: number): number;
+  outputTokens(pos: number): number;
+  kind(pos: number): ItemKind;
+}
+
 export interface RoutingConstraints {
   routing_mode: RoutingMode;
   sla_tier: SlaTier;

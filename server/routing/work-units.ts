@@ -35,10 +35,9 @@ export function buildWorkUnits(state: RouteState, lanes: readonly LaneState[], c
     let outputTokens = 0;
     const indexes: number[] = [];
     for (const pos of ls.assigned) {
-      const it = state.items[pos]!;
-      inputTokens += it.input_tokens;
-      outputTokens += it.output_tokens;
-      indexes.push(it.index);
+      inputTokens += state.items.inputTokens(pos);
+      outputTokens += state.items.outputTokens(pos);
+      indexes.push(state.items.index(pos));
     }
     const { lane } = ls;
     units.push({

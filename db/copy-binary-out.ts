@@ -1,84 +1,163 @@
-import type { Readable } from "node:stream";
-import { finished } from "node:stream/promises";
+import type { Socket } from "node:net";
 import pg from "pg";
-import { to as copyTo } from "pg-copy-streams";
+import { ValueBatcher } from "./copy-binary-values.js";
 import type { Db } from "./connection.js";
 
-/**
- * Reading PostgreSQL's binary COPY format (docs: "COPY — Binary Format") for queries of one column:
- * each value arrives as its bytes, no text decoding and no row objects — for writing gigabytes of
- * query output straight into a file.
- */
+// Protocol message codes (docs: "Frontend/Backend Protocol", "Message Formats").
+const COPY_OUT_RESPONSE = 0x48; // H
+const COPY_DATA = 0x64; // d
+// May come between CopyData messages; skipped, as pg-copy-streams skipped them.
+const INTERSPERSED = new Set([0x4e /* N: notice */, 0x53 /* S: parameter status */, 0x41 /* A: notification */]);
 
-const HEADER_BYTES = 19; // signature (11), flags (4), extension length (4, always 0 from the server)
+/** Batches waiting for the reader beyond which the socket is paused (PostgreSQL then waits on its send). */
+const PAUSE_AT = 2;
 
 /**
- * Yields the bytes of each row's single value, in row order, in batches of about `batchBytes`. Each
- * value is copied once, from the socket's chunk straight into the batch being filled — a value cut
- * between chunks included — so reading a gigabyte allocates a gigabyte of batches and nothing else
- * (re-joining each chunk's unread tail with the next chunk, as this did before, allocated it twice
- * more: ~100 MB of dead buffers waiting for V8 while a million results were written).
+ * `COPY … TO STDOUT (FORMAT binary)` as a pg submittable that reads the socket itself. From the
+ * query on it takes the socket's data from pg's parser; it walks the protocol's messages and hands
+ * CopyData payloads to a ValueBatcher, which copies each value once into ~1 MB batches. At the first
+ * message that is not copy data (CopyDone, an ErrorResponse) it gives the socket back to pg with the
+ * bytes from that message on, and pg reports the end (handleCommandComplete, handleError,
+ * handleReadyForQuery) as for any query. Replaces pg-copy-streams, which re-joined buffered socket
+ * chunks (Readable.read()) and then every chunk's messages — two more copies of a gigabyte-sized
+ * result file, and most of this process's CPU while writing it.
  */
-export async function* singleColumnValues(stream: AsyncIterable<Buffer>, batchBytes = 1024 * 1024): AsyncGenerator<Buffer> {
-  let out = Buffer.allocUnsafe(batchBytes);
-  let outBytes = 0;
-  // A header (the file's, then each row's field count and length) may be cut between chunks: its
-  // bytes gather here until whole. `need` is how many bytes of the current header are wanted.
-  const head = Buffer.alloc(HEADER_BYTES);
-  let headBytes = 0;
-  let need = HEADER_BYTES;
-  let inFileHeader = true;
-  let valueLeft = 0; // bytes of the current value still to copy
-  let ended = false;
-  for await (const chunk of stream) {
-    let at = 0;
-    while (at < chunk.length && !ended) {
-      if (valueLeft > 0) {
-        const n = Math.min(valueLeft, chunk.length - at);
-        if (outBytes + n > out.length) {
-          if (outBytes > 0) yield out.subarray(0, outBytes);
-          out = Buffer.allocUnsafe(Math.max(batchBytes, n));
-          outBytes = 0;
-        }
-        chunk.copy(out, outBytes, at, at + n);
-        outBytes += n;
-        at += n;
-        valueLeft -= n;
+export class BinaryCopyOut implements AsyncIterable<Buffer> {
+  private socket: Socket | null = null;
+  private pgOnData: ((chunk: Buffer) => void) | null = null;
+  private readonly ready: Buffer[] = [];
+  private readonly batcher: ValueBatcher;
+  // Message framing: a code byte and a length (4 bytes, counting itself), then the body.
+  private readonly head = Buffer.alloc(5);
+  private headBytes = 0;
+  private code = 0;
+  private bodyLeft = 0;
+  private discarding = false;
+  private error: Error | null = null;
+  private over = false;
+  private wake: (() => void) | null = null;
+  private readonly onData = (chunk: Buffer) => this.take(chunk);
+
+  constructor(
+    private readonly text: string,
+    batchBytes = 1024 * 1024,
+  ) {
+    this.batcher = new ValueBatcher(batchBytes, (b) => {
+      if (!this.discarding) this.ready.push(b);
+    });
+  }
+
+  /** True once PostgreSQL has ended the query (ReadyForQuery) or the connection failed. */
+  get finished(): boolean {
+    return this.over;
+  }
+
+  /** Called by pg when the query's turn comes. */
+  submit(connection: { stream: Socket; query(text: string): void }): void {
+    const socket = connection.stream;
+    const listeners = socket.listeners("data") as ((chunk: Buffer) => void)[];
+    if (listeners.length !== 1) throw new Error(`binary COPY: expected pg's one data listener, found ${listeners.length}`);
+    this.socket = socket;
+    this.pgOnData = listeners[0]!;
+    socket.removeListener("data", this.pgOnData);
+    socket.on("data", this.onData);
+    connection.query(this.text);
+  }
+
+  /** Drops whatever is still to come (the reader gave up; the query is being cancelled). */
+  discard(): void {
+    this.discarding = true;
+    this.ready.length = 0;
+    this.socket?.resume();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
+    for (;;) {
+      const batch = this.ready.shift();
+      if (batch) {
+        if (this.ready.length < PAUSE_AT && this.pgOnData !== null) this.socket?.resume();
+        yield batch;
         continue;
       }
-      const n = Math.min(need - headBytes, chunk.length - at);
-      chunk.copy(head, headBytes, at, at + n);
-      headBytes += n;
-      at += n;
-      if (headBytes < need) break; // the rest of the header is in the next chunk
-      headBytes = 0;
-      if (inFileHeader) {
-        inFileHeader = false;
-        need = 2; // a row's field count first: the trailer is just -1
-        continue;
-      }
-      if (need === 2) {
-        const fields = head.readInt16BE(0);
-        if (fields === -1) {
-          ended = true; // the trailer: nothing follows
-          break;
-        }
-        if (fields !== 1) throw new Error(`binary COPY: expected 1 column, got ${fields}`);
-        need = 6; // …then its length (the two bytes read stay at the front of `head`)
-        headBytes = 2;
-        continue;
-      }
-      valueLeft = head.readInt32BE(2);
-      if (valueLeft < 0) throw new Error("binary COPY: a NULL value where a line was expected");
-      need = 2;
-      if (outBytes >= batchBytes) {
-        yield out.subarray(0, outBytes);
-        out = Buffer.allocUnsafe(batchBytes);
-        outBytes = 0;
-      }
+      if (this.error) throw this.error;
+      if (this.over) return;
+      await new Promise<void>((resolve) => (this.wake = resolve));
     }
   }
-  if (outBytes > 0) yield out.subarray(0, outBytes);
+
+  private take(chunk: Buffer): void {
+    let at = 0;
+    try {
+      while (at < chunk.length) {
+        if (this.bodyLeft > 0) {
+          const n = Math.min(this.bodyLeft, chunk.length - at);
+          if (this.code === COPY_DATA) this.batcher.push(chunk, at, at + n);
+          this.bodyLeft -= n;
+          at += n;
+          continue;
+        }
+        if (this.headBytes === 0) {
+          const code = chunk[at]!;
+          if (code !== COPY_OUT_RESPONSE && code !== COPY_DATA && !INTERSPERSED.has(code)) {
+            // CopyDone, an ErrorResponse, …: pg takes it from here.
+            this.giveBack(chunk.subarray(at));
+            return;
+          }
+        }
+        const n = Math.min(5 - this.headBytes, chunk.length - at);
+        chunk.copy(this.head, this.headBytes, at, at + n);
+        this.headBytes += n;
+        at += n;
+        if (this.headBytes < 5) break;
+        this.headBytes = 0;
+        this.code = this.head[0]!;
+        this.bodyLeft = this.head.readInt32BE(1) - 4;
+      }
+    } catch (err) {
+      // Data that isn't what COPY promised: fail the reader; the caller cancels the query.
+      this.error = err as Error;
+      this.discarding = true;
+    }
+    if (this.ready.length >= PAUSE_AT && !this.discarding) this.socket?.pause();
+    this.notify();
+  }
+
+  private giveBack(rest: Buffer): void {
+    const socket = this.socket!;
+    const pgOnData = this.pgOnData!;
+    this.pgOnData = null;
+    this.batcher.flush();
+    socket.removeListener("data", this.onData);
+    socket.on("data", pgOnData);
+    pgOnData(rest);
+    socket.resume();
+    this.notify();
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+
+  // pg's callbacks for the active query.
+  handleError(err: Error): void {
+    this.error ??= err;
+    // A failed connection sends no ReadyForQuery: the reader must not wait for one.
+    this.over = true;
+    this.notify();
+  }
+  handleReadyForQuery(): void {
+    this.over = true;
+    this.notify();
+  }
+  handleCommandComplete(): void {}
+  handleRowDescription(): void {}
+  handleDataRow(): void {}
+  handleEmptyQuery(): void {}
+  handlePortalSuspended(): void {}
+  handleCopyInResponse(): void {}
+  handleCopyData(): void {}
 }
 
 type PgConnection = pg.Client & { connectionParameters: pg.ClientConfig; processID: number };
@@ -102,26 +181,25 @@ async function cancelBackend(connection: PgConnection): Promise<void> {
  */
 export async function* copyOutValues(db: Db, query: string, settings: readonly string[] = []): AsyncGenerator<Buffer> {
   const trx = await db.transaction();
-  let stream: Readable | undefined;
+  let copy: BinaryCopyOut | undefined;
   let connection: PgConnection | undefined;
   let ended = false;
   try {
     for (const s of settings) await trx.raw(s);
     connection = await (trx as unknown as { client: { acquireConnection(): Promise<PgConnection> } }).client.acquireConnection();
-    stream = connection.query(copyTo(`COPY (${query}) TO STDOUT (FORMAT binary)`)) as unknown as Readable;
-    // Not destroyed when the reader stops early: pg's client only moves on to its next query once
-    // the COPY has ended one way or the other (the finally below sees to that).
-    yield* singleColumnValues(stream.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>);
+    copy = new BinaryCopyOut(`COPY (${query}) TO STDOUT (FORMAT binary)`);
+    // pg's types know submittables only as Readable-like; it calls submit() and the handle* callbacks.
+    connection.query(copy as unknown as pg.Submittable);
+    yield* copy;
     ended = true;
     await trx.commit();
   } finally {
     if (!ended) {
-      if (stream && !stream.readableEnded && connection) {
+      if (copy && !copy.finished && connection) {
         // Stopped mid-COPY (the consumer failed or gave up): cancelled, it ends with an error rather
-        // than run on; the rest is drained, and the rollback queues behind it on this connection.
+        // than run on; the rest is dropped, and the rollback queues behind it on this connection.
         await cancelBackend(connection).catch(() => undefined);
-        stream.resume();
-        await finished(stream).catch(() => undefined);
+        copy.discard();
       }
       await trx.rollback().catch(() => undefined);
     }

@@ -55,4 +55,18 @@ describe("copyOutValues (binary COPY out of PostgreSQL)", () => {
     await expect(reading()).rejects.toThrow("division by zero");
     expect((await t.db.raw("SELECT 1 AS one")).rows[0].one).toBe(1);
   });
+
+  it("skips the notices PostgreSQL sends between rows, keeping every value whole", async () => {
+    await t.db.raw(`CREATE OR REPLACE FUNCTION copy_out_noisy(g int) RETURNS text LANGUAGE plpgsql AS $$
+      BEGIN
+        IF g % 500 = 0 THEN RAISE NOTICE 'row %', g; END IF;
+        RETURN repeat('y', g % 700) || g || E'\\n';
+      END $$`);
+    let text = "";
+    for await (const b of copyOutValues(t.db, "SELECT copy_out_noisy(g) FROM generate_series(1, 5000) g ORDER BY g")) text += b.toString();
+    const lines = text.split("\n").slice(0, -1);
+    expect(lines).toHaveLength(5000);
+    lines.forEach((line, i) => expect(line).toBe(`${"y".repeat((i + 1) % 700)}${i + 1}`));
+    expect((await t.db.raw("SELECT 1 AS one")).rows[0].one).toBe(1);
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { singleColumnValues } from "./copy-binary-out.js";
+import { singleColumnValues } from "./copy-binary-values.js";
 
 /** A binary COPY stream of one-column rows, as the server sends it. */
 function copyStream(values: string[]): Buffer {

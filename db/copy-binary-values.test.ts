@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { singleColumnValues } from "./copy-binary-values.js";
+import { ValueBatcher } from "./copy-binary-values.js";
 
 /** A binary COPY stream of one-column rows, as the server sends it. */
 function copyStream(values: string[]): Buffer {
@@ -15,16 +15,15 @@ function copyStream(values: string[]): Buffer {
   return Buffer.concat(parts);
 }
 
-async function collect(chunks: Buffer[], batchBytes?: number): Promise<string> {
-  async function* source() {
-    yield* chunks;
-  }
+async function collect(chunks: Buffer[], batchBytes = 1024 * 1024): Promise<string> {
   const out: Buffer[] = [];
-  for await (const b of singleColumnValues(source(), batchBytes)) out.push(b);
+  const batcher = new ValueBatcher(batchBytes, (b) => out.push(b));
+  for (const chunk of chunks) batcher.push(chunk);
+  batcher.flush();
   return Buffer.concat(out).toString();
 }
 
-describe("singleColumnValues", () => {
+describe("ValueBatcher", () => {
   const values = ['{"a":1}\n', "", 'ünïcødé 😊 \\ "q"\n', "x".repeat(3000)];
   const whole = copyStream(values);
 

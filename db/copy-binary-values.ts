@@ -23,7 +23,7 @@ export class ValueBatcher {
   private inFileHeader = true;
   private valueLeft = 0; // bytes of the current value still to copy
   /** The trailer was read: nothing follows. */
-  ended = false;
+  private ended = false;
 
   constructor(
     private readonly batchBytes: number,
@@ -88,16 +88,4 @@ export class ValueBatcher {
     this.need = 2;
     if (this.outBytes >= this.batchBytes) this.flush();
   }
-}
-
-/** Yields the bytes of each row's single value, in row order, in batches of about `batchBytes`. */
-export async function* singleColumnValues(stream: AsyncIterable<Buffer>, batchBytes = 1024 * 1024): AsyncGenerator<Buffer> {
-  const batches: Buffer[] = [];
-  const batcher = new ValueBatcher(batchBytes, (b) => batches.push(b));
-  for await (const chunk of stream) {
-    batcher.push(chunk);
-    yield* batches.splice(0);
-  }
-  batcher.flush();
-  yield* batches;
 }

@@ -80,16 +80,19 @@ export async function createBatch(deps: BatchDeps, actor: Actor, req: CreateBatc
     await writeItems(
       trx,
       prepared.items.length,
-      prepared.items.map((item, idx) => ({
-        batch_id: batchId,
-        idx,
-        customer_item_id: item.customer_item_id,
-        operation: prepared.routing.kind(idx).operation,
-        models: prepared.routing.kind(idx).models,
-        item: item as unknown as Record<string, unknown>,
-        ...placed(idx),
-        status: "queued" as const,
-      })),
+      prepared.items.map((item, idx) => {
+        const { operation, models } = prepared.routing.kind(idx);
+        return {
+          batch_id: batchId,
+          idx,
+          customer_item_id: item.customer_item_id,
+          operation,
+          models,
+          item: item as unknown as Record<string, unknown>,
+          ...placed(idx),
+          status: "queued" as const,
+        };
+      }),
     );
     await addRoutedEvent(trx, batchId, quote?.id ?? null, plan);
     await deps.jobs.send(trx, "dispatch", { batch_id: batchId });

@@ -25,7 +25,7 @@ function fitsColumn(item: number, name: string, v: number): void {
 
 /**
  * Items as the router sees them, in columns: a manifest position, two token estimates and a kind
- * number per item (12 bytes), what items share held once in their kind. A million-item manifest is
+ * number per item (16 bytes), what items share held once in their kind. A million-item manifest is
  * routed in one go; as one object per item it held ~75 MB of V8's heap through routing (and the
  * router's per-item grouping key another ~40 MB of garbage), the highest point of a 1M batch's RSS.
  * Ids are kept only when asked: a million are ~40 MB the router needs only to name items it can't

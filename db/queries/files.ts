@@ -143,22 +143,31 @@ export interface FileItemChunk {
 
 /**
  * A file's items chunk by chunk, in order, a few chunks per query: a million-line manifest is read
- * with a few MB in memory at a time. The file must not change meanwhile (stored files never do).
+ * with a few MB in memory at a time. The next query runs while the chunks of the last are worked
+ * through, so the reader doesn't wait on each (~0.2 s of a 300,000-item batch's preparation).
+ * The file must not change meanwhile (stored files never do).
  */
 export async function* fileItemChunks(db: Db, fileId: string, chunksPerQuery = 8): AsyncGenerator<FileItemChunk> {
-  let after = -1;
-  for (;;) {
-    const rows: { seq: number; first_idx: number; lines: number[]; items: string }[] = await db("file_item_chunks")
+  type Row = { seq: number; first_idx: number; lines: number[]; items: string };
+  const page = (after: number): Promise<Row[]> =>
+    db("file_item_chunks")
       .where({ file_id: fileId })
       .andWhere("seq", ">", after)
       .orderBy("seq")
       .limit(chunksPerQuery)
       .select("seq", "first_idx", "lines", "items");
-    for (const r of rows) {
-      yield { first_idx: r.first_idx, lines: r.lines, items: JSON.parse(`[${r.items.replaceAll("\n", ",")}]`) as unknown[] };
+  let next: Promise<Row[]> | null = page(-1);
+  try {
+    while (next) {
+      const rows: Row[] = await next;
+      next = rows.length < chunksPerQuery ? null : page(rows[rows.length - 1]!.seq);
+      for (const r of rows) {
+        yield { first_idx: r.first_idx, lines: r.lines, items: JSON.parse(`[${r.items.replaceAll("\n", ",")}]`) as unknown[] };
+      }
     }
-    if (rows.length < chunksPerQuery) return;
-    after = rows[rows.length - 1]!.seq;
+  } finally {
+    // A reader that stopped early leaves the read ahead unawaited: its failure is nobody's to report.
+    next?.catch(() => undefined);
   }
 }
 

@@ -142,25 +142,29 @@ export async function requestItemsOfWorkUnit(db: Db, workUnitId: string): Promis
     .select("batch_id", "idx", "customer_item_id", "operation", "item", "attempts", "status");
 }
 
+/** The columns of a RequestItem (what a provider request is built from). */
+const REQUEST_COLUMNS = "batch_id, idx, customer_item_id, operation, item, attempts";
+
 /**
  * Marks a work unit's queued items processing, counting the attempt, and returns every item it
  * has processing, in manifest order: those just marked and any marked by an earlier run that
  * crashed before the provider took them (`startedBefore`: the provider may hold that run's job).
  * One statement rather than an UPDATE and a SELECT over the same 50,000 rows: the SELECT half reads
- * the table as it was, so nothing comes back twice.
+ * the table as it was, so nothing comes back twice. Only a request's columns come back (every
+ * column was 40 % of this statement's time, each sent as text and parsed again here).
  */
-export async function startItemsOfWorkUnit(db: Db, workUnitId: string): Promise<{ items: BatchItemRow[]; startedBefore: boolean }> {
+export async function startItemsOfWorkUnit(db: Db, workUnitId: string): Promise<{ items: RequestItem[]; startedBefore: boolean }> {
   const { rows } = await db.raw(
     `WITH started AS (
        UPDATE batch_items SET status = 'processing', attempts = attempts + 1
         WHERE work_unit_id = ? AND status = 'queued'
-       RETURNING *)
+       RETURNING ${REQUEST_COLUMNS})
      SELECT *, false AS earlier FROM started
      UNION ALL
-     SELECT *, true AS earlier FROM batch_items WHERE work_unit_id = ? AND status = 'processing'`,
+     SELECT ${REQUEST_COLUMNS}, true AS earlier FROM batch_items WHERE work_unit_id = ? AND status = 'processing'`,
     [workUnitId, workUnitId],
   );
-  const items = rows as (BatchItemRow & { earlier: boolean })[];
+  const items = rows as (RequestItem & { earlier: boolean })[];
   return { items: items.sort((a, b) => a.idx - b.idx), startedBefore: items.some((r) => r.earlier) };
 }
 

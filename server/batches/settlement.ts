@@ -1,3 +1,5 @@
+import type { Knex } from "knex";
+import { binaryTextArray } from "../../db/binary-array-param.js";
 import type { Db } from "../../db/connection.js";
 import { getBatchById, type BatchRow } from "../../db/queries/batches.js";
 import type { WorkUnitRow } from "../../db/queries/work-units.js";
@@ -38,29 +40,34 @@ export async function applyOutcomes(
   outcomes: ItemOutcome[],
 ): Promise<{ completed: number; failed: number; retry: number; cancelled: number }> {
   if (outcomes.length === 0) return { completed: 0, failed: 0, retry: 0, cancelled: 0 };
-  const rows = outcomes.map((o) => ({
-    idx: o.idx,
-    status: o.status,
-    output: o.output ?? null,
-    error: o.error,
-    it: o.status === "completed" ? o.input_tokens : o.input_tokens || null,
-    ot: o.status === "completed" ? o.output_tokens : o.output_tokens || null,
-    cost: o.status === "completed" ? itemCost(wu, o.input_tokens, o.output_tokens) : null,
-  }));
-  // The planner can't see how many rows json_to_recordset yields and would rescan it once per
-  // matched item (a nested loop: quadratic in the chunk); a hash join reads it once.
+  const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
+  const idxs = outcomes.map((o) => o.idx);
+  const tokens = (o: ItemOutcome, n: number) => (o.status === "completed" ? n : n || null);
+  // Outputs and errors go as binary text arrays, each parsed once by its cast (db/binary-array-param.ts).
+  // The explicit idx list lets the planner walk the primary key for just this chunk, rather than
+  // scan the whole work unit per chunk, and with nested loops off it hashes the chunk once.
   await trx.raw("SET LOCAL enable_nestloop = off");
   const updated = await trx.raw(
     `UPDATE batch_items AS b
-        SET status = v.status, output = v.output, error = v.error, input_tokens = v.it, output_tokens = v.ot,
+        SET status = v.status, output = v.output::json, error = v.error::jsonb, input_tokens = v.it, output_tokens = v.ot,
             cost_micros = v.cost, settled = (v.status = 'completed'),
             finished_at = CASE WHEN v.status = 'retry' THEN NULL ELSE now() END
-       FROM json_to_recordset(?::json) AS v(idx int, status text, output json, error jsonb, it int, ot int, cost bigint)
+       FROM unnest(?::int[], ?::text[], ?::text[], ?::text[], ?::int[], ?::int[], ?::bigint[]) AS v(idx, status, output, error, it, ot, cost)
       WHERE b.batch_id = ? AND b.idx = ANY(?::int[]) AND b.idx = v.idx AND b.work_unit_id = ? AND b.status = 'processing'
       RETURNING b.idx, b.status, b.cost_micros`,
-    // The explicit idx list lets the planner walk the primary key for just this chunk, rather
-    // than scan the whole work unit per chunk (its row estimate for jsonb_to_recordset is blind).
-    [JSON.stringify(rows), batch.id, rows.map((r) => r.idx), wu.id],
+    // (Typed for knex, whose bindings don't list arrays with nulls or Buffers; pg sends both.)
+    [
+      idxs,
+      outcomes.map((o) => o.status),
+      binaryTextArray(outcomes.map((o) => json(o.output))),
+      binaryTextArray(outcomes.map((o) => json(o.error))),
+      outcomes.map((o) => tokens(o, o.input_tokens)),
+      outcomes.map((o) => tokens(o, o.output_tokens)),
+      outcomes.map((o) => (o.status === "completed" ? itemCost(wu, o.input_tokens, o.output_tokens) : null)),
+      batch.id,
+      idxs,
+      wu.id,
+    ] as Knex.RawBinding[],
   );
   const changed = updated.rows as { idx: number; status: string; cost_micros: number | null }[];
   const tally = { completed: 0, failed: 0, retry: 0, cancelled: 0 };

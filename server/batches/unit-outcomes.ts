@@ -82,15 +82,18 @@ export async function submitFailed(deps: OutcomeDeps, wu: WorkUnitRow, f: Provid
  * A unit's results are all written: its retryable failures go out again (a new unit on the same
  * lane after a backoff, or down the ladder when the lane looks degraded, or cancelled when the batch
  * is being cancelled), the unit is closed, and the batch finalizes if nothing is left open.
+ * `noRetries`: this collect read every result of the unit and none was retryable, so no item can
+ * be waiting in `retry` and the unit's items need not be looked through for one (a 10,000-item
+ * unit's were ~60 ms of the database's time each, 6 s of a million-item batch).
  */
-export async function closeCollectedUnit(deps: OutcomeDeps, wu: WorkUnitRow, retryRatio: number): Promise<void> {
+export async function closeCollectedUnit(deps: OutcomeDeps, wu: WorkUnitRow, retryRatio: number, noRetries = false): Promise<void> {
   await deps.db.transaction(async (trx) => {
     // The batch row first, then the unit: the order every other writer locks in (expire, cancel,
     // submit), so none of them deadlocks with this one.
     const batch = (await batchesQ.getBatchById(trx, wu.batch_id, "no key update")) as BatchRow;
     const locked = await getWorkUnit(trx, wu.id, true);
     if (locked?.status !== "submitted") return;
-    const retries = await unitItems(trx, wu.id, ["retry"]);
+    const retries = noRetries ? [] : await unitItems(trx, wu.id, ["retry"]);
     let movedAway = false;
     if (retries.length > 0 && batch.status === "cancelling") {
       // Keeps the failed attempt's error: the item was cancelled between attempts.

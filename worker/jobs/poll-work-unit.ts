@@ -116,7 +116,10 @@ export async function pollWorkUnit(deps: BatchWorkerDeps, workUnitId: string): P
   await pending;
   await flush();
   const settled = performance.now();
-  await closeCollectedUnit(deps, wu, retryable / Math.max(1, items.length));
+  // A batch lane's collect reads every result again after a crash, so its count covers retries an
+  // earlier run wrote; a real-time lane's re-run reads only what is still processing.
+  const everyResultRead = lane.protocol !== "realtime";
+  await closeCollectedUnit(deps, wu, retryable / Math.max(1, items.length), everyResultRead && retryable === 0);
   // Where a collect's time goes (bench/compat-profile.ts shows the job as a whole).
   const ms = (a: number, b: number) => Math.round(b - a);
   deps.logger.debug(

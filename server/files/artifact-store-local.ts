@@ -16,6 +16,7 @@ import {
   type OpenedArtifact,
   type StoredObject,
 } from "./artifact-store.js";
+import { LocalFileBody } from "./local-file-body.js";
 
 const TMP_DIR = ".tmp";
 // A temp file nobody has written to for this long belongs to a crashed writer (an active writer
@@ -88,9 +89,10 @@ export class LocalArtifactStore implements ArtifactStore {
       await handle.close();
       throw artifactNotFound();
     }
-    // 1 MB reads, not the default 64 kB: a 1.7 GB results file downloads ~30 % faster (509 MB: 1.3–1.75 s
-    // → 1.0 s, the server's CPU 1.6–2.0 → 1.0–1.2 s), one buffer per megabyte instead of sixteen.
-    return { body: handle.createReadStream({ highWaterMark: 1024 * 1024 }), bytes: stat.size, contentType: contentTypeFor(key) };
+    // 1 MB reads, not a file stream's default 64 kB: a 1.7 GB results file downloads ~30 % faster
+    // (509 MB: 1.3–1.75 s → 1.0 s, the server's CPU 1.6–2.0 → 1.0–1.2 s); and into reused buffers
+    // when served (local-file-body.ts).
+    return { body: new LocalFileBody(handle, stat.size), bytes: stat.size, contentType: contentTypeFor(key) };
   }
 
   async get(key: string): Promise<NodeJS.ReadableStream> {

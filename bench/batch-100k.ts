@@ -31,9 +31,13 @@ export async function benchBatch100k(platform: BenchPlatform, key: string, items
   const createdMs = performance.now() - t0;
   const id = created.batch.id as string;
   let state = created.batch.status as string;
+  // Each poll is timed: a batch at work must not slow its own polls (issue 13: 2–4 s each, once).
+  const polls: number[] = [];
   while (!["completed", "failed", "cancelled", "expired"].includes(state)) {
     await new Promise((r) => setTimeout(r, 100));
+    const p0 = performance.now();
     state = (await json(await fetch(`${platform.base}/v1/batches/${id}`, { headers: auth }))).status;
+    polls.push(performance.now() - p0);
   }
   const link = await json(await fetch(`${platform.base}/v1/batches/${id}/artifact-url?kind=output`, { headers: auth }));
   // Downloaded by a process of its own, as a customer would: the client's buffers for the whole
@@ -59,8 +63,19 @@ export async function benchBatch100k(platform: BenchPlatform, key: string, items
     artifact_mb: +(bytes / 1e6).toFixed(1),
     items_per_s: Math.round(items / (totalMs / 1000)),
     deep_page_ms: Math.round(deep[2]! * 10) / 10,
+    polls: polls.length,
+    poll_p50_ms: quantileMs(polls, 0.5),
+    poll_p99_ms: quantileMs(polls, 0.99),
+    poll_max_ms: quantileMs(polls, 1),
     ...memory,
   };
+}
+
+/** The q-quantile of `times` (nearest rank), to a tenth of a ms. */
+function quantileMs(times: number[], q: number): number {
+  if (times.length === 0) return 0;
+  const sorted = [...times].sort((a, b) => a - b);
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]! * 10) / 10;
 }
 
 async function uploadFromChild(base: string, key: string, lines: number): Promise<{ id: string }> {

@@ -8,6 +8,7 @@ import { getQuote, type QuoteRow } from "../../db/queries/quotes.js";
 import type { CatalogSnapshot } from "../catalog/store.js";
 import type { Operation } from "../catalog/types.js";
 import { AppError, fail } from "../errors.js";
+import { EventLoopSlices } from "../event-loop-slices.js";
 import type { PreflightError } from "../files/manifest-parser.js";
 import { jsonPointer } from "../json-pointer.js";
 import { type AcceptedItem, ItemValidator, MAX_LISTED_ERRORS } from "../quotes/item-validator.js";
@@ -138,8 +139,10 @@ async function scanManifest(deps: BatchDeps, snapshot: CatalogSnapshot, batch: B
     kept: batch.item_count <= deps.config.BATCHROUTER_PREPARE_KEEP_ITEMS ? [] : undefined,
   };
   const kinds = new ItemKinds(); // shared by every chunk's items
+  const slices = new EventLoopSlices();
   let seen = 0;
   for await (const chunk of fileItemChunks(deps.db, batch.input_file_id!)) {
+    await slices.pause(); // the next chunk is often read already: let waiting requests in
     const accepted = [];
     const before = validator.problems.length;
     for (let j = 0; j < chunk.items.length; j++) {
@@ -203,7 +206,9 @@ async function* itemRows(
     return;
   }
   const validator = validatorFor(snapshot, pending);
+  const slices = new EventLoopSlices();
   for await (const chunk of fileItemChunks(deps.db, batch.input_file_id!)) {
+    await slices.pause();
     for (let j = 0; j < chunk.items.length; j++) {
       const idx = chunk.first_idx + j;
       const ok = validator.check(chunk.items[j], idx);

@@ -6,6 +6,7 @@ import { applyOutcomes, type ItemOutcome } from "../../server/batches/settlement
 import { MAX_ATTEMPTS } from "../providers/retry-policy.js";
 import { type ItemResult, ProviderError, type ProviderJobRef } from "../providers/types.js";
 import { closeCollectedUnit, readFailed } from "../../server/batches/unit-outcomes.js";
+import { EventLoopSlices } from "../../server/event-loop-slices.js";
 import { countItems } from "../../server/metrics/process-metrics.js";
 import { adapterForUnit, failureOf, idxOfItemId, pollDelayMs, submitRequest, type BatchWorkerDeps } from "../batch-context.js";
 
@@ -87,8 +88,10 @@ export async function pollWorkUnit(deps: BatchWorkerDeps, workUnitId: string): P
   // A real-time lane's results are calls already made (and paid for): they are saved in small chunks,
   // so a crash or an error mid-collect repeats few of them.
   const chunkSize = lane.protocol === "realtime" ? REALTIME_CHUNK : CHUNK;
+  const slices = new EventLoopSlices();
   try {
     for await (const r of adapter.collect(ref, req)) {
+      await slices.pause();
       const outcome = toOutcome(r, attemptOf.get(idxOfItemId(r.item_id)) ?? 1);
       if (outcome.status === "retry") retryable++;
       buffer.push(outcome);

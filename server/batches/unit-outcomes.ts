@@ -82,9 +82,9 @@ export async function submitFailed(deps: OutcomeDeps, wu: WorkUnitRow, f: Provid
  * A unit's results are all written: its retryable failures go out again (a new unit on the same
  * lane after a backoff, or down the ladder when the lane looks degraded, or cancelled when the batch
  * is being cancelled), the unit is closed, and the batch finalizes if nothing is left open.
- * `noRetries`: this collect read every result of the unit and none was retryable, so no item can
- * be waiting in `retry` and the unit's items need not be looked through for one (a 10,000-item
- * unit's were ~60 ms of the database's time each, 6 s of a million-item batch).
+ * `noRetries`: this collect itself wrote every item of the unit, none as `retry`, so none can be
+ * waiting for another attempt and the unit's items need not be looked through for one (a
+ * 10,000-item unit's were ~60 ms of the database's time each, 6 s of a million-item batch).
  */
 export async function closeCollectedUnit(deps: OutcomeDeps, wu: WorkUnitRow, retryRatio: number, noRetries = false): Promise<void> {
   await deps.db.transaction(async (trx) => {

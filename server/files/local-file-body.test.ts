@@ -126,6 +126,17 @@ describe("LocalFileBody", () => {
     }
   });
 
+  it("a second reader while it is being sent fails the body rather than split the file between them", async () => {
+    const { body } = await open();
+    const first = new PassThrough();
+    first.resume();
+    const failed = new Promise<Error>((r) => body.once("error", r));
+    body.pipe(first);
+    body.pipe(new PassThrough());
+    expect((await failed).message).toMatch(/piped twice/);
+    await closed(body);
+  });
+
   it("a file cut shorter than its recorded size fails the body rather than hang", async () => {
     const short = path.join(dir, "short.jsonl");
     await fs.writeFile(short, "abc");

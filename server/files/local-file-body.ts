@@ -28,6 +28,8 @@ export class LocalFileBody extends Readable {
   }
 
   override _read(): void {
+    // Read any other way while being sent, the two readers would split the file between them.
+    if (this.pumping) return void this.destroy(new Error("the file is being sent: it can't also be read"));
     const left = this.size - this.position;
     if (left <= 0) {
       this.push(null);
@@ -52,8 +54,12 @@ export class LocalFileBody extends Readable {
   }
 
   override pipe<T extends NodeJS.WritableStream>(dest: T, opts?: { end?: boolean }): T {
-    // Started as an ordinary stream already (or piped twice): stay one.
-    if (this.pumping || this.readableFlowing !== null || this.position > 0) return super.pipe(dest, opts);
+    if (this.pumping) {
+      this.destroy(new Error("the file is being sent already: it can't be piped twice"));
+      return dest;
+    }
+    // Started as an ordinary stream already: stay one.
+    if (this.readableFlowing !== null || this.position > 0) return super.pipe(dest, opts);
     this.pumping = true;
     const target = dest as unknown as Writable;
     // A response that failed or closed under a write is a client gone, not this body's failure.
@@ -76,10 +82,10 @@ export class LocalFileBody extends Readable {
     const buffers = [Buffer.allocUnsafe(Math.min(CHUNK, this.size)), Buffer.allocUnsafe(Math.min(CHUNK, this.size))];
     const inFlight: (Promise<void> | undefined)[] = [undefined, undefined];
     try {
-      for (let i = 0; this.position < this.size && !closed; i ^= 1) {
+      for (let i = 0; this.position < this.size && !closed && !this.destroyed; i ^= 1) {
         // This buffer's last write must be done before it is filled again.
         if (inFlight[i]) await Promise.race([inFlight[i], closing]);
-        if (closed) break;
+        if (closed || this.destroyed) break;
         const buf = buffers[i]!;
         const { bytesRead } = await this.handle.read(buf, 0, Math.min(buf.length, this.size - this.position), this.position);
         if (bytesRead === 0) throw new Error("the file ended before its recorded size");
@@ -96,7 +102,7 @@ export class LocalFileBody extends Readable {
       dest.off("close", onClose);
       this.off("close", onClose);
     }
-    if (closed) return void this.destroy();
+    if (closed || this.destroyed) return void this.destroy();
     // Ends as a stream does ('end', then 'close', which closes the file): stream.pipeline, as Koa
     // pipes, ends the response on 'end' and takes a 'close' without one for a failure.
     this.push(null);

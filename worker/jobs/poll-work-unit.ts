@@ -70,6 +70,9 @@ export async function pollWorkUnit(deps: BatchWorkerDeps, workUnitId: string): P
   let buffer: ItemOutcome[] = [];
   let bufferBytes = 0;
   let retryable = 0;
+  // What this run itself moved out of `processing`: all of the unit's items, none to `retry`, and no
+  // item of it can be waiting for another attempt (closeCollectedUnit then needn't look for one).
+  const written = { items: 0, retry: 0 };
   let pending: Promise<void> = Promise.resolve();
   const flush = async () => {
     const chunk = buffer;
@@ -81,6 +84,8 @@ export async function pollWorkUnit(deps: BatchWorkerDeps, workUnitId: string): P
       await batchesQ.getBatchById(trx, batch.id, "key share");
       return applyOutcomes(trx, batch, wu, chunk);
     });
+    written.items += ended.completed + ended.failed + ended.retry + ended.cancelled;
+    written.retry += ended.retry;
     countItems(wu.lane_id, "completed", ended.completed);
     countItems(wu.lane_id, "failed", ended.failed);
     deps.logger.debug({ work_unit_id: wu.id, items: chunk.length, ms: Math.round(performance.now() - started) }, "chunk applied");
@@ -119,10 +124,10 @@ export async function pollWorkUnit(deps: BatchWorkerDeps, workUnitId: string): P
   await pending;
   await flush();
   const settled = performance.now();
-  // A batch lane's collect reads every result again after a crash, so its count covers retries an
-  // earlier run wrote; a real-time lane's re-run reads only what is still processing.
-  const everyResultRead = lane.protocol !== "realtime";
-  await closeCollectedUnit(deps, wu, retryable / Math.max(1, items.length), everyResultRead && retryable === 0);
+  // Not "no retryable result read": a re-run after a crash may read the provider's results
+  // differently from the run that wrote some items as `retry`.
+  const noRetries = written.items === all.length && written.retry === 0;
+  await closeCollectedUnit(deps, wu, retryable / Math.max(1, items.length), noRetries);
   // Where a collect's time goes (bench/compat-profile.ts shows the job as a whole).
   const ms = (a: number, b: number) => Math.round(b - a);
   deps.logger.debug(

@@ -19,6 +19,7 @@ import * as m0016 from "./migrations/0016_submit_intents.js";
 import * as m0017 from "./migrations/0017_batch_item_output_json.js";
 import * as m0018 from "./migrations/0018_batch_item_input_json.js";
 import * as m0019 from "./migrations/0019_batch_items_without_batch_fk.js";
+import * as m0020 from "./migrations/0020_batch_final_tally.js";
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -44,6 +45,7 @@ const MIGRATIONS: [string, Migration][] = [
   ["0017_batch_item_output_json", m0017],
   ["0018_batch_item_input_json", m0018],
   ["0019_batch_items_without_batch_fk", m0019],
+  ["0020_batch_final_tally", m0020],
 ];
 
 const source: Knex.MigrationSource<[string, Migration]> = {

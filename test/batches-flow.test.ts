@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sumEntries } from "../db/queries/ledger.js";
-import { untilTerminal } from "./helpers/batches.js";
+import { makeItems, mustCreate, untilTerminal } from "./helpers/batches.js";
 import { runFlowB } from "./helpers/quickstarts.js";
 import { call, registerAgent, startTestServer, waitFor, type TestServer } from "./helpers/server.js";
 
@@ -151,5 +151,27 @@ describe("webhooks from a batch", () => {
     } finally {
       receiver.close();
     }
+  });
+});
+
+describe("a finished batch's counts", () => {
+  it("are kept on the batch as it ends, and polls and lists read them from there", async () => {
+    const agent = await registerAgent(srv.base);
+    const key = agent.test_api_key;
+    const created = await mustCreate(srv.base, key, { items: makeItems(5) });
+    const done = await untilTerminal(srv.base, key, created.id);
+    expect(done.batch.counts).toMatchObject({ total: 5, completed: 5, queued: 0, processing: 0 });
+
+    const row = await srv.database.db("batches").where({ id: created.id }).first();
+    expect(row.final_tally.counts).toEqual({ completed: 5 });
+    expect(row.final_tally.lanes).toEqual([{ lane_id: expect.any(String), item_count: 5, open: 0 }]);
+
+    // Nothing changes a finished batch's items; if something did, reads would still show the counts
+    // it ended with — which is how this test sees they are no longer counted on each read.
+    await srv.database.db("batch_items").where({ batch_id: created.id, idx: 0 }).update({ status: "failed" });
+    const again = await call(srv.base, "GET", `/v1/batches/${created.id}`, { key });
+    expect(again.body.batch.counts).toMatchObject({ completed: 5, failed: 0 });
+    const listed = await call(srv.base, "GET", "/v1/batches?limit=5", { key });
+    expect(listed.body.data.find((b: { id: string }) => b.id === created.id).counts).toMatchObject({ completed: 5, failed: 0 });
   });
 });

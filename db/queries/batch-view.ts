@@ -1,12 +1,8 @@
 import type { Db } from "../connection.js";
 import { OPEN_ITEM_STATUSES } from "./batch-items.js";
-import type { BatchRow } from "./batches.js";
+import type { BatchRow, ItemTally } from "./batches.js";
 
-/** How a batch's items stand: per status, and per lane (items, and those still open). */
-export interface ItemTally {
-  counts: Record<string, number>;
-  lanes: { lane_id: string | null; item_count: number; open: number }[];
-}
+export type { ItemTally } from "./batches.js";
 
 /**
  * A batch of an org and environment with its item tally, in one statement: the poll's read. The
@@ -21,7 +17,8 @@ export async function getBatchView(
 ): Promise<{ row: BatchRow; tally: ItemTally } | undefined> {
   const { rows } = await db.raw<{ rows: (BatchRow & { item_counts: Record<string, number>; lane_counts: ItemTally["lanes"] })[] }>(
     `WITH b AS (SELECT * FROM batches WHERE id = ? AND org_id = ? AND environment = ?),
-          g AS (SELECT lane_id, status, count(*)::int AS n FROM batch_items WHERE batch_id IN (SELECT id FROM b) GROUP BY lane_id, status)
+          g AS (SELECT lane_id, status, count(*)::int AS n FROM batch_items
+                 WHERE batch_id IN (SELECT id FROM b WHERE final_tally IS NULL) GROUP BY lane_id, status)
      SELECT b.*,
        (SELECT coalesce(json_object_agg(status, n), '{}'::json)
           FROM (SELECT status, sum(n)::int AS n FROM g GROUP BY status) s) AS item_counts,
@@ -34,7 +31,13 @@ export async function getBatchView(
   const found = rows[0];
   if (!found) return undefined;
   const { item_counts, lane_counts, ...row } = found;
-  return { row: row as BatchRow, tally: { counts: item_counts, lanes: lane_counts } };
+  // A finished batch's items were counted as it ended (and aren't counted again above).
+  return { row: row as BatchRow, tally: found.final_tally ?? { counts: item_counts, lanes: lane_counts } };
+}
+
+/** The tally of a batch whose row the caller has: the one kept as it ended, or counted now. */
+export async function tallyOf(db: Db, row: Pick<BatchRow, "id" | "final_tally">): Promise<ItemTally> {
+  return row.final_tally ?? getItemTally(db, row.id);
 }
 
 /** A batch's item tally alone (the second half of getBatchView), for a caller that has the row. */

@@ -20,6 +20,12 @@ export const BATCH_STATUSES = [
 ] as const;
 export type BatchStatus = (typeof BATCH_STATUSES)[number];
 
+/** How a batch's items stand: per status, and per lane (items, and those still open). */
+export interface ItemTally {
+  counts: Record<string, number>;
+  lanes: { lane_id: string | null; item_count: number; open: number }[];
+}
+
 export interface BatchRow {
   id: string;
   org_id: string;
@@ -50,6 +56,8 @@ export interface BatchRow {
   metadata: Record<string, string>;
   error: { code: string; message: string; details?: Record<string, unknown> } | null;
   artifacts: Record<string, { file_id: string; storage_key: string; bytes: number; sha256: string }> | null;
+  /** The item tally as the batch ended (migration 0020); null while it runs, and for batches ended before. */
+  final_tally: ItemTally | null;
   sla_deadline: Date;
   created_at: Date;
   updated_at: Date;
@@ -91,6 +99,7 @@ export async function insertBatch(
     | "sla_fee_refund_micros"
     | "error"
     | "artifacts"
+    | "final_tally"
   >,
 ): Promise<BatchRow> {
   const [inserted] = await db("batches")

@@ -1,5 +1,6 @@
 import type { Db } from "../../db/connection.js";
-import { OPEN_ITEM_STATUSES, endItems, hasOpenItems, itemCounts, type ItemStatus } from "../../db/queries/batch-items.js";
+import { OPEN_ITEM_STATUSES, endItems, hasOpenItems, type ItemStatus } from "../../db/queries/batch-items.js";
+import { getItemTally } from "../../db/queries/batch-view.js";
 import * as batchesQ from "../../db/queries/batches.js";
 import { BATCH_STATUSES, type BatchRow, type BatchStatus } from "../../db/queries/batches.js";
 import { closeWorkUnits, endWorkUnit, workUnitsInStatus, type WorkUnitRow } from "../../db/queries/work-units.js";
@@ -137,13 +138,17 @@ export async function finish(
   await deps.db.transaction(async (trx) => {
     const batch = (await batchesQ.getBatchById(trx, batchId, true))!;
     if (TERMINAL_STATUSES.has(batch.status)) return;
-    const counts = await itemCounts(trx, batchId);
+    // Counted once more as it ends, and kept: its items don't change from here on, so no read of
+    // the batch need count them again (migration 0020). Not kept if any is somehow still open.
+    const tally = await getItemTally(trx, batchId);
+    const counts = tally.counts;
     let status: "completed" | "failed" | "cancelled" | "expired" =
       forced ?? (batch.status === "cancelling" ? "cancelled" : batch.error?.code === "expired" ? "expired" : "completed");
     if (status === "completed" && (counts.completed ?? 0) === 0 && (counts.failed ?? 0) > 0) status = "failed";
     await closeReservation(trx, batch, status === "expired");
     const stamp = { completed: "completed_at", failed: "failed_at", cancelled: "cancelled_at", expired: "expired_at" }[status];
-    const patch: Record<string, unknown> = { status, artifacts };
+    const settled = OPEN_ITEM_STATUSES.every((open) => !counts[open]);
+    const patch: Record<string, unknown> = { status, artifacts, ...(settled ? { final_tally: JSON.stringify(tally) } : {}) };
     // A cancellation keeps the time it was asked for; the other endings are stamped now.
     if (!(status === "cancelled" && batch.cancelled_at)) patch[stamp] = trx.fn.now();
     if (status === "failed") patch.error = { code: "all_items_failed", message: "Every item failed; see the errors file." };

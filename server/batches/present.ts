@@ -1,7 +1,7 @@
 import type { Db } from "../../db/connection.js";
 import type { BatchRow } from "../../db/queries/batches.js";
 import { getBatch } from "../../db/queries/batches.js";
-import { getBatchView, getItemTally, type ItemTally } from "../../db/queries/batch-view.js";
+import { getBatchView, getItemTally, type ItemTally, tallyOf } from "../../db/queries/batch-view.js";
 import type { Actor } from "../accounts/actor.js";
 import { errors } from "../errors.js";
 import { FinishedBatchCache } from "./finished-batch-cache.js";
@@ -20,7 +20,7 @@ export function legacyState(status: string): string {
 
 /** The public batch object (spec/api.md §5), with live counts and per-lane progress. */
 export async function presentBatch(db: Db, b: BatchRow) {
-  return presentBatchTally(b, await getItemTally(db, b.id));
+  return presentBatchTally(b, await tallyOf(db, b));
 }
 
 const finishedBatches = new WeakMap<Db, FinishedBatchCache>();
@@ -42,7 +42,7 @@ async function readBatchView(db: Db, actor: Actor, id: string): Promise<{ row: B
     if (!row) return undefined;
     if (sharesTally(row)) return { row, tally: await tallies.get(id, () => getItemTally(db, id)) };
     tallies.forget(id);
-    return { row, tally: await getItemTally(db, id) };
+    return { row, tally: await tallyOf(db, row) };
   }
   const view = await getBatchView(db, actor.org_id, actor.environment, id);
   if (view && sharesTally(view.row)) tallies.seed(id, view.tally);

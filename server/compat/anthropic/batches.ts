@@ -21,7 +21,7 @@ import { anthropicResultLine } from "./result-lines.js";
 const RESULTS_CHUNK = 500;
 
 export async function presentAnthropicBatch(db: Db, row: batchesQ.BatchRow, origin: string): Promise<AnthropicBatch> {
-  return toAnthropicBatch(row, await itemCounts(db, row.id), origin);
+  return toAnthropicBatch(row, row.final_tally?.counts ?? (await itemCounts(db, row.id)), origin);
 }
 
 /** The caller's batch as this surface sees it: one deleted here is gone (404), as at Anthropic. */

@@ -38,9 +38,15 @@ export class BinaryCopyOut implements AsyncIterable<Buffer> {
   private wake: (() => void) | null = null;
   private readonly onData = (chunk: Buffer) => this.take(chunk);
 
+  /**
+   * `lend`: each batch yielded is the reader's only until it asks for the next, when its buffer is
+   * taken back and filled again — no garbage per megabyte, for a reader that is done with a batch
+   * (written it out) before it asks for another. Otherwise every batch is the reader's to keep.
+   */
   constructor(
     private readonly text: string,
     batchBytes = 1024 * 1024,
+    private readonly lend = false,
   ) {
     this.batcher = new ValueBatcher(batchBytes, (b) => {
       if (!this.discarding) this.ready.push(b);
@@ -77,6 +83,8 @@ export class BinaryCopyOut implements AsyncIterable<Buffer> {
       if (batch) {
         if (this.ready.length < PAUSE_AT && this.pgOnData !== null) this.socket?.resume();
         yield batch;
+        // The reader asked for the next batch: it is done with this one.
+        if (this.lend) this.batcher.recycle(batch);
         continue;
       }
       if (this.error) throw this.error;
@@ -178,8 +186,14 @@ async function cancelBackend(connection: PgConnection): Promise<void> {
  * after `settings` (SET LOCAL statements), and yields the values' bytes. COPY takes no bind
  * parameters: `query` must come with its literals already escaped (knex's `toQuery()`). A consumer
  * that stops early cancels the query on the server, so the connection goes back to the pool clean.
+ * `lend`: each yielded buffer is valid only until the next is asked for (BinaryCopyOut).
  */
-export async function* copyOutValues(db: Db, query: string, settings: readonly string[] = []): AsyncGenerator<Buffer> {
+export async function* copyOutValues(
+  db: Db,
+  query: string,
+  settings: readonly string[] = [],
+  opts: { lend?: boolean } = {},
+): AsyncGenerator<Buffer> {
   const trx = await db.transaction();
   let copy: BinaryCopyOut | undefined;
   let connection: PgConnection | undefined;
@@ -187,7 +201,7 @@ export async function* copyOutValues(db: Db, query: string, settings: readonly s
   try {
     for (const s of settings) await trx.raw(s);
     connection = await (trx as unknown as { client: { acquireConnection(): Promise<PgConnection> } }).client.acquireConnection();
-    copy = new BinaryCopyOut(`COPY (${query}) TO STDOUT (FORMAT binary)`);
+    copy = new BinaryCopyOut(`COPY (${query}) TO STDOUT (FORMAT binary)`, undefined, opts.lend);
     // pg's types know submittables only as Readable-like; it calls submit() and the handle* callbacks.
     connection.query(copy as unknown as pg.Submittable);
     yield* copy;

@@ -42,4 +42,37 @@ describe("ValueBatcher", () => {
     const nul = Buffer.concat([whole.subarray(0, 21), Buffer.from([0xff, 0xff, 0xff, 0xff]), Buffer.from([0xff, 0xff])]);
     await expect(collect([nul])).rejects.toThrow("NULL");
   });
+
+  it("fills a batch given back (recycle) again instead of a new one, but not one grown for a big value", async () => {
+    // Batches of Buffer.poolSize have buffers of their own (smaller ones share Node's pool).
+    const size = Buffer.poolSize;
+    const values = ["a", "b", "c", "d", "e"].map((ch) => ch.repeat(ch === "c" ? 3 * size : size));
+    const rows = values.map((v) => copyStream([v]).subarray(19, -2)); // one row each, after the file header
+    const header = copyStream([]).subarray(0, 19);
+
+    const kept: Buffer[] = [];
+    const keeper = new ValueBatcher(size, (b) => kept.push(b));
+    keeper.push(header);
+    for (const r of rows) keeper.push(r);
+    keeper.flush();
+    expect(new Set(kept.map((b) => b.buffer)).size).toBe(5);
+
+    const seen: string[] = [];
+    const buffers = new Set<ArrayBufferLike>();
+    const lent: Buffer[] = [];
+    const lender = new ValueBatcher(size, (b) => {
+      seen.push(b.toString()); // read before the next push: the holder is done with it
+      buffers.add(b.buffer);
+      lent.push(b);
+    });
+    lender.push(header);
+    for (const r of rows) {
+      lender.push(r);
+      for (const b of lent.splice(0)) lender.recycle(b);
+    }
+    lender.flush();
+    expect(seen).toEqual(values);
+    // The batches of `size` took turns on two buffers; the grown one was not taken back.
+    expect(buffers.size).toBeLessThanOrEqual(3);
+  });
 });

@@ -5,6 +5,8 @@
  */
 
 const HEADER_BYTES = 19; // signature (11), flags (4), extension length (4, always 0 from the server)
+/** Recycled batches kept at most: as many as can wait for a reader, and one it holds. */
+const MAX_SPARE = 4;
 
 /**
  * Copies the values of one-column binary COPY data into batches of about `batchBytes`, handing
@@ -24,6 +26,8 @@ export class ValueBatcher {
   private valueLeft = 0; // bytes of the current value still to copy
   /** The trailer was read: nothing follows. */
   private ended = false;
+  /** Batches given back (recycle) to be filled again, instead of new ones. */
+  private readonly spare: Buffer[] = [];
 
   constructor(
     private readonly batchBytes: number,
@@ -40,7 +44,10 @@ export class ValueBatcher {
         const n = Math.min(this.valueLeft, to - at);
         if (this.outBytes + n > this.out.length) {
           this.flush();
-          if (n > this.out.length) this.out = Buffer.allocUnsafe(n);
+          if (n > this.out.length) {
+            this.recycle(this.out); // empty now: it waits for the next batch of the usual size
+            this.out = Buffer.allocUnsafe(n);
+          }
         }
         chunk.copy(this.out, this.outBytes, at, at + n);
         this.outBytes += n;
@@ -61,8 +68,18 @@ export class ValueBatcher {
   flush(): void {
     if (this.outBytes === 0) return;
     this.emit(this.out.subarray(0, this.outBytes));
-    this.out = Buffer.allocUnsafe(this.batchBytes);
+    this.out = this.spare.pop() ?? Buffer.allocUnsafe(this.batchBytes);
     this.outBytes = 0;
+  }
+
+  /**
+   * Takes back a batch this batcher emitted, to fill again: its holder is done with it. A batch
+   * made larger for one big value is left to the garbage collector.
+   */
+  recycle(batch: Buffer): void {
+    const whole = batch.buffer;
+    if (whole.byteLength !== this.batchBytes || batch.byteOffset !== 0 || this.spare.length >= MAX_SPARE) return;
+    this.spare.push(Buffer.from(whole, 0, this.batchBytes));
   }
 
   private headerDone(): void {

@@ -25,6 +25,23 @@ describe("copyOutValues (binary COPY out of PostgreSQL)", () => {
     expect(settings.map((r) => r.rows[0].enable_sort)).toEqual(Array(10).fill("on"));
   });
 
+  it("lent batches: a reader done with each before asking for the next reads the same bytes, through a few buffers", async () => {
+    let text = "";
+    const buffers = new Set<ArrayBufferLike>();
+    let batches = 0;
+    for await (const b of copyOutValues(t.db, LINES, [], { lend: true })) {
+      text += b.toString();
+      buffers.add(b.buffer);
+      batches++;
+    }
+    const lines = text.split("\n");
+    expect(lines).toHaveLength(200_001);
+    expect(lines[123_456]).toBe("line 123457");
+    // Without lending each batch is a buffer of its own.
+    expect(batches).toBeGreaterThan(2);
+    expect(buffers.size).toBeLessThanOrEqual(5);
+  });
+
   it("a reader that stops early cancels the query on the server and leaves its connection usable", async () => {
     const one = (await import("../db/connection.js")).connect(t.url, { max: 1 });
     try {

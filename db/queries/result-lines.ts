@@ -30,13 +30,19 @@ const LINE = `('{"customer_item_id":' || to_json(customer_item_id)::text
  * of a million results costs this process a copy of the bytes — no decoding, strings or objects —
  * and the next rows stream while the last are written (the reader's pace sets the query's).
  * Sorts and bitmap scans are off so it walks the primary key in order, never sorting gigabytes.
+ * `lend`: the buffers are lent, each valid until the next is asked for (copyOutValues).
  */
-export function resultLineBytes(db: Db, batchId: string, statuses: readonly ItemStatus[]): AsyncGenerator<Buffer> {
+export function resultLineBytes(
+  db: Db,
+  batchId: string,
+  statuses: readonly ItemStatus[],
+  opts: { lend?: boolean } = {},
+): AsyncGenerator<Buffer> {
   const query = db("batch_items")
     .where({ batch_id: batchId })
     .whereIn("status", statuses as ItemStatus[])
     .orderBy("idx")
     .select(db.raw(`${LINE} AS line`))
     .toQuery();
-  return copyOutValues(db, query, ["SET LOCAL enable_sort = off", "SET LOCAL enable_bitmapscan = off"]);
+  return copyOutValues(db, query, ["SET LOCAL enable_sort = off", "SET LOCAL enable_bitmapscan = off"], opts);
 }

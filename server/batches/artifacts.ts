@@ -3,7 +3,7 @@ import { laneSummary } from "../../db/queries/batch-items.js";
 import { resultLineBytes } from "../../db/queries/result-lines.js";
 import { routeEvents, type BatchRow } from "../../db/queries/batches.js";
 import { findBatchFile, insertFile, updateFileContent } from "../../db/queries/files.js";
-import type { ArtifactStore } from "../files/artifact-store.js";
+import { type ArtifactStore, LentChunks } from "../files/artifact-store.js";
 import { newId } from "../ids.js";
 import { money } from "../money.js";
 import { FAILED_RESULT_STATUSES } from "./lifecycle.js";
@@ -14,8 +14,9 @@ export interface ArtifactDeps {
   artifacts: ArtifactStore;
 }
 
+/** The output (or errors) file's bytes, lent: each buffer is refilled once the store asks for the next. */
 function lines(deps: ArtifactDeps, batchId: string, completed: boolean) {
-  return resultLineBytes(deps.db, batchId, completed ? ["completed"] : FAILED_RESULT_STATUSES);
+  return resultLineBytes(deps.db, batchId, completed ? ["completed"] : FAILED_RESULT_STATUSES, { lend: true });
 }
 
 type Lanes = Awaited<ReturnType<typeof laneSummary>>;
@@ -43,8 +44,8 @@ export async function writeArtifacts(deps: ArtifactDeps, batch: BatchRow): Promi
   // Awaited by the errors and receipt writers once they start; a failure before then is theirs to report.
   lanes.catch(() => undefined);
   const kinds = {
-    output: () => lines(deps, batch.id, true),
-    errors: () => errorLines(deps, batch.id, lanes),
+    output: () => new LentChunks(lines(deps, batch.id, true)),
+    errors: () => new LentChunks(errorLines(deps, batch.id, lanes)),
     receipt: async function* () {
       yield* receiptLines(deps, batch, await lanes);
     },

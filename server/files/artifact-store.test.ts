@@ -8,7 +8,7 @@ import { loadConfig } from "../config.js";
 import { deriveKey, hmacHex } from "../crypto.js";
 import { isAppError } from "../errors.js";
 import { LocalArtifactStore } from "./artifact-store-local.js";
-import { isValidKey, signLocalUrl, verifyLocalSignature, type ArtifactStore } from "./artifact-store.js";
+import { isValidKey, LentChunks, signLocalUrl, toReadable, verifyLocalSignature, type ArtifactStore } from "./artifact-store.js";
 import { createArtifactStore } from "./artifact-stores.js";
 
 const secret = randomBytes(32);
@@ -65,6 +65,25 @@ describe("local artifact store", () => {
     const stored = await store.put("org_a/bat_3/mixed.jsonl", parts());
     expect(stored).toEqual({ bytes: Buffer.byteLength("héllo wörld\n"), sha256: sha256("héllo wörld\n") });
     expect(await text(await store.get("org_a/bat_3/mixed.jsonl"))).toBe("héllo wörld\n");
+  });
+
+  it("writes lent chunks as they come, each before the next is asked for (their one buffer is refilled)", async () => {
+    const parts = Array.from({ length: 40 }, (_, i) => randomBytes(64 * 1024 + i));
+    // One buffer, refilled for every chunk: a store that held a chunk past the next would store garbage.
+    async function* lent() {
+      const buf = Buffer.alloc(70 * 1024);
+      for (const p of parts) {
+        buf.fill(0);
+        p.copy(buf);
+        yield buf.subarray(0, p.length);
+      }
+    }
+    const whole = Buffer.concat(parts);
+    const stored = await store.put("org_a/bat_4/output.jsonl", new LentChunks(lent()));
+    expect(stored).toEqual({ bytes: whole.length, sha256: sha256(whole) });
+    expect((await buffer(await store.get("org_a/bat_4/output.jsonl"))).equals(whole)).toBe(true);
+    // Read as a stream (what the S3 store uploads from), they are copied first.
+    expect((await buffer(toReadable(new LentChunks(lent())))).equals(whole)).toBe(true);
   });
 
   it("streams a 50 MB body to disk while it is still being produced", async () => {

@@ -9,7 +9,16 @@ export interface StoredObject {
   sha256: string;
 }
 
-export type ArtifactBody = Buffer | string | AsyncIterable<Buffer | string> | NodeJS.ReadableStream;
+/**
+ * A body whose chunks are lent: each is valid only until the next is asked for, when its buffer is
+ * filled again (a result file streamed out of PostgreSQL: copyOutValues' `lend`). A store done with
+ * each chunk before it asks for the next may write them as they come; any other use copies them.
+ */
+export class LentChunks {
+  constructor(readonly source: AsyncIterable<Buffer>) {}
+}
+
+export type ArtifactBody = Buffer | string | AsyncIterable<Buffer | string> | NodeJS.ReadableStream | LentChunks;
 
 /** An open artifact: its stream plus what a download response needs before the first byte. */
 export interface OpenedArtifact {
@@ -77,11 +86,17 @@ export function contentTypeFor(key: string): string {
 /** Any accepted body as a Readable, so every store can pipe it through `hashingStream`. */
 export function toReadable(body: ArtifactBody): Readable {
   if (typeof body === "string" || Buffer.isBuffer(body)) return Readable.from([body]);
+  // A stream reads ahead and its consumers hold chunks: each lent one is copied first.
+  if (body instanceof LentChunks) return Readable.from(copies(body.source), { highWaterMark: 1 });
   if (body instanceof Readable) return body;
   // One chunk read ahead, not Readable.from's default sixteen: a file's chunks are ~1 MB, and the
   // ones queued behind a busy writer lived long enough to reach V8's old generation, where their
   // memory waited for a full collection — tens of MB of a million-result file's peak.
   return Readable.from(body as AsyncIterable<Buffer | string>, { highWaterMark: 1 });
+}
+
+async function* copies(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  for await (const chunk of source) yield Buffer.from(chunk);
 }
 
 /** A pass-through that counts and hashes what flows through it; `result()` is valid once it has finished. */

@@ -165,6 +165,12 @@ describe("a finished batch's counts", () => {
     const row = await srv.database.db("batches").where({ id: created.id }).first();
     expect(row.final_tally.counts).toEqual({ completed: 5 });
     expect(row.final_tally.lanes).toEqual([{ lane_id: expect.any(String), item_count: 5, open: 0 }]);
+    const used = await srv.database
+      .db("batch_items")
+      .where({ batch_id: created.id })
+      .sum({ input: "input_tokens", output: "output_tokens" });
+    expect(row.final_tally.tokens).toEqual({ input: Number(used[0].input), output: Number(used[0].output) });
+    expect(row.final_tally.tokens.input).toBeGreaterThan(0);
 
     // Nothing changes a finished batch's items; if something did, reads would still show the counts
     // it ended with — which is how this test sees they are no longer counted on each read.

@@ -40,17 +40,28 @@ export async function tallyOf(db: Db, row: Pick<BatchRow, "id" | "final_tally">)
   return row.final_tally ?? getItemTally(db, row.id);
 }
 
-/** A batch's item tally alone (the second half of getBatchView), for a caller that has the row. */
-export async function getItemTally(db: Db, batchId: string): Promise<ItemTally> {
-  const { rows } = await db.raw<{ rows: { item_counts: Record<string, number>; lane_counts: ItemTally["lanes"] }[] }>(
-    `WITH g AS (SELECT lane_id, status, count(*)::int AS n FROM batch_items WHERE batch_id = ? GROUP BY lane_id, status)
+/**
+ * A batch's item tally alone (the second half of getBatchView), for a caller that has the row.
+ * `withTokens`: with the tokens its items used, summed in the same pass (the tally kept as a batch
+ * ends: the OpenAI surface shows them as `usage`).
+ */
+export async function getItemTally(db: Db, batchId: string, opts: { withTokens?: boolean } = {}): Promise<ItemTally> {
+  const { rows } = await db.raw<{
+    rows: { item_counts: Record<string, number>; lane_counts: ItemTally["lanes"]; input: number | null; output: number | null }[];
+  }>(
+    `WITH g AS (SELECT lane_id, status, count(*)::int AS n${opts.withTokens ? ", sum(input_tokens) AS it, sum(output_tokens) AS ot" : ""}
+                  FROM batch_items WHERE batch_id = ? GROUP BY lane_id, status)
      SELECT
        (SELECT coalesce(json_object_agg(status, n), '{}'::json)
           FROM (SELECT status, sum(n)::int AS n FROM g GROUP BY status) s) AS item_counts,
        (SELECT coalesce(json_agg(l ORDER BY l.lane_id), '[]'::json)
           FROM (SELECT lane_id, sum(n)::int AS item_count, (coalesce(sum(n) FILTER (WHERE status = ANY(?::text[])), 0))::int AS open
-                  FROM g GROUP BY lane_id) l) AS lane_counts`,
+                  FROM g GROUP BY lane_id) l) AS lane_counts
+       ${opts.withTokens ? ", (SELECT coalesce(sum(it), 0)::float8 FROM g) AS input, (SELECT coalesce(sum(ot), 0)::float8 FROM g) AS output" : ""}`,
     [batchId, [...OPEN_ITEM_STATUSES]],
   );
-  return { counts: rows[0]!.item_counts, lanes: rows[0]!.lane_counts };
+  const r = rows[0]!;
+  const tally: ItemTally = { counts: r.item_counts, lanes: r.lane_counts };
+  if (opts.withTokens) tally.tokens = { input: r.input ?? 0, output: r.output ?? 0 };
+  return tally;
 }

@@ -24,6 +24,8 @@ export type BatchStatus = (typeof BATCH_STATUSES)[number];
 export interface ItemTally {
   counts: Record<string, number>;
   lanes: { lane_id: string | null; item_count: number; open: number }[];
+  /** The tokens the items used: in the tally kept as a batch ends (getItemTally's `withTokens`). */
+  tokens?: { input: number; output: number };
 }
 
 export interface BatchRow {

@@ -140,7 +140,7 @@ export async function finish(
     if (TERMINAL_STATUSES.has(batch.status)) return;
     // Counted once more as it ends, and kept: its items don't change from here on, so no read of
     // the batch need count them again (migration 0020). Not kept if any is somehow still open.
-    const tally = await getItemTally(trx, batchId);
+    const tally = await getItemTally(trx, batchId, { withTokens: true });
     const counts = tally.counts;
     let status: "completed" | "failed" | "cancelled" | "expired" =
       forced ?? (batch.status === "cancelling" ? "cancelled" : batch.error?.code === "expired" ? "expired" : "completed");

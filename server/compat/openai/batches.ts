@@ -55,7 +55,9 @@ async function itemTotals(db: Db, batchId: string) {
 }
 
 async function presentWithCounts(db: Db, row: batchesQ.BatchRow) {
-  const [{ counts, tokens }, { endpoint, model }] = await Promise.all([itemTotals(db, row.id), firstItem(db, row)]);
+  // A finished batch's counts and tokens were kept as it ended (lifecycle.ts finish).
+  const kept = row.final_tally?.tokens ? { counts: row.final_tally.counts, tokens: row.final_tally.tokens } : undefined;
+  const [{ counts, tokens }, { endpoint, model }] = await Promise.all([kept ?? itemTotals(db, row.id), firstItem(db, row)]);
   return { batch: toOpenAiBatch({ row, counts, endpoint, model, tokens }), counts };
 }
 

@@ -21,6 +21,10 @@ import { LocalFileBody } from "./local-file-body.js";
 
 const TMP_DIR = ".tmp";
 
+// A temp file nobody has written to for this long belongs to a crashed writer (an active writer
+// keeps bumping its mtime), so it is safe to sweep.
+const STALE_TMP_MS = 60 * 60 * 1000;
+
 /**
  * Writes lent chunks (a result file out of PostgreSQL) as they come, each hashed and written before
  * the next is asked for, so their buffers are filled again rather than left for the garbage
@@ -44,9 +48,6 @@ async function writeLent(file: string, source: AsyncIterable<Buffer>): Promise<S
   }
   return { bytes, sha256: hash.digest("hex") };
 }
-// A temp file nobody has written to for this long belongs to a crashed writer (an active writer
-// keeps bumping its mtime), so it is safe to sweep.
-const STALE_TMP_MS = 60 * 60 * 1000;
 
 /**
  * Artifacts as files under one root directory. Writes land in `<root>/.tmp/` and are renamed into

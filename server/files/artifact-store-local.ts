@@ -25,12 +25,24 @@ const TMP_DIR = ".tmp";
 // keeps bumping its mtime), so it is safe to sweep.
 const STALE_TMP_MS = 60 * 60 * 1000;
 
+/** Writes any body through a file stream, hashing it on the way. */
+async function writeStreamed(file: string, body: ArtifactBody): Promise<StoredObject> {
+  const hashing = hashingStream();
+  // flush: fsync before close, so the rename below can never publish a file whose data a power
+  // loss could still take back. A 1 MB buffer: while one write is in the thread pool the next
+  // chunks gather and go as one writev. With the default 16 kB every 64 kB chunk waited for the
+  // previous write's callback, which a busy event loop (an upload being parsed) runs late.
+  const out = createWriteStream(file, { flags: "wx", flush: true, highWaterMark: 1024 * 1024 });
+  await pipeline(toReadable(body), hashing.stream, out);
+  return hashing.result();
+}
+
 /**
  * Writes lent chunks (a result file out of PostgreSQL) as they come, each hashed and written before
  * the next is asked for, so their buffers are filled again rather than left for the garbage
  * collector: V8 frees a dead buffer only once ~64 MB of them have piled up, which for a million
  * results' 1.7 GB file was a large share of the platform's peak memory. Synced before it is closed,
- * as the stream path's `flush`.
+ * as writeStreamed's `flush`.
  */
 async function writeLent(file: string, source: AsyncIterable<Buffer>): Promise<StoredObject> {
   const hash = createHash("sha256");
@@ -79,19 +91,8 @@ export class LocalArtifactStore implements ArtifactStore {
   async put(key: string, body: ArtifactBody, _opts?: { contentType?: string }): Promise<StoredObject> {
     const final = this.pathFor(key);
     const tmp = path.join(this.root, TMP_DIR, `${randomUUID()}.part`);
-    const hashing = hashingStream();
     try {
-      let stored: StoredObject;
-      if (body instanceof LentChunks) stored = await writeLent(tmp, body.source);
-      else {
-        // flush: fsync before close, so the rename below can never publish a file whose data a power
-        // loss could still take back. A 1 MB buffer: while one write is in the thread pool the next
-        // chunks gather and go as one writev. With the default 16 kB every 64 kB chunk waited for the
-        // previous write's callback, which a busy event loop (an upload being parsed) runs late.
-        const file = createWriteStream(tmp, { flags: "wx", flush: true, highWaterMark: 1024 * 1024 });
-        await pipeline(toReadable(body), hashing.stream, file);
-        stored = hashing.result();
-      }
+      const stored = body instanceof LentChunks ? await writeLent(tmp, body.source) : await writeStreamed(tmp, body);
       await fs.mkdir(path.dirname(final), { recursive: true });
       await fs.rename(tmp, final);
       return stored;
